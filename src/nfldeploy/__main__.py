@@ -1,0 +1,5 @@
+"""``python -m nfldeploy``."""
+
+from nfldeploy.cli.app import main
+
+main()

@@ -1,0 +1,85 @@
+"""The ``nfldeploy`` command: global options, the error handler and the command registry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from nfldeploy import __version__
+from nfldeploy.cli import config_cmd, doctor_cmd
+from nfldeploy.cli.output import report_error, stderr
+from nfldeploy.errors import EXIT_USER, NfldeployError
+
+
+class _ErrorHandlingGroup(TyperGroup):
+    """Turns NfldeployError into a message and its exit code; tracebacks only with --debug."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except NfldeployError as exc:
+            if _debug(ctx):
+                raise
+            report_error(exc)
+            raise typer.Exit(exc.exit_code) from None
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise
+        except KeyboardInterrupt:
+            stderr().print("[red]interrupted[/]")
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            if _debug(ctx):
+                raise
+            stderr().print(
+                f"[bold red]internal error:[/] {type(exc).__name__}: {exc}\n"
+                "[cyan]hint:[/] rerun with --debug for the traceback, and report it as a bug.",
+                highlight=False,
+            )
+            raise typer.Exit(EXIT_USER) from None
+
+
+def _debug(ctx: Any) -> bool:
+    return bool((ctx.obj or {}).get("debug"))
+
+
+app = typer.Typer(
+    cls=_ErrorHandlingGroup,
+    name="nfldeploy",
+    help=(
+        "Take a trained NFL player-trajectory model from its training run (config JSON + checkpoint) to a "
+        "verified inference service.\n\n"
+        "Exit codes: 0 ok, 1 user/config error, 2 usage, 3 a check failed, 4 remote/cloud/docker error."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(config_cmd.app, name="config")
+app.command("doctor")(doctor_cmd.doctor)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"nfldeploy {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    debug: bool = typer.Option(
+        False, "--debug", help="Show tracebacks for errors.", envvar="NFLDEPLOY_DEBUG"
+    ),
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    ctx.obj = {"debug": debug}
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,39 @@
+"""Connecting to the Docker engine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nfldeploy.errors import DockerUnavailable
+
+DOCKER_HINT = (
+    "Start a Docker engine (on Debian as root: apt-get install docker.io && dockerd &, or run "
+    "scripts/test-services), or point DOCKER_HOST at one."
+)
+
+
+def connect(timeout: int = 60) -> Any:
+    """A docker.DockerClient for the engine of the environment (DOCKER_HOST or the local socket)."""
+    try:
+        import docker
+        from docker.errors import DockerException
+    except ImportError as exc:  # pragma: no cover - the cloud extra is missing
+        raise DockerUnavailable(
+            "the Docker SDK is not installed", hint="pip install 'nfldeploy[cloud]'"
+        ) from exc
+    try:
+        client = docker.from_env(version="auto", timeout=timeout)
+        client.ping()
+    except DockerException as exc:
+        raise DockerUnavailable(f"no Docker engine reachable: {exc}", hint=DOCKER_HINT) from exc
+    return client
+
+
+def engine_info(client: Any) -> dict[str, str]:
+    """Engine version, API version and OS of a connected client."""
+    info = client.version()
+    return {
+        "version": str(info.get("Version", "?")),
+        "api_version": str(info.get("ApiVersion", "?")),
+        "os": f"{info.get('Os', '?')}/{info.get('Arch', '?')}",
+    }

@@ -1,0 +1,154 @@
+"""Deploy settings: ``nfldeploy.toml`` (or ``[tool.nfldeploy]`` in pyproject.toml), ``NFLDEPLOY_*``
+environment variables and CLI flags, in the precedence flag > env > file > default.
+
+Every resolved value knows where it came from, so ``nfldeploy config show`` can say so.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from nfldeploy.errors import ConfigError
+
+ENV_PREFIX = "NFLDEPLOY_"
+SETTINGS_FILE = "nfldeploy.toml"
+
+
+class DeploySettings(BaseModel):
+    """Where and how the service runs. Secrets never live here, only references to them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    service_name: str = Field(
+        default="nfl-trajectory",
+        pattern=r"^[a-z]([-a-z0-9]{0,47}[a-z0-9])?$",
+        description="service / function name (lowercase letters, digits, dashes)",
+    )
+    project: str | None = Field(default=None, description="Google Cloud project id")
+    region: str = Field(default="us-central1", description="Cloud Run region")
+    aws_region: str = Field(default="us-east-1", description="AWS region for Lambda and ECR")
+    registry: str | None = Field(default=None, description="registry host[:port][/path] images are pushed to")
+    repository: str = Field(default="nfldeploy/nfl-trajectory", description="image repository name")
+    base_image: str = Field(default="python:3.11-slim", description="base image of the serving image")
+    runtime: Literal["onnx", "torchscript"] = Field(default="onnx", description="model runtime served")
+    cpu: float = Field(default=1.0, gt=0, description="vCPUs per instance")
+    memory: str = Field(default="2Gi", pattern=r"^\d+(Mi|Gi)$", description="memory per instance, e.g. 2Gi")
+    min_instances: int = Field(default=0, ge=0)
+    max_instances: int = Field(default=10, ge=1)
+    concurrency: int = Field(default=80, ge=1, le=1000, description="requests per instance at once")
+    timeout: int = Field(default=300, ge=1, le=3600, description="request timeout in seconds")
+    port: int = Field(default=8080, ge=1, le=65535)
+    auth: bool = Field(default=False, description="require bearer tokens on the API")
+    api_keys_secret: str | None = Field(default=None, description="secret reference holding the API keys")
+    rate_limit_rps: float = Field(default=50.0, gt=0, description="requests per second per key or client")
+    rate_limit_burst: int = Field(default=100, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> DeploySettings:
+        if self.min_instances > self.max_instances:
+            raise ValueError(
+                f"min_instances ({self.min_instances}) must not exceed max_instances ({self.max_instances})"
+            )
+        return self
+
+    @property
+    def memory_mib(self) -> int:
+        """Memory in MiB."""
+        number, unit = int(self.memory[:-2]), self.memory[-2:]
+        return number * 1024 if unit == "Gi" else number
+
+
+@dataclass(frozen=True)
+class ResolvedSettings:
+    """Settings plus the source of each value ("default", "file:PATH", "env:NAME", "flag")."""
+
+    settings: DeploySettings
+    sources: dict[str, str] = field(default_factory=dict)
+    settings_file: Path | None = None
+
+    def rows(self) -> list[tuple[str, Any, str]]:
+        """(name, value, source) for every setting, in declaration order."""
+        return [
+            (name, getattr(self.settings, name), self.sources[name]) for name in DeploySettings.model_fields
+        ]
+
+
+def find_settings_file(start: Path) -> tuple[Path, dict[str, Any]] | None:
+    """``nfldeploy.toml`` in ``start``, else ``[tool.nfldeploy]`` of its pyproject.toml."""
+    candidate = start / SETTINGS_FILE
+    if candidate.is_file():
+        return candidate, _read_toml(candidate)
+    pyproject = start / "pyproject.toml"
+    if pyproject.is_file():
+        table = _read_toml(pyproject).get("tool", {}).get("nfldeploy")
+        if isinstance(table, dict):
+            return pyproject, table
+    return None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read settings: {exc}", hint="Fix the TOML syntax.") from exc
+
+
+def load_settings(
+    flags: Mapping[str, Any] | None = None,
+    *,
+    settings_file: Path | None = None,
+    cwd: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> ResolvedSettings:
+    """Resolve the deploy settings. ``flags`` holds CLI values; ``None`` values mean 'not given'."""
+    environ = os.environ if environ is None else environ
+    fields = DeploySettings.model_fields
+    file_values: dict[str, Any] = {}
+    file_path: Path | None = None
+    if settings_file is not None:
+        if not settings_file.is_file():
+            raise ConfigError(f"settings file not found: {settings_file}")
+        file_path = settings_file
+        data = _read_toml(settings_file)
+        file_values = (
+            data.get("tool", {}).get("nfldeploy", data) if settings_file.name == "pyproject.toml" else data
+        )
+    else:
+        found = find_settings_file(cwd or Path.cwd())
+        if found:
+            file_path, file_values = found
+    unknown = sorted(set(file_values) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"{file_path}: unknown setting(s) {', '.join(unknown)}",
+            hint=f"Known settings: {', '.join(fields)}.",
+        )
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {name: "default" for name in fields}
+    for name in fields:
+        env_name = ENV_PREFIX + name.upper()
+        if flags and flags.get(name) is not None:
+            values[name], sources[name] = flags[name], "flag"
+        elif env_name in environ:
+            values[name], sources[name] = environ[env_name], f"env:{env_name}"
+        elif name in file_values:
+            values[name], sources[name] = file_values[name], f"file:{file_path}"
+    try:
+        settings = DeploySettings.model_validate(values)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = str(err["loc"][0]) if err["loc"] else ""
+            origin = f" (from {sources[name]})" if name in sources else ""
+            message = str(err["msg"]).removeprefix("Value error, ")
+            problems.append(f"{name}{origin}: {message}" if name else message)
+        raise ConfigError("invalid deploy settings: " + "; ".join(problems)) from exc
+    return ResolvedSettings(settings=settings, sources=sources, settings_file=file_path)

@@ -1,0 +1,1 @@
+"""Deployment targets. Each cloud SDK is touched by exactly one module here."""

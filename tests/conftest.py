@@ -1,0 +1,79 @@
+"""Shared fixtures: the real Docker engine, local registries, moto's server, the example run."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from services import Registry, base_image, free_port, start_registry, unavailable
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_CONFIG = ROOT / "examples" / "outputs" / "nfl_production_v2_config.json"
+
+
+@pytest.fixture(scope="session")
+def example_config() -> Path:
+    return EXAMPLE_CONFIG
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[Any]:
+    """A Docker SDK client for the real engine, with the local base image present."""
+    from nfldeploy.errors import DockerUnavailable
+    from nfldeploy.image.engine import connect
+
+    try:
+        client = connect(timeout=120)
+    except DockerUnavailable as exc:
+        unavailable(f"no Docker engine: {exc.message}")
+    import docker.errors
+
+    try:
+        client.images.get(base_image())
+    except docker.errors.ImageNotFound:
+        unavailable(f"the base image {base_image()} is missing")
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """A local registry without auth."""
+    reg = start_registry(tmp_path_factory.mktemp("registry"))
+    yield reg
+    reg.stop()
+
+
+@pytest.fixture(scope="session")
+def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """A local registry with htpasswd auth (user 'tester', password 's3cret-pw')."""
+    reg = start_registry(tmp_path_factory.mktemp("auth-registry"), "tester", "s3cret-pw")
+    yield reg
+    reg.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """moto's server speaking the real AWS HTTP APIs; yields its endpoint URL."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch, moto_server: str) -> str:
+    """Fake AWS credentials in the environment (moto accepts any)."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing-secret-value")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    return moto_server

@@ -1,0 +1,76 @@
+"""The real parts work end to end: engine build + run, local registry push + digest, auth, moto."""
+
+from __future__ import annotations
+
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nfldeploy.image.registry import ping
+from services import Registry, base_image
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.mark.slow
+def test_build_run_push_and_read_back_the_digest(
+    docker_client: Any, registry: Registry, tmp_path: Path
+) -> None:
+    marker = uuid.uuid4().hex
+    (tmp_path / "Dockerfile").write_text(
+        f'FROM {base_image()}\nRUN echo {marker} > /marker\nCMD ["python3", "-c", '
+        "\"import sys; print(open('/marker').read().strip(), sys.version_info[:2])\"]\n"
+    )
+    tag = f"{registry.address}/nfldeploy-test/tiny:{marker[:8]}"
+    image, _ = docker_client.images.build(path=str(tmp_path), tag=tag, rm=True, forcerm=True)
+    try:
+        output = docker_client.containers.run(tag, remove=True).decode()
+        assert marker in output and "(3, 11)" in output
+
+        events = list(docker_client.images.push(tag, stream=True, decode=True))
+        errors = [event for event in events if "error" in event]
+        assert not errors, errors
+        pushed = [event["aux"]["Digest"] for event in events if "Digest" in event.get("aux", {})]
+        assert len(pushed) == 1
+
+        request = urllib.request.Request(
+            f"http://{registry.address}/v2/nfldeploy-test/tiny/manifests/{marker[:8]}",
+            method="HEAD",
+            headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.headers["Docker-Content-Digest"] == pushed[0]
+        image.reload()
+        assert any(digest.endswith(pushed[0]) for digest in image.attrs["RepoDigests"])
+    finally:
+        docker_client.images.remove(image.id, force=True)
+
+
+def test_registry_ping(registry: Registry, auth_registry: Registry) -> None:
+    assert ping(registry.address) == "ok"
+    assert ping(auth_registry.address) == "auth required"
+
+
+def test_push_with_wrong_password_is_refused_in_the_stream(
+    docker_client: Any, auth_registry: Registry
+) -> None:
+    tag = f"{auth_registry.address}/nfldeploy-test/base:auth"
+    docker_client.images.get(base_image()).tag(tag)
+    try:
+        events = list(
+            docker_client.images.push(
+                tag, stream=True, decode=True, auth_config={"username": "tester", "password": "wrong"}
+            )
+        )
+        assert any("error" in event for event in events)
+        good = list(
+            docker_client.images.push(
+                tag, stream=True, decode=True, auth_config={"username": "tester", "password": "s3cret-pw"}
+            )
+        )
+        assert not [event for event in good if "error" in event], good
+    finally:
+        docker_client.images.remove(tag)

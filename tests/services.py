@@ -1,0 +1,104 @@
+"""Real services for tests: a Docker engine, local registries, moto's server.
+
+Where a service cannot be had, tests that need it skip with a reason that says how to get it; under CI=true
+they fail instead, so a green CI always means the real parts ran.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+
+SETUP_HINT = "run scripts/test-services (as root) to install and start it"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip (laptop) or fail (CI) a test whose real service is missing."""
+    message = f"{reason}; {SETUP_HINT}"
+    if in_ci():
+        pytest.fail(f"CI=true and {message}", pytrace=False)
+    pytest.skip(message)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def base_image() -> str:
+    return os.environ.get("NFLDEPLOY_BASE_IMAGE", "python:3.11-slim")
+
+
+@dataclass
+class Registry:
+    """A docker-registry process on a loopback port."""
+
+    address: str
+    process: subprocess.Popen[bytes]
+    username: str | None = None
+    password: str | None = None
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def start_registry(workdir: Path, username: str | None = None, password: str | None = None) -> Registry:
+    """Start Debian's docker-registry (distribution 2.8) with its own storage, optionally with htpasswd."""
+    binary = shutil.which("docker-registry")
+    if binary is None:
+        unavailable("docker-registry is not installed")
+    workdir.mkdir(parents=True, exist_ok=True)
+    address = f"127.0.0.1:{free_port()}"
+    auth = ""
+    if username and password:
+        htpasswd = shutil.which("htpasswd")
+        if htpasswd is None:
+            unavailable("htpasswd (apache2-utils) is not installed")
+        subprocess.run(
+            [htpasswd, "-Bbc", str(workdir / "htpasswd"), username, password], check=True, capture_output=True
+        )
+        auth = f"auth:\n  htpasswd:\n    realm: nfldeploy-test\n    path: {workdir / 'htpasswd'}\n"
+    config = workdir / "config.yml"
+    config.write_text(
+        "version: 0.1\nlog:\n  level: warn\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {workdir / 'data'}\n  delete:\n    enabled: true\n"
+        f"http:\n  addr: {address}\n{auth}"
+    )
+    log = (workdir / "registry.log").open("wb")
+    process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://{address}/v2/", timeout=1)
+            break
+        except urllib.error.HTTPError:
+            break  # 401: up, and asking for credentials
+        except OSError:
+            if process.poll() is not None:
+                break
+            time.sleep(0.1)
+    else:
+        process.kill()
+        pytest.fail(f"registry did not start; see {workdir / 'registry.log'}")
+    if process.poll() is not None:
+        pytest.fail(f"registry exited at start; see {workdir / 'registry.log'}")
+    return Registry(address, process, username, password)
