@@ -18,7 +18,7 @@ def stdout() -> Console:
 
 def stderr() -> Console:
     """Console for progress, warnings and errors."""
-    return Console(file=sys.stderr, soft_wrap=True)
+    return Console(file=sys.stderr, soft_wrap=True, log_path=False)
 
 
 def print_json(data: Any) -> None:

@@ -1,0 +1,128 @@
+"""``nfldeploy export``: checkpoint -> verified ONNX / INT8 / TorchScript artifacts and a manifest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from nfldeploy.cli.common import JSON_OPTION
+from nfldeploy.cli.output import print_json, stderr, stdout, warn
+from nfldeploy.export.pipeline import DEFAULT_OUT, FORMATS, ExportOptions
+
+
+def export(
+    config_path: Path = typer.Argument(..., help="The training run's config JSON."),
+    checkpoint: Path | None = typer.Option(
+        None,
+        "--checkpoint",
+        "-c",
+        help="Checkpoint (.ckpt or state dict). Default: from the config's checkpoint_dir.",
+    ),
+    formats: str = typer.Option(",".join(FORMATS), "--formats", help="Comma-separated: onnx, torchscript."),
+    quantize: str = typer.Option(
+        "int8",
+        "--quantize",
+        help="int8: also write INT8 variants, each kept only if it passes the accuracy gate; or none.",
+    ),
+    out: Path = typer.Option(DEFAULT_OUT, "--out", "-o", help="Output directory (replaced only on success)."),
+    architecture: str = typer.Option(
+        "reference",
+        "--architecture",
+        help="Registered architecture or package.module:Class of your own nn.Module.",
+    ),
+    parity_tolerance: float = typer.Option(
+        1e-3, min=0.0, help="Max abs difference (yards) of an FP32 artifact vs eager."
+    ),
+    int8_tolerance: float = typer.Option(
+        0.02, min=0.0, help="Relative ADE increase INT8 may cost before it is dropped."
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Export a checkpoint to serving artifacts, gated by parity (exit 3 past tolerance) and INT8 accuracy.
+
+    Writes model.onnx, model.int8.onnx, model.torchscript.pt, model.int8.torchscript.pt, golden/requests.json, golden/outputs.json, the
+    config copy and manifest.json (sha256 of everything, parity and accuracy numbers). A failed export
+    leaves the output directory as it was.
+    """
+    console = stderr()
+    with console.status("exporting", spinner="dots") as status:
+
+        def on_step(message: str) -> None:
+            console.log(message)
+            status.update(message)
+
+        manifest = _run(
+            ExportOptions(
+                config=config_path,
+                checkpoint=checkpoint,
+                formats=tuple(name.strip() for name in formats.split(",") if name.strip()),
+                quantize=quantize,
+                out=out,
+                architecture=architecture,
+                parity_tolerance=parity_tolerance,
+                int8_tolerance=int8_tolerance,
+                on_step=on_step,
+            )
+        )
+    for message in manifest["warnings"]:
+        warn(message)
+    if as_json:
+        print_json(_summary(manifest, out))
+        return
+    _render(manifest, out)
+
+
+def _run(options: ExportOptions) -> dict[str, Any]:
+    from nfldeploy.export.pipeline import run_export
+
+    return run_export(options)
+
+
+def _summary(manifest: dict[str, Any], out: Path) -> dict[str, Any]:
+    return {
+        "out": str(out),
+        "experiment_name": manifest["experiment_name"],
+        "config_sha256": manifest["config"]["sha256"],
+        "checkpoint_sha256": manifest["checkpoint"]["sha256"],
+        "artifacts": manifest["artifacts"],
+        "serving_default": manifest["serving_default"],
+        "parity": manifest["parity"],
+        "accuracy": manifest["accuracy"],
+        "export_seconds": manifest["export_seconds"],
+    }
+
+
+def _render(manifest: dict[str, Any], out: Path) -> None:
+    console = stdout()
+    table = Table(title=f"exported {manifest['experiment_name']} to {out}", title_justify="left")
+    for column in ("artifact", "file", "size", "max abs err (yd)", "RMSE delta (yd)", "parity"):
+        table.add_column(column)
+    for name, artifact in manifest["artifacts"].items():
+        parity = manifest["parity"][name]
+        table.add_row(
+            name,
+            artifact["file"],
+            f"{artifact['bytes'] / 1024:.0f} KiB",
+            f"{parity['max_abs_error']:.2g}",
+            f"{parity['rmse_delta']:.2g}",
+            "[green]ok[/]" if parity["passed"] else "int8: see accuracy gate",
+        )
+    console.print(table)
+    accuracy = manifest["accuracy"]
+    fp32 = accuracy["fp32"]
+    console.print(
+        f"held-out FP32: RMSE {fp32['rmse']:.3f} yd, ADE {fp32['ade']:.3f} yd, FDE {fp32['fde']:.3f} yd",
+        highlight=False,
+    )
+    for name in ("onnx_int8", "torchscript_int8"):
+        if name in accuracy:
+            style = "green" if accuracy[name]["kept"] else "yellow"
+            console.print(f"[{style}]{name}: {accuracy[name]['reason']}[/]", highlight=False)
+    console.print(
+        f"serving default: {manifest['serving_default']}; manifest {out / 'manifest.json'} "
+        f"({manifest['export_seconds']} s)",
+        highlight=False,
+    )

@@ -1,0 +1,86 @@
+"""The parity gate (exported artifact vs eager) and the accuracy gate for INT8 (vs FP32, on held-out truth)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from nfldeploy.export.runtimes import Outputs
+from nfldeploy.model.features import Play, best_mode, to_field_positions
+from nfldeploy.model.metrics import trajectory_metrics
+
+
+@dataclass(frozen=True)
+class Parity:
+    """How far an artifact's outputs are from eager's on the same inputs."""
+
+    max_abs_error: float  # yards, over every mode, frame and player
+    max_prob_error: float
+    rmse_delta: float  # |RMSE(artifact) - RMSE(eager)| against the held-out truth, yards
+    tolerance: float
+    passed: bool
+
+    def as_dict(self) -> dict[str, float | bool]:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+def field_predictions(outputs: Outputs, plays: Sequence[Play]) -> list[npt.NDArray[np.float32]]:
+    """Most likely mode's absolute positions per play: [n_players, T, 2] each."""
+    traj, probs = outputs
+    top = best_mode(traj, probs)[:, :, None]
+    return [positions[:, 0] for positions in to_field_positions(top, plays)]
+
+
+def accuracy(
+    outputs: Outputs, plays: Sequence[Play], truth: Sequence[npt.NDArray[np.float32]]
+) -> dict[str, float]:
+    """RMSE / ADE / FDE of the most likely mode against the truth."""
+    return trajectory_metrics(field_predictions(outputs, plays), truth)
+
+
+def parity(
+    eager: Outputs,
+    candidate: Outputs,
+    plays: Sequence[Play],
+    truth: Sequence[npt.NDArray[np.float32]],
+    tolerance: float,
+) -> Parity:
+    """Compare a candidate's outputs with eager's; padded rows are zero in both and do not count."""
+    traj_error = float(np.abs(candidate[0] - eager[0]).max())
+    prob_error = float(np.abs(candidate[1] - eager[1]).max())
+    delta = abs(accuracy(candidate, plays, truth)["rmse"] - accuracy(eager, plays, truth)["rmse"])
+    passed = traj_error <= tolerance and prob_error <= tolerance and delta <= tolerance
+    return Parity(traj_error, prob_error, delta, tolerance, passed)
+
+
+@dataclass(frozen=True)
+class AccuracyGate:
+    """INT8 is kept only when its ADE is within ``tolerance`` (relative) of FP32's."""
+
+    fp32: dict[str, float]
+    int8: dict[str, float]
+    tolerance: float
+    kept: bool
+    reason: str
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+def int8_gate(fp32: dict[str, float], int8: dict[str, float], tolerance: float) -> AccuracyGate:
+    """Decide whether to keep the INT8 artifact."""
+    limit = fp32["ade"] * (1.0 + tolerance)
+    change = int8["ade"] / fp32["ade"] - 1.0 if fp32["ade"] else 0.0
+    if int8["ade"] <= limit:
+        reason = f"INT8 ADE {int8['ade']:.4f} yd is within {tolerance:.1%} of FP32 {fp32['ade']:.4f} ({change:+.2%})"
+        return AccuracyGate(fp32, int8, tolerance, True, reason)
+    reason = (
+        f"INT8 dropped: ADE {int8['ade']:.4f} yd is {change:+.2%} against FP32 {fp32['ade']:.4f}, "
+        f"past the {tolerance:.1%} tolerance"
+    )
+    return AccuracyGate(fp32, int8, tolerance, False, reason)

@@ -1,0 +1,185 @@
+"""The export pipeline: checkpoint -> artifacts, gates, golden requests, manifest, written atomically."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nfldeploy.config import load_training_config
+from nfldeploy.errors import ConfigError, ParityError
+from nfldeploy.export import formats, gates, golden
+from nfldeploy.export.checkpoint import load_state_dict, load_weights, resolve_checkpoint, sha256_file
+from nfldeploy.export.heldout import HELDOUT_SEED, heldout_samples
+from nfldeploy.export.manifest import signature, write_manifest
+from nfldeploy.export.runtimes import Runner, eager_runner, onnx_runner, torchscript_runner
+from nfldeploy.model import DEFAULT_ARCHITECTURE, build_model
+from nfldeploy.model.features import HISTORY_LEN, INPUT_NAMES, MAX_PLAYERS, encode_plays
+from nfldeploy.staging import staged_directory
+
+FORMATS = ("onnx", "torchscript")
+ARTIFACT_FILES = {
+    "onnx": "model.onnx",
+    "onnx_int8": "model.int8.onnx",
+    "torchscript": "model.torchscript.pt",
+    "torchscript_int8": "model.int8.torchscript.pt",
+}
+DEFAULT_OUT = Path("outputs/exported_models")
+
+
+@dataclass
+class ExportOptions:
+    """What ``nfldeploy export`` was asked to do."""
+
+    config: Path
+    checkpoint: Path | None = None
+    formats: tuple[str, ...] = FORMATS
+    quantize: str = "int8"
+    out: Path = DEFAULT_OUT
+    architecture: str = DEFAULT_ARCHITECTURE
+    parity_tolerance: float = 1e-3  # yards (and probability) between eager and an FP32 artifact
+    int8_tolerance: float = 0.02  # relative ADE increase INT8 may cost before it is dropped
+    heldout_plays: int = 96
+    on_step: Callable[[str], None] = field(default=lambda _step: None)
+
+
+def _validate(options: ExportOptions) -> None:
+    unknown = [name for name in options.formats if name not in FORMATS]
+    if unknown or not options.formats:
+        raise ConfigError(
+            f"unknown format(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(FORMATS)}"
+        )
+    if options.quantize not in ("int8", "none"):
+        raise ConfigError(f"--quantize must be int8 or none, got {options.quantize!r}")
+
+
+def run_export(options: ExportOptions) -> dict[str, Any]:
+    """Export and verify; returns the manifest. Nothing is written to ``options.out`` unless all passes."""
+    _validate(options)
+    step = options.on_step
+    started = time.perf_counter()
+    step("reading the config and checkpoint")
+    config = load_training_config(options.config)
+    checkpoint = resolve_checkpoint(config, options.checkpoint)
+    model = build_model(config, options.architecture)
+    load_weights(model, load_state_dict(checkpoint), checkpoint)
+    model.eval()
+
+    step("simulating the held-out plays")
+    samples = heldout_samples(config.future_seq_len, options.heldout_plays)
+    plays, truth = [p for p, _ in samples], [t for _, t in samples]
+    inputs = encode_plays(plays, config.feature_set)
+    eager = eager_runner(model)
+    eager_out = eager(inputs)
+    example = _example_args(encode_plays(plays[:2], config.feature_set))
+
+    golden_plays = golden.pick_golden(samples)
+    golden_eager = golden.golden_outputs(eager, golden_plays, config.feature_set)
+    artifacts: dict[str, dict[str, Any]] = {}
+    parity: dict[str, dict[str, Any]] = {}
+    golden_tolerance: dict[str, float] = {}
+    accuracy: dict[str, Any] = {"fp32": gates.accuracy(eager_out, plays, truth)}
+
+    def check(name: str, path: Path, run: Runner, precision: str) -> None:
+        result = gates.parity(eager_out, run(inputs), plays, truth, options.parity_tolerance)
+        if precision == "fp32" and not result.passed:
+            raise ParityError(
+                f"{name} does not match the eager model: max abs error {result.max_abs_error:.3g} yd, "
+                f"probability error {result.max_prob_error:.3g}, RMSE delta {result.rmse_delta:.3g} yd "
+                f"(tolerance {options.parity_tolerance:g})",
+                hint="Check the architecture for ops the exporter changes; nothing was written.",
+            )
+        parity[name] = result.as_dict()
+        deviation = golden.max_deviation(
+            golden_eager, golden.golden_outputs(run, golden_plays, config.feature_set)
+        )
+        golden_tolerance[name] = options.parity_tolerance if precision == "fp32" else max(3 * deviation, 0.05)
+        artifacts[name] = {
+            "file": path.name,
+            "format": name.split("_")[0],
+            "precision": precision,
+            "bytes": path.stat().st_size,
+            "sha256": sha256_file(path),
+        }
+
+    with staged_directory(options.out) as stage:
+        if "onnx" in options.formats:
+            step("exporting ONNX (torch.export, dynamic batch and players)")
+            path = stage / ARTIFACT_FILES["onnx"]
+            formats.export_onnx(model, example, path)
+            step("checking ONNX parity")
+            check("onnx", path, onnx_runner(path), "fp32")
+        if "torchscript" in options.formats:
+            step("exporting TorchScript")
+            path = stage / ARTIFACT_FILES["torchscript"]
+            formats.export_torchscript(model, example, path)
+            step("checking TorchScript parity")
+            check("torchscript", path, torchscript_runner(path), "fp32")
+        if options.quantize == "int8":
+            for name in [f"{fmt}_int8" for fmt in options.formats]:
+                step(f"quantizing {name.split('_')[0]} to INT8 and checking its accuracy")
+                path = stage / ARTIFACT_FILES[name]
+                if name == "onnx_int8":
+                    formats.quantize_onnx(stage / ARTIFACT_FILES["onnx"], path)
+                    run = onnx_runner(path)
+                else:
+                    formats.export_torchscript(model, example, path, int8=True)
+                    run = torchscript_runner(path)
+                int8_metrics = gates.accuracy(run(inputs), plays, truth)
+                gate = gates.int8_gate(accuracy["fp32"], int8_metrics, options.int8_tolerance)
+                accuracy[name] = gate.as_dict()
+                if gate.kept:
+                    check(name, path, run, "int8")
+                else:
+                    path.unlink()
+
+        step("writing golden requests and the manifest")
+        golden_dir = stage / "golden"
+        golden_dir.mkdir()
+        (golden_dir / "requests.json").write_text(json.dumps(golden.requests(golden_plays), indent=1) + "\n")
+        (golden_dir / "outputs.json").write_text(json.dumps(golden_eager) + "\n")
+        config_copy = f"{config.experiment_name}_config.json"
+        shutil.copyfile(options.config, stage / config_copy)
+        serve_default = next(name for name in ("onnx_int8", "onnx", "torchscript") if name in artifacts)
+        manifest = write_manifest(
+            stage,
+            {
+                "experiment_name": config.experiment_name,
+                "architecture": options.architecture,
+                "config": {"file": config_copy, "sha256": config.sha256, "source": str(options.config)},
+                "checkpoint": {"source": str(checkpoint), "sha256": sha256_file(checkpoint)},
+                "model": {
+                    **config.model_params(),
+                    "feature_set": config.feature_set,
+                    "horizon": config.future_seq_len,
+                    "frame_seconds": 0.1,
+                    "modes": config.modes,
+                    "max_players": MAX_PLAYERS,
+                    "history_len": HISTORY_LEN,
+                },
+                "signature": signature(config.input_dim, config.modes, config.future_seq_len),
+                "artifacts": artifacts,
+                "serving_default": serve_default,
+                "parity": parity,
+                "accuracy": accuracy,
+                "heldout": {"plays": len(samples), "seed": HELDOUT_SEED},
+                "golden": {
+                    "requests": "golden/requests.json",
+                    "outputs": "golden/outputs.json",
+                    "tolerance": golden_tolerance,
+                },
+                "warnings": config.warnings,
+                "export_seconds": round(time.perf_counter() - started, 1),
+            },
+        )
+    return manifest
+
+
+def _example_args(inputs: dict[str, Any]) -> tuple[Any, ...]:
+    import torch
+
+    return tuple(torch.from_numpy(inputs[name]) for name in INPUT_NAMES)
