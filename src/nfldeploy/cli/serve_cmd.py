@@ -1,0 +1,44 @@
+"""``nfldeploy serve``: run the inference API locally on an export directory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+from nfldeploy.errors import ConfigError
+from nfldeploy.export.pipeline import DEFAULT_OUT
+
+
+def serve(
+    export_dir: Path = typer.Argument(DEFAULT_OUT, help="Output of nfldeploy export (holds manifest.json)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (0.0.0.0 for every interface)."),
+    port: int | None = typer.Option(None, "--port", help="Port (default: $PORT, else 8080)."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Worker processes, each with its own model."),
+    runtime: str = typer.Option(
+        "auto",
+        "--runtime",
+        help="auto (the manifest's default), onnx, onnx_int8, torchscript, torchscript_int8.",
+    ),
+) -> None:
+    """Serve /predict, /predict_batch, /health, /ready, /version and /metrics until Ctrl-C or SIGTERM.
+
+    More settings come from NFLDEPLOY_* variables: API_KEYS (comma-separated bearer tokens) or
+    API_KEYS_FILE, RATE_LIMIT_RPS, RATE_LIMIT_BURST, MAX_BATCH, MAX_WAIT_MS, QUEUE_SIZE, CACHE_SIZE,
+    MAX_BODY_BYTES, MAX_BATCH_PLAYS, THREADS. Logs are JSON lines on stdout.
+    """
+    if not (export_dir / "manifest.json").is_file():
+        raise ConfigError(
+            f"no export at {export_dir} (manifest.json missing)",
+            hint="Run nfldeploy export CONFIG first, or pass the export directory.",
+        )
+    from nfldeploy.serving.server import run
+
+    run(
+        export_dir,
+        host=host,
+        port=port if port is not None else int(os.environ.get("PORT", "8080")),
+        workers=workers,
+        runtime=runtime,
+    )

@@ -1,0 +1,5 @@
+"""``python -m nfldeploy.serving``: the container's entrypoint (settings from NFLDEPLOY_* and PORT)."""
+
+from nfldeploy.serving.server import run
+
+run()

@@ -1,0 +1,341 @@
+"""The inference API (FastAPI): /predict, /predict_batch, /, /health, /ready, /version, /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ValidationError
+
+from nfldeploy import __version__
+from nfldeploy.errors import NfldeployError
+from nfldeploy.model.features import Play
+from nfldeploy.serving.backends import LoadedModel, load_model
+from nfldeploy.serving.batching import Draining, MicroBatcher, QueueFull
+from nfldeploy.serving.cache import LRUCache
+from nfldeploy.serving.config import ServeConfig
+from nfldeploy.serving.guard import Guard, error_body
+from nfldeploy.serving.logs import AccessLog
+from nfldeploy.serving.metrics import Metrics
+from nfldeploy.serving.predictor import PlayResult, Predictor, to_json
+from nfldeploy.serving.schemas import BatchRequest, BatchResponse, PredictRequest, PredictResponse
+from nfldeploy.serving.security import ApiKeys, RateLimiter
+
+log = logging.getLogger("nfldeploy.serving")
+
+
+class Service:
+    """Everything one app instance holds: the model (once loaded), batcher, cache, metrics."""
+
+    def __init__(self, config: ServeConfig) -> None:
+        self.config = config
+        self.metrics = Metrics()
+        self.cache: LRUCache[PlayResult] = LRUCache(config.cache_size)
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
+        self.predictor: Predictor | None = None
+        self.batcher: MicroBatcher[Play, PlayResult] | None = None
+        self.load_error: str | None = None
+
+    def load(self, model: LoadedModel | None = None) -> None:
+        """Open and warm the model (blocking)."""
+        try:
+            loaded = model or load_model(self.config.model_dir, self.config.runtime, self.config.threads)
+            predictor = Predictor(loaded)
+            predictor.warm_up()
+        except NfldeployError as exc:
+            self.load_error = exc.message
+            log.error("model failed to load", extra={"error": exc.message})
+            return
+        except Exception as exc:  # a corrupt artifact can fail in many ways inside the runtime
+            self.load_error = f"{type(exc).__name__}: {exc}"
+            log.exception("model failed to load")
+            return
+        manifest = loaded.manifest
+        self.metrics.model_info.info(
+            {
+                "experiment": str(manifest["experiment_name"]),
+                "config_sha256": str(manifest["config"]["sha256"]),
+                "artifact": loaded.artifact,
+                "format": str(manifest["artifacts"][loaded.artifact]["format"]),
+                "version": predictor.version,
+            }
+        )
+        self.predictor = predictor
+        log.info("model ready", extra={"model_version": predictor.version})
+
+    def start_batcher(self) -> None:
+        """Start micro-batching on the running loop (when enabled and the model is loaded)."""
+        if self.predictor is None or not self.config.batching or self.batcher is not None:
+            return
+
+        def on_batch(size: int, seconds: float) -> None:
+            self.metrics.batch_size.observe(size)
+            self.metrics.model_seconds.observe(seconds)
+
+        self.batcher = MicroBatcher(
+            self.predictor.run_plays,
+            self.executor if self.config.model_thread else None,
+            max_batch=self.config.max_batch,
+            max_wait=self.config.max_wait_ms / 1000.0,
+            queue_size=self.config.queue_size,
+            on_batch=on_batch,
+        )
+        self.batcher.start()
+
+    async def run_direct(self, plays: list[Play]) -> list[PlayResult]:
+        """One model call for ``plays`` (on the model thread when configured, else in the loop)."""
+        assert self.predictor is not None
+        if self.config.model_thread:
+            loop = asyncio.get_running_loop()
+            results = await loop.run_in_executor(self.executor, self.predictor.run_plays, plays)
+        else:
+            results = self.predictor.run_plays(plays)
+        self.metrics.batch_size.observe(len(plays))
+        self.metrics.model_seconds.observe(results[0].seconds)
+        return results
+
+
+def _validation_error(exc: ValidationError, request_id: str, prefix: str = "") -> JSONResponse:
+    fields = []
+    for err in exc.errors(include_url=False, include_input=False):
+        location = prefix + ".".join(str(part) for part in err["loc"])
+        fields.append({"field": location or "body", "message": err["msg"], "type": err["type"]})
+    first = fields[0]
+    message = f"{first['field']}: {first['message']}" + (
+        f" (and {len(fields) - 1} more)" if len(fields) > 1 else ""
+    )
+    body = error_body("invalid_request", message, request_id)
+    body["error"]["fields"] = fields
+    return JSONResponse(body, status_code=422)
+
+
+def _not_ready(service: Service, request_id: str) -> JSONResponse:
+    message = f"model failed to load: {service.load_error}" if service.load_error else "model is loading"
+    return JSONResponse(
+        error_body("not_ready", message, request_id), status_code=503, headers={"Retry-After": "1"}
+    )
+
+
+def _request_id(request: Request) -> str:
+    return str(request.scope.get("state", {}).get("request_id", ""))
+
+
+def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
+        }
+    }
+
+
+def create_app(config: ServeConfig, model: LoadedModel | None = None, preload: bool = False) -> Any:
+    """The ASGI app. The model loads in the background after start-up (``/ready`` is 503 until it is
+    warm) unless ``model`` is given or ``preload`` (Lambda: load at init) is set."""
+    service = Service(config)
+    if model is not None or preload:
+        service.load(model)
+    # Buffered access lines, flushed by a timer; without a lifespan (Lambda) every line goes out at once.
+    access_log = AccessLog(interval=0.5 if config.batching else 0.0, enabled=config.access_log)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        loader = None
+        if service.predictor is None and service.load_error is None:
+            loop = asyncio.get_running_loop()
+
+            async def load_then_batch() -> None:
+                await loop.run_in_executor(service.executor, service.load)
+                service.start_batcher()
+
+            loader = loop.create_task(load_then_batch())
+        else:
+            service.start_batcher()
+
+        async def flush_logs() -> None:
+            while True:
+                await asyncio.sleep(access_log.interval)
+                access_log.flush()
+
+        flusher = asyncio.get_running_loop().create_task(flush_logs())
+        try:
+            yield
+        finally:
+            flusher.cancel()
+            if loader is not None and not loader.done():
+                loader.cancel()
+            if service.batcher is not None:
+                await service.batcher.drain()
+            service.executor.shutdown(wait=True)
+            access_log.flush()
+
+    api = FastAPI(
+        title="nfldeploy inference API",
+        version=__version__,
+        description="Future (x, y) positions of every player of an NFL play, from a model exported by nfldeploy.",
+        lifespan=lifespan,
+    )
+    api.state.service = service
+
+    @api.get("/", summary="Service information")
+    async def info() -> dict[str, Any]:
+        predictor = service.predictor
+        return {
+            "service": "nfldeploy inference API",
+            "nfldeploy_version": __version__,
+            "model_version": predictor.version if predictor else None,
+            "ready": predictor is not None,
+            "endpoints": ["/predict", "/predict_batch", "/health", "/ready", "/version", "/metrics", "/docs"],
+        }
+
+    @api.get("/health", summary="Liveness")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @api.get("/ready", summary="Readiness: 200 once the model is loaded and warm")
+    async def ready(request: Request) -> Any:
+        if service.predictor is None:
+            return _not_ready(service, _request_id(request))
+        return {"status": "ready", "model_version": service.predictor.version}
+
+    @api.get("/version", summary="The served model's lineage (from the export manifest)")
+    async def version(request: Request) -> Any:
+        if service.predictor is None:
+            return _not_ready(service, _request_id(request))
+        loaded = service.predictor.model
+        manifest = loaded.manifest
+        artifact = manifest["artifacts"][loaded.artifact]
+        return {
+            "experiment_name": manifest["experiment_name"],
+            "config_sha256": manifest["config"]["sha256"],
+            "checkpoint_sha256": manifest["checkpoint"]["sha256"],
+            "model_sha256": artifact["sha256"],
+            "artifact": loaded.artifact,
+            "format": artifact["format"],
+            "precision": artifact["precision"],
+            "model_version": service.predictor.version,
+            "exported_at": manifest.get("created_at"),
+            "exported_with": manifest.get("library_versions", {}).get("nfldeploy"),
+            "nfldeploy_version": __version__,
+        }
+
+    @api.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    async def metrics() -> Response:
+        if service.batcher is not None:
+            service.metrics.queue_depth.set(service.batcher.depth())
+        return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def predict_one(request: PredictRequest) -> tuple[Play, PlayResult, bool]:
+        play = request.to_play()
+        key = request.model_dump_json() if service.cache.size else ""
+        hit = service.cache.get(key) if key else None
+        if hit is not None:
+            service.metrics.cache_hits.inc()
+            return play, hit, True
+        service.metrics.cache_misses.inc()
+        if service.batcher is not None:
+            result = await service.batcher.submit(play)
+        else:
+            result = (await service.run_direct([play]))[0]
+        if key:
+            service.cache.put(key, result)
+        return play, result, False
+
+    @api.post(
+        "/predict",
+        summary="Predict one play",
+        response_model=PredictResponse,
+        openapi_extra=_body_schema(PredictRequest),
+    )
+    async def predict(request: Request) -> Any:
+        request_id = _request_id(request)
+        try:
+            body = PredictRequest.model_validate_json(await request.body())
+        except ValidationError as exc:
+            return _validation_error(exc, request_id)
+        if service.predictor is None:
+            return _not_ready(service, request_id)
+        try:
+            play, result, cached = await predict_one(body)
+        except QueueFull:
+            service.metrics.rejected.labels("queue_full").inc()
+            message = f"the model queue is full ({config.queue_size} waiting); retry shortly"
+            return JSONResponse(
+                error_body("overloaded", message, request_id), status_code=503, headers={"Retry-After": "1"}
+            )
+        except Draining:
+            return JSONResponse(
+                error_body("shutting_down", "the server is shutting down", request_id),
+                status_code=503,
+                headers={"Retry-After": "1"},
+            )
+        return Response(
+            to_json(service.predictor.respond(body, play, result, cached)), media_type="application/json"
+        )
+
+    @api.post(
+        "/predict_batch",
+        summary="Predict many plays with one model call",
+        response_model=BatchResponse,
+        openapi_extra=_body_schema(BatchRequest),
+    )
+    async def predict_batch(request: Request) -> Any:
+        request_id = _request_id(request)
+        try:
+            body = BatchRequest.model_validate_json(await request.body())
+        except ValidationError as exc:
+            return _validation_error(exc, request_id)
+        if len(body.plays) > config.max_batch_plays:
+            message = f"{len(body.plays)} plays exceed max_batch_plays ({config.max_batch_plays})"
+            return JSONResponse(error_body("batch_too_large", message, request_id), status_code=413)
+        if service.predictor is None:
+            return _not_ready(service, request_id)
+        plays = [item.to_play() for item in body.plays]
+        results = await service.run_direct(plays)
+        predictor = service.predictor
+        answers = [
+            predictor.respond(item, play, res, False)
+            for item, play, res in zip(body.plays, plays, results, strict=True)
+        ]
+        batch_body = {
+            "results": answers,
+            "inference_time_ms": round(results[0].seconds * 1000.0, 3),
+            "model_version": predictor.version,
+        }
+        return Response(to_json(batch_body), media_type="application/json")
+
+    _add_request_schemas(api)
+    keys = ApiKeys(config.api_keys)
+    limiter = RateLimiter(config.rate_limit_rps, config.rate_limit_burst)
+    return Guard(api, service.metrics, keys, limiter, config.max_body_bytes, access_log)
+
+
+def _add_request_schemas(api: FastAPI) -> None:
+    """Put the raw-body request models into the OpenAPI components (the routes parse bodies themselves)."""
+    original = api.openapi
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema:
+            return api.openapi_schema
+        schema = original()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for model in (PredictRequest, BatchRequest):
+            full = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(full.pop("$defs", {}))
+            components[model.__name__] = full
+        api.openapi_schema = schema
+        return schema
+
+    api.openapi = openapi  # type: ignore[method-assign]
+
+
+def app_from_env() -> Any:
+    """Factory for uvicorn (``--factory``) and workers: settings from ``NFLDEPLOY_*``."""
+    return create_app(ServeConfig.from_env())

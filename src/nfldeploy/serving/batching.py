@@ -1,0 +1,131 @@
+"""Micro-batching: concurrent /predict requests share one model call; results fan back to each request."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class QueueFull(Exception):
+    """The batcher's queue is at its bound: answer 503 with Retry-After."""
+
+
+class Draining(Exception):
+    """The server is shutting down and takes no new work."""
+
+
+class MicroBatcher(Generic[T, R]):
+    """Coalesces items submitted concurrently into calls of ``run_batch`` of at most ``max_batch`` items.
+
+    With ``max_wait`` 0 a batch is whatever is queued when the model becomes free, so a lone request never
+    waits; under load requests pile up while the model runs and go together in the next call.
+
+    With an ``executor`` the model runs on its thread (the loop stays free meanwhile); without one it runs
+    in the loop itself, which saves a thread hand-off and GIL contention per call: the better choice when
+    Python request handling, not the model, is the bottleneck (one or two cores).
+    """
+
+    def __init__(
+        self,
+        run_batch: Callable[[Sequence[T]], Sequence[R]],
+        executor: ThreadPoolExecutor | None,
+        max_batch: int = 32,
+        max_wait: float = 0.0,
+        queue_size: int = 256,
+        on_batch: Callable[[int, float], None] | None = None,
+    ) -> None:
+        self.run_batch = run_batch
+        self.executor = executor
+        self.max_batch = max_batch
+        self.max_wait = max_wait
+        self.queue: asyncio.Queue[tuple[T, asyncio.Future[R]]] = asyncio.Queue(maxsize=queue_size)
+        self.on_batch = on_batch
+        self._worker: asyncio.Task[None] | None = None
+        self._draining = False
+        self._busy = False
+
+    def start(self) -> None:
+        """Start the worker on the running loop."""
+        self._worker = asyncio.get_running_loop().create_task(self._work())
+
+    async def submit(self, item: T) -> R:
+        """Queue ``item`` and wait for its result."""
+        if self._draining:
+            raise Draining
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        try:
+            self.queue.put_nowait((item, future))
+        except asyncio.QueueFull:
+            raise QueueFull from None
+        return await future
+
+    async def _collect(self) -> list[tuple[T, asyncio.Future[R]]]:
+        batch = [await self.queue.get()]
+        deadline = asyncio.get_running_loop().time() + self.max_wait
+        while len(batch) < self.max_batch:
+            try:
+                batch.append(self.queue.get_nowait())
+                continue
+            except asyncio.QueueEmpty:
+                pass
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                break
+            try:
+                batch.append(await asyncio.wait_for(self.queue.get(), remaining))
+            except TimeoutError:
+                break
+        return batch
+
+    async def _work(self) -> None:
+        while True:
+            batch = await self._collect()
+            self._busy = True
+            try:
+                await self._run([(item, future) for item, future in batch if not future.done()])
+            finally:
+                self._busy = False
+
+    async def _run(self, live: list[tuple[T, asyncio.Future[R]]]) -> None:
+        if not live:
+            return
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        items = [item for item, _ in live]
+        try:
+            if self.executor is None:
+                results = self.run_batch(items)
+            else:
+                results = await loop.run_in_executor(self.executor, self.run_batch, items)
+        except Exception as exc:
+            for _, future in live:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        if self.on_batch:
+            self.on_batch(len(live), loop.time() - started)
+        for (_, future), result in zip(live, results, strict=True):
+            if not future.done():
+                future.set_result(result)
+
+    def depth(self) -> int:
+        """Items waiting."""
+        return self.queue.qsize()
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        """Take no new work, finish what is queued and the batch in progress, stop the worker."""
+        self._draining = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while (self._busy or not self.queue.empty()) and loop.time() < deadline:
+            await asyncio.sleep(0.005)
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker

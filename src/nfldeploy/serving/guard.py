@@ -1,0 +1,191 @@
+"""The ASGI layer in front of every route: request ids, body and content-type limits, auth, rate limits,
+metrics and one JSON log line per request. Pure ASGI, so it costs little per request."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from nfldeploy.serving.logs import AccessLog
+from nfldeploy.serving.metrics import Metrics
+from nfldeploy.serving.security import ApiKeys, RateLimiter, retry_after
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+OPEN_PATHS = frozenset({"/health", "/ready"})  # no auth: probes must work without a key
+UNLIMITED_PATHS = OPEN_PATHS | {"/metrics"}
+ROUTES = frozenset(
+    {
+        "/",
+        "/health",
+        "/ready",
+        "/version",
+        "/metrics",
+        "/predict",
+        "/predict_batch",
+        "/openapi.json",
+        "/docs",
+        "/redoc",
+    }
+)
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+async def send_json(
+    send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    """A complete JSON response."""
+    payload = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+def error_body(code: str, message: str, request_id: str) -> dict[str, Any]:
+    """The shape of every error the API answers."""
+    return {"error": {"code": code, "message": message}, "request_id": request_id}
+
+
+class Guard:
+    """Wraps the FastAPI app; see the module docstring."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: Metrics,
+        keys: ApiKeys,
+        limiter: RateLimiter,
+        max_body_bytes: int,
+        access_log: AccessLog | None = None,
+    ) -> None:
+        self.app, self.metrics, self.keys, self.limiter = app, metrics, keys, limiter
+        self.max_body_bytes = max_body_bytes
+        self.access_log = access_log or AccessLog()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        given = headers.get("x-request-id", "")
+        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        path, method = scope["path"], scope["method"]
+        route = path if path in ROUTES else "other"
+        status_holder = [500]
+        id_header = (b"x-request-id", request_id.encode())
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder[0] = message["status"]
+                message["headers"] = [*message.get("headers", []), id_header]
+            await send(message)
+
+        self.metrics.in_flight.inc()
+        caller = ""
+        try:
+            caller, refusal = self._admit(path, method, headers, scope)
+            if refusal is not None:
+                status, code, message, extra = refusal
+                self.metrics.rejected.labels(code).inc()
+                await send_json(send_with_id, status, error_body(code, message, request_id), extra)
+                return
+            if method == "POST":
+                body = await self._read_body(receive)
+                if body is None:
+                    self.metrics.rejected.labels("body_too_large").inc()
+                    message = f"request body exceeds max_body_bytes ({self.max_body_bytes} bytes)"
+                    await send_json(send_with_id, 413, error_body("body_too_large", message, request_id))
+                    return
+                receive = _replay(body, receive)
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            status = status_holder[0]
+            self.metrics.in_flight.dec()
+            self.metrics.requests.labels(route, method, str(status)).inc()
+            self.metrics.request_seconds.labels(route).observe(elapsed)
+            self.access_log.write(
+                {
+                    "request_id": request_id,
+                    "method": method,
+                    "path": route,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 3),
+                    "caller": caller,
+                }
+            )
+
+    def _admit(
+        self, path: str, method: str, headers: dict[str, str], scope: Scope
+    ) -> tuple[str, tuple[int, str, str, list[tuple[bytes, bytes]]] | None]:
+        client = scope.get("client")
+        caller = f"ip:{client[0]}" if client else "ip:unknown"
+        if self.keys.enabled and path not in OPEN_PATHS:
+            identity = self.keys.check(headers.get("authorization"))
+            if identity is None:
+                challenge = [(b"www-authenticate", b'Bearer realm="nfldeploy"')]
+                return caller, (401, "unauthorized", "a valid bearer token is required", challenge)
+            caller = identity
+        if path not in UNLIMITED_PATHS:
+            wait = self.limiter.acquire(caller)
+            if wait > 0:
+                retry = [(b"retry-after", retry_after(wait).encode())]
+                return caller, (429, "rate_limited", "too many requests; retry later", retry)
+        if method == "POST":
+            content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+            if content_type != "application/json":
+                message = f"content type must be application/json, got {content_type or 'none'}"
+                return caller, (415, "unsupported_media_type", message, [])
+            length = headers.get("content-length")
+            if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
+                message = f"request body exceeds max_body_bytes ({self.max_body_bytes} bytes)"
+                return caller, (413, "body_too_large", message, [])
+        return caller, None
+
+    async def _read_body(self, receive: Receive) -> bytes | None:
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+
+def _replay(body: bytes, original: Receive) -> Receive:
+    """Hand the app the body already read, then the connection's own events (a real disconnect)."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await original()
+
+    return receive

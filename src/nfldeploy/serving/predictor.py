@@ -1,0 +1,109 @@
+"""From validated requests to model inputs, one model call, and responses in field coordinates."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+
+from nfldeploy.model.features import Play, PlayerState, constant_velocity, encode_plays, to_field_positions
+from nfldeploy.serving.backends import LoadedModel
+from nfldeploy.serving.schemas import PredictRequest
+
+#: Deterministic models: confidence = exp(-d / CONFIDENCE_SCALE_YD), d = yards between the model's final
+#: position and the constant-velocity extrapolation's (1 when the model expects the player to carry on).
+CONFIDENCE_SCALE_YD = 5.0
+
+
+@dataclass(frozen=True)
+class PlayResult:
+    """One play's model output: positions [n, M, T, 2] in the request's frame, probabilities [n, M]."""
+
+    positions: npt.NDArray[np.float32]
+    probs: npt.NDArray[np.float32]
+    seconds: float  # the model call this play was part of
+
+
+class Predictor:
+    """Runs plays through the loaded model with the export's feature pipeline."""
+
+    def __init__(self, model: LoadedModel) -> None:
+        self.model = model
+        spec = model.manifest["model"]
+        self.feature_set: str = spec["feature_set"]
+        self.horizon: int = spec["horizon"]
+        self.modes: int = spec["modes"]
+        self.frame_seconds: float = spec.get("frame_seconds", 0.1)
+        self.version = model.version
+
+    def run_plays(self, plays: Sequence[Play]) -> list[PlayResult]:
+        """One model call for all ``plays``."""
+        started = time.perf_counter()
+        traj, probs = self.model.backend.run(encode_plays(plays, self.feature_set))
+        positions = to_field_positions(traj, plays)
+        seconds = time.perf_counter() - started
+        return [
+            PlayResult(positions[i], probs[i, : len(play.players)], seconds) for i, play in enumerate(plays)
+        ]
+
+    def warm_up(self) -> None:
+        """Run a full play and a one-player play so the first request pays no first-call costs."""
+        player = PlayerState(x=50.0, y=26.0, s=5.0, a=0.5, dis=0.5, o=90.0, dir=90.0)
+        full = Play(players=[player] * 22, down=1, distance=10.0)
+        self.run_plays([full, Play(players=[player], down=1, distance=10.0)])
+
+    def respond(
+        self, request: PredictRequest, play: Play, result: PlayResult, cached: bool
+    ) -> dict[str, Any]:
+        """The /predict response body for one play (positions as numpy arrays: serialize with ``to_json``)."""
+        frames = request.num_frames_output or self.horizon
+        positions = np.round(result.positions[:, :, :frames].astype(np.float64), 3)
+        probs = result.probs
+        best = probs.argmax(-1)
+        if self.modes > 1:
+            confidence = probs[np.arange(len(best)), best]
+        else:
+            baseline = constant_velocity([play], self.horizon)[0][:, -1]
+            gap = np.linalg.norm(result.positions[:, 0, -1] - baseline, axis=-1)
+            confidence = np.exp(-gap / CONFIDENCE_SCALE_YD)
+        ids = [i if player.nfl_id is None else player.nfl_id for i, player in enumerate(request.players)]
+        confidences = np.round(confidence.astype(np.float64), 4).tolist()
+        chosen = positions[np.arange(len(best)), best]
+        if self.modes == 1:
+            predictions = [
+                {"player_id": ids[i], "predicted_positions": chosen[i], "confidence": confidences[i]}
+                for i in range(len(ids))
+            ]
+        else:
+            order = np.argsort(-probs, axis=-1)
+            ranked_probs = np.round(np.take_along_axis(probs, order, -1).astype(np.float64), 4).tolist()
+            ranked = positions[np.arange(len(best))[:, None], order]  # [n, M, frames, 2], most likely first
+            predictions = [
+                {
+                    "player_id": ids[i],
+                    "predicted_positions": chosen[i],
+                    "confidence": confidences[i],
+                    "modes": [
+                        {"probability": p, "positions": ranked[i, m]} for m, p in enumerate(ranked_probs[i])
+                    ],
+                }
+                for i in range(len(ids))
+            ]
+        return {
+            "predictions": predictions,
+            "horizon_frames": frames,
+            "frame_seconds": self.frame_seconds,
+            "inference_time_ms": round(result.seconds * 1000.0, 3),
+            "model_version": self.version,
+            "cached": cached,
+        }
+
+
+def to_json(body: dict[str, Any]) -> bytes:
+    """JSON bytes of a response body, numpy arrays included."""
+    return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)

@@ -1,0 +1,44 @@
+"""Running the API with uvicorn: JSON logs, PORT honoured, graceful shutdown on SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from nfldeploy.serving import logs
+
+log = logging.getLogger("nfldeploy.serving")
+
+
+def run(
+    model_dir: Path | None = None,
+    host: str = "0.0.0.0",
+    port: int | None = None,
+    workers: int = 1,
+    runtime: str | None = None,
+    graceful_seconds: int = 30,
+) -> None:
+    """Serve until SIGTERM/SIGINT: uvicorn stops accepting, finishes in-flight requests, then the app
+    drains its batcher. Settings reach every worker through ``NFLDEPLOY_*`` variables."""
+    import uvicorn
+
+    if model_dir is not None:
+        os.environ["NFLDEPLOY_MODEL_DIR"] = str(model_dir.resolve())
+    if runtime is not None:
+        os.environ["NFLDEPLOY_RUNTIME"] = runtime
+    port = port if port is not None else int(os.environ.get("PORT", "8080"))
+    logs.configure(os.environ.get("NFLDEPLOY_LOG_LEVEL", "INFO").upper())
+    log.info("starting", extra={"host": host, "port": port, "workers": workers})
+    uvicorn.run(
+        "nfldeploy.serving.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=graceful_seconds,
+        proxy_headers=True,
+        server_header=False,
+    )

@@ -1,0 +1,320 @@
+"""The inference API in process (the ASGI app through Starlette's TestClient, lifespan included)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from nfldeploy.serving.app import create_app
+from nfldeploy.serving.config import ServeConfig
+
+GUIDE_REQUEST = {
+    "players": [{"x": 50, "y": 26, "s": 5.0, "a": 0.5, "dis": 1.2, "o": 90, "dir": 90}],
+    "game_context": {"down": 1, "distance": 10},
+}
+
+
+def _client(model_dir: Path, **settings: Any) -> TestClient:
+    return TestClient(create_app(ServeConfig(model_dir=model_dir, **settings)))
+
+
+def _wait_ready(client: TestClient, headers: dict[str, str] | None = None) -> None:
+    for _ in range(200):
+        if client.get("/ready", headers=headers).status_code == 200:
+            return
+        time.sleep(0.05)
+    raise AssertionError(client.get("/ready").json())
+
+
+@pytest.fixture(scope="module")
+def client(example_export: Path) -> Iterator[TestClient]:
+    with _client(example_export, rate_limit_rps=10_000, rate_limit_burst=10_000) as c:
+        _wait_ready(c)
+        yield c
+
+
+def test_the_guides_request(client: TestClient) -> None:
+    response = client.post("/predict", json=GUIDE_REQUEST)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert len(body["predictions"]) == 1
+    prediction = body["predictions"][0]
+    assert prediction["player_id"] == 0
+    positions = np.array(prediction["predicted_positions"])
+    assert positions.shape == (10, 2)
+    # Moving at 5 yd/s toward +x (dir 90): a second later the player is about 5 yd further along x.
+    assert 52.0 < positions[-1, 0] < 58.0 and abs(positions[-1, 1] - 26) < 3
+    assert 0 < prediction["confidence"] <= 1
+    probabilities = [mode["probability"] for mode in prediction["modes"]]
+    assert len(probabilities) == 3 and sum(probabilities) == pytest.approx(1, abs=1e-3)
+    assert prediction["confidence"] == max(probabilities)
+    assert body["model_version"].startswith("nfl_production_v2:") and body["inference_time_ms"] > 0
+
+
+@pytest.mark.parametrize("runtime", ["auto", "onnx_int8", "onnx", "torchscript"])
+def test_outputs_equal_the_golden_outputs(example_export: Path, runtime: str) -> None:
+    manifest = json.loads((example_export / "manifest.json").read_text())
+    requests = json.loads((example_export / "golden/requests.json").read_text())
+    golden = json.loads((example_export / "golden/outputs.json").read_text())
+    with _client(example_export, runtime=runtime, cache_size=0) as c:
+        _wait_ready(c)
+        artifact = c.get("/version").json()["artifact"]
+        tolerance = manifest["golden"]["tolerance"][artifact] + 1e-3  # responses are rounded to 1 mm
+        for request, expected in zip(requests, golden, strict=True):
+            response = c.post("/predict", json=request)
+            assert response.status_code == 200, response.text
+            served = np.array([p["predicted_positions"] for p in response.json()["predictions"]])
+            assert np.abs(served - np.array(expected["predicted_positions"])).max() <= tolerance
+            assert [p["player_id"] for p in response.json()["predictions"]] == [
+                p["nfl_id"] for p in request["players"]
+            ]
+
+
+def _player(**changes: Any) -> dict[str, Any]:
+    return {**GUIDE_REQUEST["players"][0], **changes}  # type: ignore[dict-item]
+
+
+def _body(**changes: Any) -> dict[str, Any]:
+    return {**GUIDE_REQUEST, **changes}
+
+
+HOSTILE: list[tuple[str, bytes | None, dict[str, str], int]] = [
+    (
+        "NaN literal",
+        b'{"players": [{"x": NaN, "y": 26, "s": 5, "a": 0.5, "o": 90, "dir": 90}], "game_context": {"down": 1, "distance": 10}}',
+        {},
+        422,
+    ),
+    (
+        "Infinity literal",
+        json.dumps(_body(players=[_player(s=1)])).replace('"s": 1', '"s": Infinity').encode(),
+        {},
+        422,
+    ),
+    (
+        "huge exponent",
+        json.dumps(_body(players=[_player(y=1)])).replace('"y": 1', '"y": 1e999').encode(),
+        {},
+        422,
+    ),
+    ("string number", json.dumps(_body(players=[_player(x="50")])).encode(), {}, 422),
+    ("null speed", json.dumps(_body(players=[_player(s=None)])).encode(), {}, 422),
+    ("null body", b"null", {}, 422),
+    ("no players", json.dumps(_body(players=[])).encode(), {}, 422),
+    ("200 players", json.dumps(_body(players=[_player(nfl_id=i) for i in range(200)])).encode(), {}, 422),
+    ("negative speed", json.dumps(_body(players=[_player(s=-3)])).encode(), {}, 422),
+    ("off the field", json.dumps(_body(players=[_player(x=400)])).encode(), {}, 422),
+    ("angle past 360", json.dumps(_body(players=[_player(dir=361)])).encode(), {}, 422),
+    ("down 5", json.dumps(_body(game_context={"down": 5, "distance": 10})).encode(), {}, 422),
+    ("down as string", json.dumps(_body(game_context={"down": "1", "distance": 10})).encode(), {}, 422),
+    ("duplicate ids", json.dumps(_body(players=[_player(nfl_id=7), _player(nfl_id=7)])).encode(), {}, 422),
+    ("unknown field", json.dumps(_body(extra={"a": 1})).encode(), {}, 422),
+    ("nested junk", b'{"players": ' + b"[" * 5000 + b"]" * 5000 + b', "game_context": {}}', {}, 422),
+    ("deep object", b'{"a":' * 20000 + b"1" + b"}" * 20000, {}, 422),
+    ("long history", json.dumps(_body(players=[_player(history=[{"x": 1, "y": 1}] * 51)])).encode(), {}, 422),
+    ("frames past 200", json.dumps(_body(num_frames_output=500)).encode(), {}, 422),
+    ("truncated JSON", json.dumps(GUIDE_REQUEST).encode()[:40], {}, 422),
+    ("not JSON", b"\x00\xff\xfe garbage", {}, 422),
+    ("empty body", b"", {}, 422),
+    ("10 MB body", b'{"players": [' + b" " * 10_000_000 + b"]}", {}, 413),
+    ("wrong content type", json.dumps(GUIDE_REQUEST).encode(), {"content-type": "text/plain"}, 415),
+    ("form content type", b"players=1", {"content-type": "application/x-www-form-urlencoded"}, 415),
+]
+
+
+@pytest.mark.parametrize(("name", "payload", "headers", "status"), HOSTILE, ids=[h[0] for h in HOSTILE])
+def test_hostile_inputs_get_4xx_and_the_server_stays_healthy(
+    client: TestClient, name: str, payload: bytes, headers: dict[str, str], status: int
+) -> None:
+    response = client.post(
+        "/predict", content=payload, headers={"content-type": "application/json", **headers}
+    )
+    assert response.status_code == status, (name, response.text[:300])
+    body = response.json()
+    assert body["error"]["code"] and body["error"]["message"]
+    assert client.get("/health").status_code == 200
+    assert client.post("/predict", json=GUIDE_REQUEST).status_code == 200
+
+
+def test_validation_errors_name_the_field(client: TestClient) -> None:
+    response = client.post("/predict", json=_body(players=[_player(), _player(s=-1)]))
+    assert response.status_code == 422
+    assert response.json()["error"]["fields"][0]["field"] == "players.1.s"
+    duplicate = client.post("/predict", json=_body(players=[_player(nfl_id=3), _player(nfl_id=3)]))
+    assert "duplicate nfl_id values: [3]" in duplicate.json()["error"]["message"]
+
+
+def test_optional_fields_and_num_frames_output(client: TestClient) -> None:
+    request = _body(
+        players=[
+            _player(
+                nfl_id=101,
+                role=1,
+                side=1,
+                weight=195,
+                history=[{"x": 49.0, "y": 26.0}, {"x": 49.5, "y": 26.0}],
+            ),
+            _player(nfl_id=202, x=60, y=30, dir=270, role=3, side=0),
+        ],
+        play_direction="left",
+        ball_land_x=40.0,
+        ball_land_y=20.0,
+        num_frames_output=4,
+    )
+    body = client.post("/predict", json=request).json()
+    assert [p["player_id"] for p in body["predictions"]] == [101, 202]
+    assert body["horizon_frames"] == 4
+    assert all(len(p["predicted_positions"]) == 4 for p in body["predictions"])
+
+
+def test_predict_batch(client: TestClient, example_export: Path) -> None:
+    requests = json.loads((example_export / "golden/requests.json").read_text())
+    single = [client.post("/predict", json=r).json() for r in requests]
+    batch = client.post("/predict_batch", json={"plays": requests})
+    assert batch.status_code == 200, batch.text
+    results = batch.json()["results"]
+    assert len(results) == 3
+    for one, many in zip(single, results, strict=True):
+        a = np.array([p["predicted_positions"] for p in one["predictions"]])
+        b = np.array([p["predicted_positions"] for p in many["predictions"]])
+        assert np.abs(a - b).max() < 2e-3
+
+
+def test_predict_batch_bound(example_export: Path) -> None:
+    with _client(example_export, max_batch_plays=2) as c:
+        _wait_ready(c)
+        response = c.post("/predict_batch", json={"plays": [GUIDE_REQUEST] * 3})
+        assert response.status_code == 413 and "max_batch_plays (2)" in response.json()["error"]["message"]
+        bad = c.post("/predict_batch", json={"plays": [GUIDE_REQUEST, _body(players=[_player(s=-1)])]})
+        assert bad.status_code == 422 and bad.json()["error"]["fields"][0]["field"] == "plays.1.players.0.s"
+
+
+def test_cache_hits(example_export: Path) -> None:
+    with _client(example_export, cache_size=8) as c:
+        _wait_ready(c)
+        first, second = (c.post("/predict", json=GUIDE_REQUEST).json() for _ in range(2))
+        assert first["cached"] is False and second["cached"] is True
+        assert first["predictions"] == second["predictions"]
+        metrics = c.get("/metrics").text
+        assert "nfldeploy_cache_hits_total 1.0" in metrics and "nfldeploy_cache_misses_total 1.0" in metrics
+
+
+def test_service_routes(client: TestClient, example_export: Path) -> None:
+    manifest = json.loads((example_export / "manifest.json").read_text())
+    version = client.get("/version").json()
+    assert version["config_sha256"] == manifest["config"]["sha256"]
+    assert version["checkpoint_sha256"] == manifest["checkpoint"]["sha256"]
+    assert version["model_sha256"] == manifest["artifacts"][version["artifact"]]["sha256"]
+    assert client.get("/").json()["ready"] is True
+    schema = client.get("/openapi.json").json()
+    assert "PredictRequest" in schema["components"]["schemas"] and "/predict_batch" in schema["paths"]
+    assert client.get("/health").json() == {"status": "ok"}
+
+
+def test_request_id_is_honoured_or_generated(client: TestClient) -> None:
+    assert client.get("/health", headers={"X-Request-ID": "trace-123"}).headers["x-request-id"] == "trace-123"
+    generated = client.get("/health", headers={"X-Request-ID": "bad id\twith junk"}).headers["x-request-id"]
+    assert len(generated) == 32 and " " not in generated
+
+
+def test_metrics_pass_promtool(client: TestClient) -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        from services import unavailable
+
+        unavailable("promtool (Debian's prometheus package) is not installed")
+    client.post("/predict", json=GUIDE_REQUEST)
+    text = client.get("/metrics").text
+    for name in (
+        "nfldeploy_requests_total",
+        "nfldeploy_request_duration_seconds_bucket",
+        "nfldeploy_batch_size_bucket",
+        "nfldeploy_model_inference_seconds_bucket",
+        "nfldeploy_requests_in_flight",
+        "nfldeploy_model_info",
+    ):
+        assert name in text, name
+    checked = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, text=True, check=False
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_auth(
+    example_export: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secret = "s3cr3t-token-value-123"
+    with _client(example_export, api_keys=(secret, "second-key")) as c, caplog.at_level(logging.INFO):
+        assert c.get("/health").status_code == 200
+        _wait_ready(c)
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": secret}):
+            response = c.post("/predict", json=GUIDE_REQUEST, headers=headers)
+            assert response.status_code == 401
+            assert response.headers["www-authenticate"].startswith("Bearer")
+        for path in ("/", "/version", "/metrics", "/openapi.json"):
+            assert c.get(path).status_code == 401, path
+        ok = c.post("/predict", json=GUIDE_REQUEST, headers={"Authorization": f"Bearer {secret}"})
+        assert ok.status_code == 200
+        assert c.get("/metrics", headers={"Authorization": "Bearer second-key"}).status_code == 200
+        assert secret not in ok.text
+    access = capsys.readouterr().out
+    assert '"status":401' in access and '"caller":"key:' in access  # the access log has the requests...
+    assert secret not in caplog.text and secret not in access  # ...and never the secret
+
+
+def test_rate_limit(example_export: Path) -> None:
+    with _client(example_export, rate_limit_rps=0.5, rate_limit_burst=3) as c:
+        _wait_ready(c)
+        statuses = [c.post("/predict", json=GUIDE_REQUEST).status_code for _ in range(4)]
+        assert statuses == [200, 200, 200, 429]
+        limited = c.post("/predict", json=GUIDE_REQUEST)
+        assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
+        assert c.get("/health").status_code == 200  # probes are never limited
+
+
+def test_not_ready_is_503_never_500(tmp_path: Path, example_export: Path) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(example_export, broken)
+    (broken / "model.onnx").write_bytes(b"not a model")
+    with _client(broken) as c:
+        for _ in range(100):
+            ready = c.get("/ready")
+            if "failed" in ready.text:
+                break
+            time.sleep(0.05)
+        assert ready.status_code == 503 and "does not match its manifest" in ready.json()["error"]["message"]
+        assert c.post("/predict", json=GUIDE_REQUEST).status_code == 503
+        assert c.get("/health").status_code == 200
+    with _client(tmp_path / "nothing") as c:
+        time.sleep(0.2)
+        assert (
+            c.get("/ready").status_code == 503 and c.post("/predict", json=GUIDE_REQUEST).status_code == 503
+        )
+
+
+def test_serving_imports_neither_torch_nor_cloud_sdks() -> None:
+    code = (
+        "import sys, nfldeploy.serving.app, nfldeploy.serving.lambda_handler, nfldeploy.serving.server;"
+        "bad = [m for m in ('torch', 'docker', 'boto3', 'google.cloud.run_v2', 'typer') if m in sys.modules];"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    env_dir = Path(__file__).resolve().parents[2] / "examples"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"NFLDEPLOY_MODEL_DIR": str(env_dir / "nowhere"), "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
