@@ -140,6 +140,38 @@ def encode_plays(plays: Sequence[Play], feature_set: str) -> dict[str, FloatArra
         raise ValueError("no plays to encode")
     batch, width = len(plays), max(len(play.players) for play in plays)
     dim = 9 if feature_set == "sincos9" else 7
+    if feature_set not in ("sincos9", "raw7"):
+        raise ValueError(f"unknown feature set {feature_set!r}")
+    # One row per real player across the batch, then scattered into the padded arrays.
+    rows = np.array(
+        [
+            (
+                p.x,
+                p.y,
+                p.s,
+                p.a,
+                p.dis,
+                p.o,
+                p.dir,
+                DEFAULT_WEIGHT_LB if p.weight is None else p.weight,
+                UNKNOWN_ROLE if p.role is None else p.role,
+                UNKNOWN_SIDE if p.side is None else p.side,
+            )
+            for play in plays
+            for p in play.players
+        ],
+        np.float64,
+    )
+    counts = [len(play.players) for play in plays]
+    play_index = np.repeat(np.arange(batch), counts)
+    slot = np.concatenate([np.arange(n) for n in counts])
+    left = np.repeat(np.array([play.play_direction == "left" for play in plays]), counts)
+    x = np.where(left, FIELD_LENGTH - rows[:, 0], rows[:, 0]).astype(np.float32)
+    y = np.where(left, FIELD_WIDTH - rows[:, 1], rows[:, 1]).astype(np.float32)
+    o = ((rows[:, 5] + np.where(left, 180.0, 0.0)) % 360.0).astype(np.float32)
+    direction = ((rows[:, 6] + np.where(left, 180.0, 0.0)) % 360.0).astype(np.float32)
+    s, a, dis, weight = (rows[:, k].astype(np.float32) for k in (2, 3, 4, 7))
+
     out: dict[str, FloatArray | IntArray] = {
         "node_features": np.zeros((batch, width, dim), np.float32),
         "positions": np.zeros((batch, width, 2), np.float32),
@@ -148,35 +180,32 @@ def encode_plays(plays: Sequence[Play], feature_set: str) -> dict[str, FloatArra
         "sides": np.full((batch, width), UNKNOWN_SIDE, np.int64),
         "history": np.zeros((batch, width, HISTORY_LEN, 2), np.float32),
         "history_mask": np.zeros((batch, width, HISTORY_LEN), np.float32),
-        "context": np.zeros((batch, CONTEXT_DIM), np.float32),
+        "context": np.stack([play_context(play) for play in plays]),
         "player_mask": np.zeros((batch, width), np.float32),
     }
-    for b, play in enumerate(plays):
-        left = play.play_direction == "left"
-        n = len(play.players)
-        col = {name: np.array([getattr(p, name) for p in play.players], np.float32) for name in _RAW}
-        weight = np.array(
-            [DEFAULT_WEIGHT_LB if p.weight is None else p.weight for p in play.players], np.float32
-        )
-        x, y = standardize_xy(col["x"], col["y"], left)
-        direction, o = standardize_angle(col["dir"], left), standardize_angle(col["o"], left)
-        out["node_features"][b, :n] = node_features(
-            feature_set, x, y, col["s"], col["a"], col["dis"], o, direction, weight
-        )
-        out["positions"][b, :n] = np.stack([x, y], axis=-1)
-        out["velocities"][b, :n] = velocity(col["s"], direction)
-        out["roles"][b, :n] = [UNKNOWN_ROLE if p.role is None else p.role for p in play.players]
-        out["sides"][b, :n] = [UNKNOWN_SIDE if p.side is None else p.side for p in play.players]
-        out["player_mask"][b, :n] = 1.0
-        for i, player in enumerate(play.players):
-            prior = player.history[-HISTORY_LEN:]
-            if prior:
-                hx, hy = standardize_xy([h[0] for h in prior], [h[1] for h in prior], left)
-                k = len(prior)
-                out["history"][b, i, HISTORY_LEN - k :, 0] = (hx - x[i]) / 10.0
-                out["history"][b, i, HISTORY_LEN - k :, 1] = (hy - y[i]) / 10.0
-                out["history_mask"][b, i, HISTORY_LEN - k :] = 1.0
-        out["context"][b] = play_context(play)
+    at = (play_index, slot)
+    out["node_features"][at] = node_features(feature_set, x, y, s, a, dis, o, direction, weight)
+    out["positions"][at] = np.stack([x, y], axis=-1)
+    out["velocities"][at] = velocity(s, direction)
+    out["roles"][at] = rows[:, 8].astype(np.int64)
+    out["sides"][at] = rows[:, 9].astype(np.int64)
+    out["player_mask"][at] = 1.0
+    # History: prior positions, right-aligned (the most recent in the last slot), relative to now.
+    entries = [
+        (row, HISTORY_LEN - len(prior) + k, hx, hy)
+        for row, p in enumerate(player for play in plays for player in play.players)
+        if (prior := p.history[-HISTORY_LEN:])
+        for k, (hx, hy) in enumerate(prior)
+    ]
+    if entries:
+        hist = np.array(entries, np.float64)
+        who, when = hist[:, 0].astype(np.int64), hist[:, 1].astype(np.int64)
+        flip = left[who]
+        hx = np.where(flip, FIELD_LENGTH - hist[:, 2], hist[:, 2])
+        hy = np.where(flip, FIELD_WIDTH - hist[:, 3], hist[:, 3])
+        target = (play_index[who], slot[who], when)
+        out["history"][target] = np.stack([(hx - x[who]) / 10.0, (hy - y[who]) / 10.0], axis=-1)
+        out["history_mask"][target] = 1.0
     return out
 
 
