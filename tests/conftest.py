@@ -23,6 +23,16 @@ def example_config() -> Path:
 
 
 @pytest.fixture(scope="session")
+def example_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example run exported once per session (all formats, INT8 gated)."""
+    from nfldeploy.export import ExportOptions, run_export
+
+    out = tmp_path_factory.mktemp("export") / "exported_models"
+    run_export(ExportOptions(config=EXAMPLE_CONFIG, out=out))
+    return out
+
+
+@pytest.fixture(scope="session")
 def docker_client() -> Iterator[Any]:
     """A Docker SDK client for the real engine, with the local base image present."""
     from nfldeploy.errors import DockerUnavailable
