@@ -102,3 +102,11 @@ def start_registry(workdir: Path, username: str | None = None, password: str | N
     if process.poll() is not None:
         pytest.fail(f"registry exited at start; see {workdir / 'registry.log'}")
     return Registry(address, process, username, password)
+
+
+def tool(name: str) -> str | None:
+    """A command from this interpreter's environment (the venv's bin), else from PATH."""
+    import sys
+
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.exists() else shutil.which(name)

@@ -94,16 +94,11 @@ def read_manifest(model_dir: Path) -> dict[str, Any]:
 
 
 def load_model(model_dir: Path, runtime: str = "auto", threads: int = 1) -> LoadedModel:
-    """Open the artifact ``runtime`` names (``auto``: the manifest's serving default; ``onnx``: INT8 when
-    the manifest kept it, else FP32)."""
+    """Open the artifact ``runtime`` names: ``auto`` (the manifest's serving default) or an artifact name
+    (onnx, onnx_int8, torchscript, torchscript_int8)."""
     manifest = read_manifest(model_dir)
     artifacts = manifest.get("artifacts", {})
-    if runtime == "auto":
-        name = manifest.get("serving_default", "onnx")
-    elif runtime == "onnx":
-        name = "onnx_int8" if "onnx_int8" in artifacts else "onnx"
-    else:
-        name = runtime
+    name = manifest.get("serving_default", "onnx") if runtime == "auto" else runtime
     if name not in artifacts:
         raise ConfigError(
             f"the export in {model_dir} has no {name!r} artifact (it has {', '.join(artifacts) or 'none'})"

@@ -27,7 +27,9 @@ class ServeConfig:
     """How the API serves. Every field has an ``NFLDEPLOY_<NAME>`` environment variable."""
 
     model_dir: Path = Path("/app/model")
-    runtime: str = "auto"  # auto (the manifest's serving default), onnx, onnx_int8, torchscript, ...
+    runtime: str = (
+        "auto"  # auto (the manifest's serving default) or an artifact: onnx, onnx_int8, torchscript
+    )
     threads: int = 1  # intra-op threads of the model runtime
     max_batch: int = 32  # plays per model call when /predict requests are coalesced
     max_wait_ms: float = 0.0  # extra wait for more requests; 0 batches only what is already queued

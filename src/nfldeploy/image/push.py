@@ -1,0 +1,84 @@
+"""Pushing images to a registry. Credentials come from the docker config (``docker login``), or from
+NFLDEPLOY_REGISTRY_USERNAME / NFLDEPLOY_REGISTRY_PASSWORD; a refused credential, reported inside the push
+stream, is a PushError (exit 4) with the registry's message."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from nfldeploy.errors import PushError
+
+
+def split_reference(reference: str) -> tuple[str, str]:
+    """``host:5000/team/app:tag`` -> (``host:5000/team/app``, ``tag``); the tag defaults to latest."""
+    name, sep, tag = reference.rpartition(":")
+    if not sep or "/" in tag:
+        return reference, "latest"
+    return name, tag
+
+
+def target_reference(reference: str, registry: str | None) -> str:
+    """The reference to push: ``reference`` itself, or re-homed under ``registry`` when it is not there yet."""
+    if not registry or reference.startswith(registry.rstrip("/") + "/"):
+        return reference
+    name, tag = split_reference(reference)
+    first = name.split("/", 1)[0]
+    if "." in first or ":" in first or first == "localhost":  # the reference already names another registry
+        name = name.split("/", 1)[1]
+    return f"{registry.rstrip('/')}/{name}:{tag}"
+
+
+def credentials_from_env() -> dict[str, str] | None:
+    """Explicit registry credentials, when both variables are set."""
+    user, password = (
+        os.environ.get("NFLDEPLOY_REGISTRY_USERNAME"),
+        os.environ.get("NFLDEPLOY_REGISTRY_PASSWORD"),
+    )
+    return {"username": user, "password": password} if user and password else None
+
+
+def push_image(
+    client: Any,
+    image: str,
+    registry: str | None = None,
+    auth: dict[str, str] | None = None,
+    on_progress: Callable[[dict[str, Any]], None] | None = None,
+) -> tuple[str, str]:
+    """Tag (when re-homing) and push; returns (reference, digest)."""
+    from docker.errors import APIError, DockerException, ImageNotFound
+
+    reference = target_reference(image, registry)
+    try:
+        local = client.images.get(image)
+    except ImageNotFound as exc:
+        raise PushError(
+            f"no local image {image}", hint="Run nfldeploy build first, or name an existing image."
+        ) from exc
+    name, tag = split_reference(reference)
+    digest = ""
+    try:
+        if reference != image:
+            local.tag(name, tag)
+        stream = client.images.push(
+            name, tag=tag, stream=True, decode=True, auth_config=auth or credentials_from_env()
+        )
+        for event in stream:
+            if "error" in event:
+                detail = event.get("errorDetail", {}).get("message") or event["error"]
+                raise PushError(
+                    f"push of {reference} refused: {detail.strip()}",
+                    hint="Check the registry credentials (docker login, or NFLDEPLOY_REGISTRY_USERNAME/PASSWORD).",
+                )
+            aux = event.get("aux")
+            if isinstance(aux, dict) and aux.get("Digest"):
+                digest = str(aux["Digest"])
+            if on_progress:
+                on_progress(event)
+    except (APIError, DockerException) as exc:
+        message = getattr(exc, "explanation", None) or str(exc)
+        raise PushError(f"push of {reference} failed: {message}") from exc
+    if not digest:
+        raise PushError(f"push of {reference} ended without a digest")
+    return reference, digest

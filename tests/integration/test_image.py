@@ -1,0 +1,187 @@
+"""Build, run and push the example's image on the real engine and registries."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from nfldeploy.cli.app import app
+from nfldeploy.image.build import BuildResult
+from nfldeploy.image.pipeline import build
+from nfldeploy.render.dockerfile import ImageSpec
+from services import Registry, base_image, free_port
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+runner = CliRunner()
+REPOSITORY = f"nfldeploy-test/nfl-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="module")
+def export_copy(example_export: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("image") / "exported_models"
+    shutil.copytree(example_export, target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def built(docker_client: Any, export_copy: Path) -> Iterator[BuildResult]:
+    result = build(export_copy, ImageSpec(base_image=base_image()), REPOSITORY, client=docker_client)
+    yield result
+    for image in docker_client.images.list(name=REPOSITORY):
+        docker_client.images.remove(image.id, force=True)
+
+
+def _wait_ready(url: str, container: Any) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/ready", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        container.reload()
+        assert container.status == "running", container.logs()[-2000:]
+        time.sleep(0.2)
+    raise AssertionError(container.logs()[-2000:])
+
+
+def test_the_image_runs_as_non_root_and_serves_the_golden_outputs(
+    docker_client: Any, built: BuildResult, export_copy: Path
+) -> None:
+    port = free_port()
+    container = docker_client.containers.run(built.tag, detach=True, ports={"8080/tcp": ("127.0.0.1", port)})
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_ready(url, container)
+        assert container.exec_run("id -u").output.decode().strip() == "10001"
+        assert (
+            container.exec_run(["python3", "-c", "import torch"]).exit_code != 0
+        )  # the ONNX image has no torch
+        guide = {
+            "players": [{"x": 50, "y": 26, "s": 5.0, "a": 0.5, "dis": 1.2, "o": 90, "dir": 90}],
+            "game_context": {"down": 1, "distance": 10},
+        }
+        assert (
+            len(httpx.post(url + "/predict", json=guide).json()["predictions"][0]["predicted_positions"])
+            == 10
+        )
+        manifest = json.loads((export_copy / "manifest.json").read_text())
+        requests = json.loads((export_copy / "golden/requests.json").read_text())
+        golden = json.loads((export_copy / "golden/outputs.json").read_text())
+        tolerance = manifest["golden"]["tolerance"]["onnx"] + 1e-3
+        for request, expected in zip(requests, golden, strict=True):
+            served = httpx.post(url + "/predict", json=request).json()["predictions"]
+            positions = np.array([p["predicted_positions"] for p in served])
+            assert np.abs(positions - np.array(expected["predicted_positions"])).max() <= tolerance
+        version = httpx.get(url + "/version").json()
+        assert version["config_sha256"] == manifest["config"]["sha256"]
+    finally:
+        container.remove(force=True)
+
+
+def test_labels_carry_the_lineage(built: BuildResult, export_copy: Path) -> None:
+    manifest = json.loads((export_copy / "manifest.json").read_text())
+    labels = built.labels
+    assert labels["io.nfldeploy.config-sha256"] == manifest["config"]["sha256"]
+    assert labels["io.nfldeploy.checkpoint-sha256"] == manifest["checkpoint"]["sha256"]
+    assert labels["io.nfldeploy.model-sha256"] == manifest["artifacts"]["onnx"]["sha256"]
+    assert labels["org.opencontainers.image.title"].startswith("nfl_production_v2")
+    record = json.loads((export_copy / "build-record.json").read_text())
+    assert record["builds"][record["last"]]["image_id"] == built.image_id
+
+
+def test_a_new_model_reuses_the_dependency_layers(
+    docker_client: Any, built: BuildResult, export_copy: Path, example_config: Path, tmp_path: Path
+) -> None:
+    import torch
+
+    from nfldeploy.config import load_training_config
+    from nfldeploy.export import ExportOptions, run_export
+    from nfldeploy.model import build_model
+
+    torch.manual_seed(1)
+    checkpoint = tmp_path / "other.ckpt"
+    torch.save(build_model(load_training_config(example_config)).state_dict(), checkpoint)
+    other = tmp_path / "exported_models"
+    run_export(
+        ExportOptions(
+            config=example_config, checkpoint=checkpoint, out=other, formats=("onnx",), quantize="none"
+        )
+    )
+    rebuilt = build(
+        other, ImageSpec(base_image=base_image()), REPOSITORY, tag=f"{REPOSITORY}:other", client=docker_client
+    )
+    first = docker_client.images.get(built.image_id).attrs["RootFS"]["Layers"]
+    second = docker_client.images.get(rebuilt.image_id).attrs["RootFS"]["Layers"]
+    assert first[:-1] == second[:-1]  # base, user, dependencies and nfldeploy: reused
+    assert first[-1] != second[-1]  # the model layer: new
+    assert rebuilt.cached_steps >= 5
+
+
+def _push(*args: str, env: dict[str, str] | None = None) -> Any:
+    return runner.invoke(app, ["push", *args], env=env)
+
+
+def test_push_to_a_registry_and_read_back_the_digest(
+    built: BuildResult, registry: Registry, export_copy: Path
+) -> None:
+    result = _push("--registry", registry.address, "--export-dir", str(export_copy), "--json")
+    assert result.exit_code == 0, result.output
+    pushed = json.loads(result.stdout)
+    name, tag = pushed["reference"].removeprefix(registry.address + "/").rsplit(":", 1)
+    request = urllib.request.Request(
+        f"http://{registry.address}/v2/{name}/manifests/{tag}",
+        method="HEAD",
+        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.headers["Docker-Content-Digest"] == pushed["digest"]
+    record = json.loads((export_copy / "build-record.json").read_text())
+    assert record["builds"][record["last"]]["pushed"][pushed["reference"]] == pushed["digest"]
+
+
+def test_push_with_a_wrong_password_exits_4(
+    built: BuildResult, auth_registry: Registry, export_copy: Path
+) -> None:
+    wrong = {"NFLDEPLOY_REGISTRY_USERNAME": "tester", "NFLDEPLOY_REGISTRY_PASSWORD": "wrong"}
+    result = _push(
+        built.tag, "--registry", auth_registry.address, "--export-dir", str(export_copy), env=wrong
+    )
+    assert result.exit_code == 4, result.output
+    assert "refused" in result.stderr and (
+        "unauthorized" in result.stderr or "authentication" in result.stderr
+    )
+    assert "wrong" not in result.stderr.replace("wrong password", "")
+    right = {"NFLDEPLOY_REGISTRY_USERNAME": "tester", "NFLDEPLOY_REGISTRY_PASSWORD": "s3cret-pw"}
+    ok = _push(built.tag, "--registry", auth_registry.address, "--export-dir", str(export_copy), env=right)
+    assert ok.exit_code == 0, ok.output
+
+
+def test_a_broken_build_exits_4_and_leaves_no_containers(docker_client: Any, export_copy: Path) -> None:
+    before = {c.id for c in docker_client.containers.list(all=True)}
+    result = runner.invoke(
+        app,
+        [
+            "build",
+            str(export_copy),
+            "--quiet",
+            "--set",
+            "base_image=nfldeploy-test/no-such-base:1",
+            "--tag",
+            f"{REPOSITORY}:broken",
+        ],
+    )
+    assert result.exit_code == 4, result.output
+    assert "docker build failed" in result.stderr and "no-such-base" in result.stderr
+    assert {c.id for c in docker_client.containers.list(all=True)} == before

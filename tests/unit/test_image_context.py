@@ -1,0 +1,67 @@
+"""Pure parts of image building: requirements from the wheel's metadata, pins, references."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nfldeploy.image.context import image_requirements, model_files, pinned_requirements
+from nfldeploy.image.push import split_reference, target_reference
+from nfldeploy.render.dockerfile import ImageSpec
+
+REQUIRES = [
+    "typer>=0.29",
+    "pydantic>=2.6",
+    "fastapi>=0.110; extra == 'serve'",
+    "onnxruntime>=1.17; extra == 'serve'",
+    "mangum>=0.17; extra == 'lambda'",
+    "nfldeploy[serve]; extra == 'lambda'",
+    "torch==2.13.0; extra == 'export'",
+    "docker>=7.1; extra == 'cloud'",
+    "pytest>=8; extra == 'dev'",
+]
+
+
+def test_server_image_requirements_have_no_torch_or_cloud_sdks() -> None:
+    assert image_requirements(ImageSpec(), REQUIRES) == ["fastapi>=0.110", "onnxruntime>=1.17", "pydantic>=2.6", "typer>=0.29"]
+
+
+def test_lambda_and_torchscript_variants() -> None:
+    assert "mangum>=0.17" in image_requirements(ImageSpec(kind="lambda"), REQUIRES)
+    assert "torch==2.13.0" in image_requirements(ImageSpec(runtime="torchscript"), REQUIRES)
+    assert "mangum>=0.17" not in image_requirements(ImageSpec(), REQUIRES)
+
+
+def test_pins_from_wheel_names(tmp_path: Path) -> None:
+    for name in ("onnxruntime-1.32.0-cp311-cp311-manylinux_2_27_x86_64.whl", "typing_extensions-4.12.2-py3-none-any.whl"):
+        (tmp_path / name).touch()
+    assert pinned_requirements(tmp_path) == ["onnxruntime==1.32.0", "typing-extensions==4.12.2"]
+
+
+def test_model_files_are_the_served_artifact_and_its_lineage() -> None:
+    manifest = {
+        "config": {"file": "run_config.json"},
+        "artifacts": {"onnx": {"file": "model.onnx"}, "torchscript": {"file": "model.torchscript.pt"}},
+        "files": {"model.onnx": {}, "model.torchscript.pt": {}, "run_config.json": {}, "golden/requests.json": {}},
+    }
+    assert model_files(manifest, "onnx") == ["golden/requests.json", "manifest.json", "model.onnx", "run_config.json"]
+
+
+@pytest.mark.parametrize(
+    ("reference", "registry", "expected"),
+    [
+        ("nfldeploy/app:abc", "127.0.0.1:5000", "127.0.0.1:5000/nfldeploy/app:abc"),
+        ("nfldeploy/app:abc", None, "nfldeploy/app:abc"),
+        ("127.0.0.1:5000/nfldeploy/app:abc", "127.0.0.1:5000", "127.0.0.1:5000/nfldeploy/app:abc"),
+        ("old.registry.io/nfldeploy/app:abc", "us-docker.pkg.dev/p/r", "us-docker.pkg.dev/p/r/nfldeploy/app:abc"),
+        ("nfldeploy/app", "localhost:5000", "localhost:5000/nfldeploy/app:latest"),
+    ],
+)
+def test_target_reference(reference: str, registry: str | None, expected: str) -> None:
+    assert target_reference(reference, registry) == expected
+
+
+def test_split_reference() -> None:
+    assert split_reference("127.0.0.1:5000/a/b:v1") == ("127.0.0.1:5000/a/b", "v1")
+    assert split_reference("127.0.0.1:5000/a/b") == ("127.0.0.1:5000/a/b", "latest")
