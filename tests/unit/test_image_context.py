@@ -24,7 +24,12 @@ REQUIRES = [
 
 
 def test_server_image_requirements_have_no_torch_or_cloud_sdks() -> None:
-    assert image_requirements(ImageSpec(), REQUIRES) == ["fastapi>=0.110", "onnxruntime>=1.17", "pydantic>=2.6", "typer>=0.29"]
+    assert image_requirements(ImageSpec(), REQUIRES) == [
+        "fastapi>=0.110",
+        "onnxruntime>=1.17",
+        "pydantic>=2.6",
+        "typer>=0.29",
+    ]
 
 
 def test_lambda_and_torchscript_variants() -> None:
@@ -34,7 +39,10 @@ def test_lambda_and_torchscript_variants() -> None:
 
 
 def test_pins_from_wheel_names(tmp_path: Path) -> None:
-    for name in ("onnxruntime-1.32.0-cp311-cp311-manylinux_2_27_x86_64.whl", "typing_extensions-4.12.2-py3-none-any.whl"):
+    for name in (
+        "onnxruntime-1.32.0-cp311-cp311-manylinux_2_27_x86_64.whl",
+        "typing_extensions-4.12.2-py3-none-any.whl",
+    ):
         (tmp_path / name).touch()
     assert pinned_requirements(tmp_path) == ["onnxruntime==1.32.0", "typing-extensions==4.12.2"]
 
@@ -43,9 +51,19 @@ def test_model_files_are_the_served_artifact_and_its_lineage() -> None:
     manifest = {
         "config": {"file": "run_config.json"},
         "artifacts": {"onnx": {"file": "model.onnx"}, "torchscript": {"file": "model.torchscript.pt"}},
-        "files": {"model.onnx": {}, "model.torchscript.pt": {}, "run_config.json": {}, "golden/requests.json": {}},
+        "files": {
+            "model.onnx": {},
+            "model.torchscript.pt": {},
+            "run_config.json": {},
+            "golden/requests.json": {},
+        },
     }
-    assert model_files(manifest, "onnx") == ["golden/requests.json", "manifest.json", "model.onnx", "run_config.json"]
+    assert model_files(manifest, "onnx") == [
+        "golden/requests.json",
+        "manifest.json",
+        "model.onnx",
+        "run_config.json",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -54,7 +72,11 @@ def test_model_files_are_the_served_artifact_and_its_lineage() -> None:
         ("nfldeploy/app:abc", "127.0.0.1:5000", "127.0.0.1:5000/nfldeploy/app:abc"),
         ("nfldeploy/app:abc", None, "nfldeploy/app:abc"),
         ("127.0.0.1:5000/nfldeploy/app:abc", "127.0.0.1:5000", "127.0.0.1:5000/nfldeploy/app:abc"),
-        ("old.registry.io/nfldeploy/app:abc", "us-docker.pkg.dev/p/r", "us-docker.pkg.dev/p/r/nfldeploy/app:abc"),
+        (
+            "old.registry.io/nfldeploy/app:abc",
+            "us-docker.pkg.dev/p/r",
+            "us-docker.pkg.dev/p/r/nfldeploy/app:abc",
+        ),
         ("nfldeploy/app", "localhost:5000", "localhost:5000/nfldeploy/app:latest"),
     ],
 )

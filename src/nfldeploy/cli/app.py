@@ -8,7 +8,7 @@ import typer
 from typer.core import TyperGroup
 
 from nfldeploy import __version__
-from nfldeploy.cli import build_cmd, config_cmd, doctor_cmd, export_cmd, push_cmd, serve_cmd
+from nfldeploy.cli import build_cmd, config_cmd, doctor_cmd, export_cmd, push_cmd, render_cmd, serve_cmd
 from nfldeploy.cli.output import report_error, stderr
 from nfldeploy.errors import EXIT_USER, NfldeployError
 
@@ -61,6 +61,7 @@ app.add_typer(config_cmd.app, name="config")
 app.command("doctor")(doctor_cmd.doctor)
 app.command("export")(export_cmd.export)
 app.command("serve")(serve_cmd.serve)
+app.command("render")(render_cmd.render)
 app.command("build")(build_cmd.build)
 app.command("push")(push_cmd.push)
 

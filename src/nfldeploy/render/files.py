@@ -1,0 +1,60 @@
+"""``nfldeploy render``: every deploy file, from one set of inputs, checked against the platforms' limits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from nfldeploy.errors import ConfigError
+from nfldeploy.render import views
+from nfldeploy.render.environment import render_template
+from nfldeploy.render.limits import check_cloudrun, check_lambda
+
+# group -> (limit check, [(template, output path, view builder)])
+GROUPS: dict[
+    str, tuple[Callable[..., None] | None, list[tuple[str, str, Callable[[views.Inputs], dict[str, Any]]]]]
+] = {
+    "cloudrun": (check_cloudrun, [("cloudrun/service.yaml.j2", "cloudrun/service.yaml", views.cloudrun)]),
+    "lambda": (check_lambda, [("aws/template.yaml.j2", "aws/template.yaml", views.sam)]),
+    "kubernetes": (None, [("kubernetes/deployment.yaml.j2", "kubernetes/deployment.yaml", views.kubernetes)]),
+    "compose": (
+        None,
+        [
+            ("compose/docker-compose.yml.j2", "compose/docker-compose.yml", views.compose),
+            ("compose/prometheus.yml.j2", "compose/prometheus.yml", views.compose),
+            ("nginx/nginx.conf.j2", "compose/nginx.conf", views.compose),
+            (
+                "compose/grafana/datasource.yml.j2",
+                "compose/grafana/provisioning/datasources/prometheus.yml",
+                views.compose,
+            ),
+            (
+                "compose/grafana/dashboards.yml.j2",
+                "compose/grafana/provisioning/dashboards/nfldeploy.yml",
+                views.compose,
+            ),
+            ("compose/grafana/dashboard.json.j2", "compose/grafana/dashboards/nfldeploy.json", views.compose),
+        ],
+    ),
+}
+
+
+def render_all(inputs: views.Inputs, out: Path, groups: list[str] | None = None) -> list[Path]:
+    """Check limits for every chosen group first, then write its files under ``out``."""
+    chosen = groups or list(GROUPS)
+    unknown = [g for g in chosen if g not in GROUPS]
+    if unknown:
+        raise ConfigError(f"unknown render target(s) {', '.join(unknown)}; choose from {', '.join(GROUPS)}")
+    for group in chosen:
+        check = GROUPS[group][0]
+        if check is not None:
+            check(inputs.settings)
+    written = []
+    for group in chosen:
+        for template, relative, build_view in GROUPS[group][1]:
+            path = out / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(render_template(template, build_view(inputs)))
+            written.append(path)
+    return written

@@ -1,0 +1,120 @@
+"""View models of the deploy files: every value the templates print, computed here from the settings, the
+export manifest and the image reference."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from nfldeploy import __version__
+from nfldeploy.settings import DeploySettings
+
+PORT = 8080
+
+
+def _label_value(value: str) -> str:
+    """A Kubernetes / Cloud Run label value: at most 63 of [a-z0-9_.-]."""
+    return re.sub(r"[^a-z0-9_.-]", "-", value.lower())[:63].strip("-_.") or "none"
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What a rendering is made from."""
+
+    settings: DeploySettings
+    manifest: dict[str, Any]
+    image: str
+    lambda_image: str
+    replicas: int = 2  # API replicas behind nginx in the compose stack
+
+
+def common(inputs: Inputs) -> dict[str, Any]:
+    """Values every file shares."""
+    s, m = inputs.settings, inputs.manifest
+    config_sha = str(m["config"]["sha256"])
+    labels = {
+        "app.kubernetes.io/name": s.service_name,
+        "nfldeploy-experiment": _label_value(str(m["experiment_name"])),
+        "nfldeploy-config": config_sha[:12],
+    }
+    env = [
+        ("NFLDEPLOY_RATE_LIMIT_RPS", f"{s.rate_limit_rps:g}"),
+        ("NFLDEPLOY_RATE_LIMIT_BURST", str(s.rate_limit_burst)),
+    ]
+    return {
+        "nfldeploy_version": __version__,
+        "service_name": s.service_name,
+        "experiment_name": m["experiment_name"],
+        "config_sha256": config_sha,
+        "config_short": config_sha[:12],
+        "image": inputs.image,
+        "lambda_image": inputs.lambda_image,
+        "port": PORT,
+        "cpu": f"{s.cpu:g}",
+        "memory": s.memory,
+        "memory_mib": s.memory_mib,
+        "min_instances": s.min_instances,
+        "max_instances": s.max_instances,
+        "concurrency": s.concurrency,
+        "timeout": s.timeout,
+        "region": s.region,
+        "aws_region": s.aws_region,
+        "project": s.project or "PROJECT_ID",
+        "registry": s.registry or "REGISTRY",
+        "repository": s.repository,
+        "labels": sorted(labels.items()),
+        "cloudrun_labels": sorted(
+            {k.replace("app.kubernetes.io/name", "app"): v for k, v in labels.items()}.items()
+        ),
+        "env": env,
+        "auth": s.auth,
+        "api_keys_secret": s.api_keys_secret,
+    }
+
+
+def cloudrun(inputs: Inputs) -> dict[str, Any]:
+    """Cloud Run's Knative service."""
+    view = common(inputs)
+    view["secret_name"] = (
+        (inputs.settings.api_keys_secret or "").split("/")[-1] if inputs.settings.auth else ""
+    )
+    return view
+
+
+def kubernetes(inputs: Inputs) -> dict[str, Any]:
+    """Deployment, Service and HorizontalPodAutoscaler."""
+    view = common(inputs)
+    view["replicas"] = max(inputs.settings.min_instances, 1)
+    view["max_replicas"] = max(inputs.settings.max_instances, view["replicas"])
+    view["cpu_request"] = f"{inputs.settings.cpu:g}"
+    view["cpu_target_percent"] = 70
+    view["secret_name"] = f"{inputs.settings.service_name}-api-keys" if inputs.settings.auth else ""
+    return view
+
+
+def sam(inputs: Inputs) -> dict[str, Any]:
+    """The SAM template of the Lambda variant."""
+    view = common(inputs)
+    view["function_url_auth"] = "AWS_IAM" if inputs.settings.auth else "NONE"
+    view["secret_arn"] = inputs.settings.api_keys_secret or ""
+    return view
+
+
+def compose(inputs: Inputs, upstream_hosts: list[str] | None = None) -> dict[str, Any]:
+    """docker-compose with N API replicas behind nginx, Prometheus and Grafana."""
+    view = common(inputs)
+    names = [f"api-{i + 1}" for i in range(inputs.replicas)]
+    view["api_services"] = names
+    view["upstreams"] = upstream_hosts or [f"{name}:{PORT}" for name in names]
+    view["scrape_targets"] = [f"{name}:{PORT}" for name in names]
+    view["nginx_port"] = 8080
+    return view
+
+
+def workflow(inputs: Inputs) -> dict[str, Any]:
+    """The GitHub Actions pipeline."""
+    view = common(inputs)
+    view["config_path"] = "examples/outputs/nfl_production_v2_config.json"
+    view["canary_percent"] = 10
+    return view

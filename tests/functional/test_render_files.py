@@ -1,0 +1,198 @@
+"""``nfldeploy render``: golden files, the real validators, and the platforms' limits."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from cloudrun_schema import service_schema
+from nfldeploy.cli.app import app
+from nfldeploy.errors import ConfigError
+from nfldeploy.render import views
+from nfldeploy.render.environment import render_template
+from nfldeploy.render.files import render_all
+from nfldeploy.settings import DeploySettings
+from services import tool, unavailable
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "render"
+MANIFEST: dict[str, Any] = {
+    "experiment_name": "nfl_production_v2",
+    "config": {"sha256": "07ddda2891bd78242e64c2781cc6666157e253a8dd2c5feca12a1f369bc4b3f4"},
+}
+runner = CliRunner()
+
+
+def _inputs(**settings: Any) -> views.Inputs:
+    base = {
+        "registry": "us-docker.pkg.dev/proj/nfl",
+        "project": "proj",
+        "auth": True,
+        "api_keys_secret": "projects/proj/secrets/nfl-api-keys",
+    }
+    return views.Inputs(
+        DeploySettings(**{**base, **settings}),
+        MANIFEST,
+        "us-docker.pkg.dev/proj/nfl/nfldeploy/nfl-trajectory:07ddda2891bd-onnx",
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/nfl-trajectory:07ddda2891bd-onnx-lambda",
+    )
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("render")
+    render_all(_inputs(), out)
+    return out
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file())
+
+
+def test_golden_files(rendered: Path) -> None:
+    if os.environ.get("UPDATE_GOLDEN"):
+        for relative in _files(rendered):
+            (GOLDEN / relative).parent.mkdir(parents=True, exist_ok=True)
+            (GOLDEN / relative).write_text((rendered / relative).read_text())
+    assert _files(rendered) == _files(GOLDEN)
+    for relative in _files(rendered):
+        assert (rendered / relative).read_text() == (GOLDEN / relative).read_text(), (
+            f"{relative} differs (UPDATE_GOLDEN=1 to accept)"
+        )
+
+
+def _run(command: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, capture_output=True, text=True, check=False)
+
+
+def test_cloudrun_service_matches_the_api_schema(rendered: Path) -> None:
+    document = yaml.safe_load((rendered / "cloudrun/service.yaml").read_text())
+    errors = [e.message for e in jsonschema.Draft7Validator(service_schema()).iter_errors(document)]
+    assert errors == []
+    container = document["spec"]["template"]["spec"]["containers"][0]
+    assert container["startupProbe"]["httpGet"]["path"] == "/ready"
+    secret = next(e for e in container["env"] if e["name"] == "NFLDEPLOY_API_KEYS")
+    assert secret["valueFrom"]["secretKeyRef"]["name"] == "nfl-api-keys"  # a reference, never the value
+
+
+def test_sam_template_passes_cfn_lint(rendered: Path) -> None:
+    result = _run([tool("cfn-lint") or "cfn-lint", str(rendered / "aws/template.yaml")])
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = (rendered / "aws/template.yaml").read_text()
+    assert "MemorySize: 2048" in text and "AutoPublishAlias: live" in text and "AuthType: AWS_IAM" in text
+
+
+def test_kubernetes_manifests_pass_strict_validation(rendered: Path) -> None:
+    result = _run(
+        [
+            tool("kubernetes-validate") or "kubernetes-validate",
+            "--strict",
+            str(rendered / "kubernetes/deployment.yaml"),
+        ]
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    kinds = [doc["kind"] for doc in yaml.safe_load_all((rendered / "kubernetes/deployment.yaml").read_text())]
+    assert kinds == ["Deployment", "Service", "HorizontalPodAutoscaler"]
+
+
+def test_compose_and_prometheus(rendered: Path) -> None:
+    compose = _run(
+        [
+            tool("check-jsonschema") or "check-jsonschema",
+            "--builtin-schema",
+            "vendor.compose-spec",
+            str(rendered / "compose/docker-compose.yml"),
+        ]
+    )
+    assert compose.returncode == 0, compose.stdout + compose.stderr
+    promtool = tool("promtool")
+    if promtool is None:
+        unavailable("promtool (Debian's prometheus) is not installed")
+    checked = _run([promtool, "check", "config", str(rendered / "compose/prometheus.yml")])
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    services = yaml.safe_load((rendered / "compose/docker-compose.yml").read_text())["services"]
+    assert {"api-1", "api-2", "nginx", "prometheus", "grafana"} == set(services)
+    dashboard = json.loads((rendered / "compose/grafana/dashboards/nfldeploy.json").read_text())
+    exprs = " ".join(t["expr"] for panel in dashboard["panels"] for t in panel["targets"])
+    for metric in (
+        "nfldeploy_requests_total",
+        "nfldeploy_request_duration_seconds_bucket",
+        "nfldeploy_batch_size_sum",
+    ):
+        assert metric in exprs
+
+
+def test_nginx_config_passes_nginx_t(tmp_path: Path) -> None:
+    nginx = tool("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx).exists():
+        unavailable("nginx is not installed")
+    # nginx -t resolves upstream host names, so the test renders the same template with loopback upstreams.
+    view = views.compose(_inputs(), upstream_hosts=["127.0.0.1:18081", "127.0.0.1:18082"])
+    (tmp_path / "nginx.conf").write_text(render_template("nginx/nginx.conf.j2", view))
+    result = _run([nginx, "-t", "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)])
+    assert result.returncode == 0, result.stderr
+    assert "least_conn;" in (tmp_path / "nginx.conf").read_text()
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"cpu": 3}, "Cloud Run cpu must be one of 1, 2, 4, 6, 8"),
+        ({"cpu": 0.5, "concurrency": 80}, "only with concurrency 1"),
+        ({"cpu": 1, "memory": "8Gi"}, "Cloud Run with cpu 1 needs memory between 128Mi and 4096Mi"),
+        ({"memory": "20Gi", "cpu": 6}, "Lambda memory must be 128-10240 MB"),
+        ({"timeout": 1000}, "Lambda's timeout is at most 900 s"),
+    ],
+)
+def test_impossible_settings_are_refused_before_rendering(
+    tmp_path: Path, settings: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        render_all(_inputs(**settings), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_render(example_export: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "deploy"
+    result = runner.invoke(
+        app, ["render", str(example_export), "--out", str(out), "--set", "registry=127.0.0.1:5000", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.stdout)["files"]) == 9
+    assert "127.0.0.1:5000/nfldeploy/nfl-trajectory:" in (out / "cloudrun/service.yaml").read_text()
+    refused = runner.invoke(
+        app,
+        [
+            "render",
+            str(example_export),
+            "--out",
+            str(tmp_path / "x"),
+            "--set",
+            "min_instances=5",
+            "--set",
+            "max_instances=2",
+        ],
+    )
+    assert refused.exit_code == 1 and "min_instances (5) must not exceed max_instances (2)" in refused.stderr
+    lambda_only = runner.invoke(
+        app,
+        [
+            "render",
+            str(example_export),
+            "--out",
+            str(tmp_path / "y"),
+            "--only",
+            "lambda",
+            "--set",
+            "timeout=1000",
+        ],
+    )
+    assert lambda_only.exit_code == 1 and "900" in lambda_only.stderr and not (tmp_path / "y").exists()
