@@ -1,0 +1,83 @@
+"""``nfldeploy smoke-test``: prove a running endpoint serves the exported model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from nfldeploy.cli.common import JSON_OPTION
+from nfldeploy.cli.output import print_json, stderr, stdout
+from nfldeploy.errors import ConfigError
+from nfldeploy.export.pipeline import DEFAULT_OUT
+from nfldeploy.smoke.checks import CheckResult
+
+
+def smoke_test(
+    url: str | None = typer.Option(None, "--url", help="Base URL of a running service."),
+    image: str | None = typer.Option(
+        None, "--image", help="An image to start on a free port, test, then remove."
+    ),
+    manifest: Path = typer.Option(
+        DEFAULT_OUT,
+        "--manifest",
+        help="The export directory (or its manifest.json) the service should serve.",
+    ),
+    token: str | None = typer.Option(
+        None, "--token", envvar="NFLDEPLOY_SMOKE_TOKEN", help="Bearer token; expects auth (401 without it)."
+    ),
+    junit: Path | None = typer.Option(None, "--junit", help="Write a JUnit XML report here (for CI)."),
+    requests: int = typer.Option(50, "--requests", min=1, help="Requests for the latency check."),
+    p95_budget_ms: float = typer.Option(
+        250.0, "--p95-budget-ms", help="The latency check fails above this p95."
+    ),
+    ready_timeout: float = typer.Option(60.0, "--ready-timeout", help="Seconds to wait for /ready."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Check /health and /ready, that /version is the exported model, the golden requests' outputs, the
+    response schema, positions on the field, /predict_batch, 4xx for bad inputs, auth (with --token),
+    /metrics and latency. Exit 0 when every check passes, 3 otherwise (the failed rows are named)."""
+    from nfldeploy.smoke.report import as_json as report_json
+    from nfldeploy.smoke.report import write_junit
+    from nfldeploy.smoke.run import smoke_image, smoke_url
+
+    if (url is None) == (image is None):
+        raise ConfigError("give exactly one of --url and --image")
+    export_dir = manifest.parent if manifest.name == "manifest.json" else manifest
+    if not (export_dir / "manifest.json").is_file():
+        raise ConfigError(
+            f"no export manifest at {export_dir}",
+            hint="Pass --manifest EXPORT_DIR (the output of nfldeploy export).",
+        )
+    console = stderr()
+
+    def on_result(result: CheckResult) -> None:
+        mark = "[green]pass[/]" if result.passed else "[red]FAIL[/]"
+        console.print(f"{mark} {result.name}: {result.detail}", highlight=False)
+
+    def on_logs(text: str) -> None:
+        console.print("[yellow]container's last log lines:[/]")
+        console.print(text, markup=False, highlight=False)
+
+    if image is not None:
+        from nfldeploy.image.engine import connect
+
+        report = smoke_image(
+            connect(), image, export_dir, token, requests, p95_budget_ms, ready_timeout, on_result, on_logs
+        )
+    else:
+        assert url is not None
+        report = smoke_url(url, export_dir, token, requests, p95_budget_ms, ready_timeout, on_result)
+    if junit:
+        write_junit(junit, report.url, report.results)
+    if as_json:
+        print_json(report_json(report.url, report.results, report.extra))
+    else:
+        table = Table(title=f"smoke test of {report.url}", title_justify="left")
+        for column in ("check", "result", "detail"):
+            table.add_column(column)
+        for result in report.results:
+            table.add_row(result.name, "[green]pass[/]" if result.passed else "[red]FAIL[/]", result.detail)
+        stdout().print(table)
+    report.raise_for_failures()

@@ -1,0 +1,91 @@
+"""Running an image on the local engine: free port, wait for /ready, logs, always clean up."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+from nfldeploy.errors import DeployError
+
+CONTAINER_PORT = 8080
+
+
+def free_port() -> int:
+    """A free loopback port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start(
+    client: Any,
+    image: str,
+    port: int | None = None,
+    env: dict[str, str] | None = None,
+    name: str | None = None,
+    cpus: float | None = None,
+    memory_mib: int | None = None,
+) -> tuple[Any, str]:
+    """Start ``image`` detached, published on 127.0.0.1; returns (container, base URL)."""
+    from docker.errors import APIError, ImageNotFound
+
+    port = port or free_port()
+    limits: dict[str, Any] = {}
+    if cpus:
+        limits["nano_cpus"] = int(cpus * 1e9)
+    if memory_mib:
+        limits["mem_limit"] = f"{memory_mib}m"
+    try:
+        container = client.containers.run(
+            image,
+            detach=True,
+            name=name,
+            environment=env or {},
+            ports={f"{CONTAINER_PORT}/tcp": ("127.0.0.1", port)},
+            **limits,
+        )
+    except ImageNotFound as exc:
+        raise DeployError(f"no image {image} on the local engine", hint="Run nfldeploy build first.") from exc
+    except APIError as exc:
+        raise DeployError(f"cannot start {image}: {exc.explanation or exc}") from exc
+    return container, f"http://127.0.0.1:{port}"
+
+
+def logs_tail(container: Any, lines: int = 30) -> str:
+    """The container's last log lines."""
+    try:
+        return str(container.logs(tail=lines).decode(errors="replace"))
+    except Exception:  # the container may be gone already
+        return ""
+
+
+def wait_ready(url: str, container: Any | None = None, timeout: float = 60.0) -> float:
+    """Poll /ready until 200; returns the seconds it took. A container that exits, or a timeout, is a
+    DeployError carrying the container's last log lines."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        try:
+            with urllib.request.urlopen(url + "/ready", timeout=2) as response:
+                if response.status == 200:
+                    return time.monotonic() - started
+        except (urllib.error.URLError, OSError):
+            pass
+        if container is not None:
+            container.reload()
+            if container.status in ("exited", "dead"):
+                raise DeployError(f"the container exited before it was ready:\n{logs_tail(container)}")
+        time.sleep(0.2)
+    tail = f":\n{logs_tail(container)}" if container is not None else ""
+    raise DeployError(f"{url} was not ready after {timeout:g} s{tail}")
+
+
+def remove(container: Any) -> None:
+    """Stop and remove, whatever state it is in."""
+    from docker.errors import NotFound
+
+    with contextlib.suppress(NotFound):
+        container.remove(force=True)

@@ -1,0 +1,1 @@
+"""Smoke tests of a running service: checks, reports (table, JSON, JUnit XML)."""

@@ -1,0 +1,332 @@
+"""The checks a deployed endpoint must pass to prove it serves the exported model."""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ON_FIELD_X = (-10.0, 130.0)
+ON_FIELD_Y = (-10.0, 63.3)
+ROUNDING = 1e-3  # the API rounds positions to the millimetre
+
+BAD_INPUTS: list[tuple[str, bytes, str]] = [
+    (
+        "NaN literal",
+        b'{"players": [{"x": NaN, "y": 26, "s": 5, "a": 0.5, "o": 90, "dir": 90}], "game_context": {"down": 1, "distance": 10}}',
+        "application/json",
+    ),
+    (
+        "string number",
+        b'{"players": [{"x": "50", "y": 26, "s": 5, "a": 0.5, "o": 90, "dir": 90}], "game_context": {"down": 1, "distance": 10}}',
+        "application/json",
+    ),
+    (
+        "negative speed",
+        b'{"players": [{"x": 50, "y": 26, "s": -5, "a": 0.5, "o": 90, "dir": 90}], "game_context": {"down": 1, "distance": 10}}',
+        "application/json",
+    ),
+    ("no players", b'{"players": [], "game_context": {"down": 1, "distance": 10}}', "application/json"),
+    ("truncated JSON", b'{"players": [{"x": 50, "y"', "application/json"),
+    ("nested junk", b'{"players": ' + b"[" * 3000 + b"]" * 3000 + b"}", "application/json"),
+    ("wrong content type", b"players=1", "text/plain"),
+]
+
+
+@dataclass
+class CheckResult:
+    """One row of the report."""
+
+    name: str
+    passed: bool
+    detail: str
+    seconds: float = 0.0
+
+
+@dataclass
+class SmokeContext:
+    """What the checks need: the endpoint, the local manifest and golden set, the token and budgets."""
+
+    client: httpx.Client
+    manifest: dict[str, Any]
+    golden_requests: list[dict[str, Any]]
+    golden_outputs: list[dict[str, Any]]
+    token: str | None = None
+    requests: int = 50
+    p95_budget_ms: float = 250.0
+    state: dict[str, Any] = field(default_factory=dict)
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def post(self, path: str, body: Any) -> httpx.Response:
+        return self.client.post(path, json=body, headers=self.headers())
+
+    def get(self, path: str) -> httpx.Response:
+        return self.client.get(path, headers=self.headers())
+
+
+def load_context(
+    client: httpx.Client, export_dir: Path, token: str | None, requests: int, budget: float
+) -> SmokeContext:
+    """Read the manifest and the golden set of an export directory."""
+    manifest = json.loads((export_dir / "manifest.json").read_text())
+    golden = manifest["golden"]
+    return SmokeContext(
+        client,
+        manifest,
+        json.loads((export_dir / golden["requests"]).read_text()),
+        json.loads((export_dir / golden["outputs"]).read_text()),
+        token,
+        requests,
+        budget,
+    )
+
+
+def _metric(text: str, name: str) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name:
+                total += sample.value
+    return total
+
+
+def check_health(ctx: SmokeContext) -> tuple[bool, str]:
+    response = ctx.client.get("/health")
+    return response.status_code == 200, f"/health answered {response.status_code}"
+
+
+def check_ready(ctx: SmokeContext) -> tuple[bool, str]:
+    response = ctx.client.get("/ready")
+    return response.status_code == 200, f"/ready answered {response.status_code}"
+
+
+def check_version(ctx: SmokeContext) -> tuple[bool, str]:
+    response = ctx.get("/version")
+    if response.status_code != 200:
+        return False, f"/version answered {response.status_code}"
+    served = response.json()
+    ctx.state["artifact"] = served.get("artifact")
+    expected = ctx.manifest
+    problems = []
+    if served.get("config_sha256") != expected["config"]["sha256"]:
+        problems.append(
+            f"config {str(served.get('config_sha256'))[:12]} != {expected['config']['sha256'][:12]}"
+        )
+    if served.get("checkpoint_sha256") != expected["checkpoint"]["sha256"]:
+        problems.append(
+            f"checkpoint {str(served.get('checkpoint_sha256'))[:12]} != {expected['checkpoint']['sha256'][:12]}"
+        )
+    artifact = expected["artifacts"].get(served.get("artifact", ""), {})
+    if served.get("model_sha256") != artifact.get("sha256"):
+        problems.append(
+            f"model {str(served.get('model_sha256'))[:12]} is not the manifest's {served.get('artifact')}"
+        )
+    if problems:
+        return False, "the deployed model is not the exported one: " + "; ".join(problems)
+    return (
+        True,
+        f"{served['experiment_name']} config {served['config_sha256'][:12]}, {served['artifact']} {served['model_sha256'][:12]}",
+    )
+
+
+def _positions(body: dict[str, Any]) -> list[list[list[float]]]:
+    return [p["predicted_positions"] for p in body["predictions"]]
+
+
+def _max_gap(a: list[list[list[float]]], b: list[list[list[float]]]) -> float:
+    return max(
+        abs(x - y)
+        for pa, pb in zip(a, b, strict=True)
+        for fa, fb in zip(pa, pb, strict=True)
+        for x, y in zip(fa, fb, strict=True)
+    )
+
+
+def check_golden(ctx: SmokeContext) -> tuple[bool, str]:
+    artifact = ctx.state.get("artifact") or ctx.manifest.get("serving_default", "onnx")
+    tolerance = ctx.manifest["golden"]["tolerance"].get(artifact, 0.05) + ROUNDING
+    worst = 0.0
+    answers = []
+    for index, (request, expected) in enumerate(zip(ctx.golden_requests, ctx.golden_outputs, strict=True)):
+        response = ctx.post("/predict", request)
+        if response.status_code != 200:
+            return False, f"golden request {index} answered {response.status_code}"
+        body = response.json()
+        answers.append(body)
+        try:
+            gap = _max_gap(_positions(body), expected["predicted_positions"])
+        except (KeyError, TypeError, ValueError):
+            return False, f"golden request {index}: the answer does not have the golden outputs' shape"
+        worst = max(worst, gap)
+    ctx.state["answers"] = answers
+    passed = worst <= tolerance
+    return passed, f"{len(answers)} golden plays, max deviation {worst:.4f} yd (tolerance {tolerance:.4f})"
+
+
+def check_schema(ctx: SmokeContext) -> tuple[bool, str]:
+    horizon = ctx.manifest["model"]["horizon"]
+    modes = ctx.manifest["model"]["modes"]
+    for index, (request, body) in enumerate(
+        zip(ctx.golden_requests, ctx.state.get("answers", []), strict=False)
+    ):
+        predictions = body.get("predictions")
+        if not isinstance(predictions, list) or len(predictions) != len(request["players"]):
+            return (
+                False,
+                f"play {index}: {len(request['players'])} players but {len(predictions or [])} predictions",
+            )
+        for player, prediction in zip(request["players"], predictions, strict=True):
+            if prediction.get("player_id") != player.get("nfl_id"):
+                return (
+                    False,
+                    f"play {index}: player_id {prediction.get('player_id')} != nfl_id {player.get('nfl_id')}",
+                )
+            if len(prediction.get("predicted_positions", [])) != horizon:
+                return (
+                    False,
+                    f"play {index}: {len(prediction.get('predicted_positions', []))} positions, horizon is {horizon}",
+                )
+            confidence = prediction.get("confidence")
+            if not isinstance(confidence, float | int) or not 0 <= confidence <= 1:
+                return False, f"play {index}: confidence {confidence!r} is not in [0, 1]"
+            if modes > 1 and len(prediction.get("modes", [])) != modes:
+                return False, f"play {index}: {len(prediction.get('modes', []))} modes, the model has {modes}"
+        for key in ("model_version", "inference_time_ms"):
+            if key not in body:
+                return False, f"play {index}: no {key}"
+    if not ctx.state.get("answers"):
+        return False, "no golden answers to check"
+    return True, f"{len(ctx.state['answers'])} answers: players, horizon {horizon}, confidence, {modes} modes"
+
+
+def check_positions(ctx: SmokeContext) -> tuple[bool, str]:
+    count = 0
+    for body in ctx.state.get("answers", []):
+        for track in _positions(body):
+            for x, y in track:
+                count += 1
+                if not (math.isfinite(x) and math.isfinite(y)):
+                    return False, f"non-finite position ({x}, {y})"
+                if not (ON_FIELD_X[0] <= x <= ON_FIELD_X[1] and ON_FIELD_Y[0] <= y <= ON_FIELD_Y[1]):
+                    return False, f"position ({x:.1f}, {y:.1f}) is off the field"
+    return count > 0, f"{count} positions finite and on the field"
+
+
+def check_batch(ctx: SmokeContext) -> tuple[bool, str]:
+    response = ctx.post("/predict_batch", {"plays": ctx.golden_requests})
+    if response.status_code != 200:
+        return False, f"/predict_batch answered {response.status_code}"
+    results = response.json().get("results", [])
+    if len(results) != len(ctx.golden_requests):
+        return False, f"{len(results)} results for {len(ctx.golden_requests)} plays"
+    gap = max(
+        _max_gap(_positions(a), _positions(b))
+        for a, b in zip(results, ctx.state.get("answers", results), strict=False)
+    )
+    return gap <= 0.01, f"{len(results)} plays in one call, max deviation from /predict {gap:.4f} yd"
+
+
+def check_bad_inputs(ctx: SmokeContext) -> tuple[bool, str]:
+    failures = []
+    for name, body, content_type in BAD_INPUTS:
+        response = ctx.client.post(
+            "/predict", content=body, headers={**ctx.headers(), "Content-Type": content_type}
+        )
+        if not 400 <= response.status_code < 500:
+            failures.append(f"{name} -> {response.status_code}")
+    if failures:
+        return False, "bad inputs not answered with 4xx: " + ", ".join(failures)
+    return True, f"{len(BAD_INPUTS)} bad inputs answered 4xx"
+
+
+def check_auth(ctx: SmokeContext) -> tuple[bool, str]:
+    if not ctx.token:
+        return True, "no token given: auth not expected (pass --token to check it)"
+    request = ctx.golden_requests[0]
+    anonymous = ctx.client.post("/predict", json=request)
+    wrong = ctx.client.post(
+        "/predict", json=request, headers={"Authorization": "Bearer nfldeploy-smoke-wrong-token"}
+    )
+    good = ctx.post("/predict", request)
+    if anonymous.status_code != 401 or wrong.status_code != 401:
+        return (
+            False,
+            f"auth expected but no token -> {anonymous.status_code}, wrong token -> {wrong.status_code}",
+        )
+    if good.status_code != 200:
+        return False, f"the given token was refused ({good.status_code})"
+    return True, "no token -> 401, wrong token -> 401, good token -> 200"
+
+
+def check_metrics(ctx: SmokeContext) -> tuple[bool, str]:
+    before = ctx.get("/metrics")
+    if before.status_code != 200:
+        return False, f"/metrics answered {before.status_code}"
+    try:
+        count_before = _metric(before.text, "nfldeploy_requests_total")
+        ctx.post("/predict", ctx.golden_requests[0])
+        count_after = _metric(ctx.get("/metrics").text, "nfldeploy_requests_total")
+    except ValueError as exc:
+        return False, f"/metrics does not parse: {exc}"
+    return count_after > count_before, f"nfldeploy_requests_total {count_before:.0f} -> {count_after:.0f}"
+
+
+def check_latency(ctx: SmokeContext) -> tuple[bool, str]:
+    request = ctx.golden_requests[0]
+    times = []
+    for _ in range(ctx.requests):
+        started = time.perf_counter()
+        response = ctx.post("/predict", request)
+        times.append((time.perf_counter() - started) * 1000)
+        if response.status_code != 200:
+            return False, f"a latency request answered {response.status_code}"
+    times.sort()
+    p95 = times[min(len(times) - 1, math.ceil(0.95 * len(times)) - 1)]
+    p99 = times[min(len(times) - 1, math.ceil(0.99 * len(times)) - 1)]
+    ctx.state["latency"] = {"p50_ms": statistics.median(times), "p95_ms": p95, "p99_ms": p99}
+    detail = f"{len(times)} requests: p50 {statistics.median(times):.1f} ms, p95 {p95:.1f} ms, p99 {p99:.1f} ms (budget p95 {ctx.p95_budget_ms:g} ms)"
+    return p95 <= ctx.p95_budget_ms, detail
+
+
+CHECKS: list[tuple[str, Callable[[SmokeContext], tuple[bool, str]]]] = [
+    ("health", check_health),
+    ("ready", check_ready),
+    ("version matches the manifest", check_version),
+    ("golden outputs", check_golden),
+    ("response schema", check_schema),
+    ("positions finite and on the field", check_positions),
+    ("predict_batch", check_batch),
+    ("bad inputs get 4xx", check_bad_inputs),
+    ("auth", check_auth),
+    ("metrics", check_metrics),
+    ("latency", check_latency),
+]
+
+
+def run_checks(
+    ctx: SmokeContext, on_result: Callable[[CheckResult], None] | None = None
+) -> list[CheckResult]:
+    """Every check, in order; a check that raises fails with the error, and the others still run."""
+    results = []
+    for name, check in CHECKS:
+        started = time.perf_counter()
+        try:
+            passed, detail = check(ctx)
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+            passed, detail = False, f"{type(exc).__name__}: {exc}"
+        result = CheckResult(name, passed, detail, round(time.perf_counter() - started, 3))
+        results.append(result)
+        if on_result:
+            on_result(result)
+    return results

@@ -1,0 +1,90 @@
+"""Smoke-testing an endpoint (a URL, or an image started for the test)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from nfldeploy.errors import SmokeTestError
+from nfldeploy.smoke.checks import CheckResult, load_context, run_checks
+
+
+@dataclass
+class SmokeReport:
+    """The outcome of one smoke test."""
+
+    url: str
+    results: list[CheckResult]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        """Every check passed."""
+        return all(result.passed for result in self.results)
+
+    def raise_for_failures(self) -> None:
+        """SmokeTestError (exit 3) naming the failed rows."""
+        failed = [r for r in self.results if not r.passed]
+        if failed:
+            raise SmokeTestError(
+                f"smoke test of {self.url} failed {len(failed)} of {len(self.results)} checks: "
+                + "; ".join(f"{r.name} ({r.detail})" for r in failed)
+            )
+
+
+def smoke_url(
+    url: str,
+    export_dir: Path,
+    token: str | None = None,
+    requests: int = 50,
+    p95_budget_ms: float = 250.0,
+    ready_timeout: float = 60.0,
+    on_result: Callable[[CheckResult], None] | None = None,
+) -> SmokeReport:
+    """Wait for /ready (up to ``ready_timeout``), then run every check against ``url``."""
+    from nfldeploy.image.run import wait_ready
+
+    try:
+        wait_ready(url.rstrip("/"), None, ready_timeout)
+    except Exception as exc:  # a service that never gets ready still gets a report (its ready row fails)
+        if on_result:
+            on_result(CheckResult("wait for /ready", False, str(exc)))
+    with httpx.Client(base_url=url.rstrip("/"), timeout=30.0) as client:
+        ctx = load_context(client, export_dir, token, requests, p95_budget_ms)
+        results = run_checks(ctx, on_result)
+    return SmokeReport(url, results, {"latency": ctx.state.get("latency")})
+
+
+def smoke_image(
+    client: Any,
+    image: str,
+    export_dir: Path,
+    token: str | None = None,
+    requests: int = 50,
+    p95_budget_ms: float = 250.0,
+    ready_timeout: float = 60.0,
+    on_result: Callable[[CheckResult], None] | None = None,
+    on_logs: Callable[[str], None] | None = None,
+) -> SmokeReport:
+    """Start ``image`` on a free port, smoke-test it, and always stop and remove it (logs shown on failure)."""
+    from nfldeploy.image.run import logs_tail, remove, start, wait_ready
+
+    env = {"NFLDEPLOY_API_KEYS": token} if token else {}
+    container, url = start(client, image, env=env)
+    try:
+        wait_ready(url, container, ready_timeout)
+        report = smoke_url(url, export_dir, token, requests, p95_budget_ms, ready_timeout, on_result)
+        report.extra["image"] = image
+        if not report.passed and on_logs:
+            on_logs(logs_tail(container))
+        return report
+    except Exception:
+        if on_logs:
+            on_logs(logs_tail(container))
+        raise
+    finally:
+        remove(container)

@@ -1,0 +1,165 @@
+"""``nfldeploy smoke-test`` passes a healthy service and fails (exit 3, naming the rows) against broken ones."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+import uvicorn
+from typer.testing import CliRunner
+
+from nfldeploy.cli.app import app
+from nfldeploy.config import load_training_config
+from nfldeploy.export import ExportOptions, run_export
+from nfldeploy.model import build_model
+from nfldeploy.serving.app import create_app
+from nfldeploy.serving.config import ServeConfig
+from services import free_port
+
+pytestmark = pytest.mark.slow
+runner = CliRunner()
+
+
+@contextlib.contextmanager
+def serving(asgi: Any) -> Iterator[str]:
+    """Run an ASGI app with uvicorn on a free loopback port in a thread."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(asgi, host="127.0.0.1", port=port, log_level="error", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def _app(model_dir: Path, **settings: Any) -> Any:
+    return create_app(
+        ServeConfig(model_dir=model_dir, rate_limit_rps=10_000, rate_limit_burst=10_000, **settings)
+    )
+
+
+def _smoke(url: str, export: Path, *extra: str) -> Any:
+    return runner.invoke(
+        app, ["smoke-test", "--url", url, "--manifest", str(export), "--requests", "10", *extra]
+    )
+
+
+def test_a_healthy_service_passes_with_reports(example_export: Path, tmp_path: Path) -> None:
+    with serving(_app(example_export, api_keys=("smoke-key",))) as url:
+        junit = tmp_path / "smoke.xml"
+        result = _smoke(url, example_export, "--token", "smoke-key", "--junit", str(junit), "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["passed"] and report["failed"] == [] and len(report["checks"]) == 11
+    assert report["latency"]["p95_ms"] > 0
+    suite = ET.parse(junit).getroot()
+    assert suite.get("tests") == "11" and suite.get("failures") == "0"
+
+
+class _Tamper:
+    """Wraps the real app and changes its answers the way a broken deployment would."""
+
+    def __init__(self, inner: Any, mode: str) -> None:
+        self.inner, self.mode = inner, mode
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] != "/predict":
+            await self.inner(scope, receive, send)
+            return
+        start: dict[str, Any] = {}
+        body = bytearray()
+
+        async def capture(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+            else:
+                body.extend(message.get("body", b""))
+
+        await self.inner(scope, receive, capture)
+        status = start["status"]
+        payload = bytes(body)
+        if self.mode == "made_up" and status == 200:
+            data = json.loads(payload)
+            for prediction in data["predictions"]:
+                prediction["predicted_positions"] = [
+                    [x + 0.7, y - 0.4] for x, y in prediction["predicted_positions"]
+                ]
+            payload = json.dumps(data).encode()
+        if self.mode == "500" and 400 <= status < 500 and status != 401:
+            status, payload = 500, b'{"detail": "Internal Server Error"}'
+        headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [*headers, (b"content-length", str(len(payload)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+
+@pytest.mark.parametrize(
+    ("mode", "failed_row"), [("made_up", "golden outputs"), ("500", "bad inputs get 4xx")]
+)
+def test_tampered_services_fail(example_export: Path, mode: str, failed_row: str) -> None:
+    with serving(_Tamper(_app(example_export), mode)) as url:
+        result = _smoke(url, example_export, "--json")
+    assert result.exit_code == 3, result.output
+    report = json.loads(result.stdout)
+    assert failed_row in report["failed"]
+    assert failed_row in result.stderr  # the error names the failed rows
+
+
+def test_a_service_without_auth_fails_when_auth_is_expected(example_export: Path) -> None:
+    with serving(_app(example_export)) as url:
+        result = _smoke(url, example_export, "--token", "expected-key", "--json")
+    assert result.exit_code == 3
+    assert json.loads(result.stdout)["failed"] == ["auth"]
+
+
+def test_a_different_model_fails_the_version_and_golden_rows(
+    example_export: Path, example_config: Path, tmp_path: Path
+) -> None:
+    torch.manual_seed(3)
+    checkpoint = tmp_path / "other.ckpt"
+    torch.save(build_model(load_training_config(example_config)).state_dict(), checkpoint)
+    other = tmp_path / "other_export"
+    run_export(
+        ExportOptions(
+            config=example_config, checkpoint=checkpoint, out=other, formats=("onnx",), quantize="none"
+        )
+    )
+    with serving(_app(other)) as url:
+        result = _smoke(url, example_export, "--json")
+    assert result.exit_code == 3
+    failed = json.loads(result.stdout)["failed"]
+    assert "version matches the manifest" in failed and "golden outputs" in failed
+    assert "the deployed model is not the exported one" in result.stderr
+
+
+def test_usage_errors(example_export: Path) -> None:
+    assert runner.invoke(app, ["smoke-test", "--manifest", str(example_export)]).exit_code == 1
+    missing = runner.invoke(app, ["smoke-test", "--url", "http://127.0.0.1:9", "--manifest", "/nonexistent"])
+    assert missing.exit_code == 1 and "no export manifest" in missing.stderr
+
+
+def test_an_unreachable_service_fails_every_row(example_export: Path) -> None:
+    result = _smoke(f"http://127.0.0.1:{free_port()}", example_export, "--ready-timeout", "1", "--json")
+    assert result.exit_code == 3
+    failed = json.loads(result.stdout)["failed"]
+    assert len(failed) == 10 and "auth" not in failed  # auth is not expected without --token
