@@ -185,3 +185,50 @@ def test_a_broken_build_exits_4_and_leaves_no_containers(docker_client: Any, exp
     assert result.exit_code == 4, result.output
     assert "docker build failed" in result.stderr and "no-such-base" in result.stderr
     assert {c.id for c in docker_client.containers.list(all=True)} == before
+
+
+def test_smoke_test_of_the_image(
+    built: BuildResult, export_copy: Path, docker_client: Any, tmp_path: Path
+) -> None:
+    before = {c.id for c in docker_client.containers.list(all=True)}
+    result = runner.invoke(
+        app,
+        [
+            "smoke-test",
+            "--image",
+            built.tag,
+            "--manifest",
+            str(export_copy),
+            "--token",
+            "image-key",
+            "--requests",
+            "10",
+            "--junit",
+            str(tmp_path / "junit.xml"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "11" in (tmp_path / "junit.xml").read_text()
+    assert {c.id for c in docker_client.containers.list(all=True)} == before  # started, tested, removed
+
+
+def test_up_runs_the_main_job(
+    docker_client: Any, example_config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nfldeploy.settings import DeploySettings
+    from nfldeploy.up import up
+
+    out = tmp_path / "exported_models"
+    settings = DeploySettings(base_image=base_image(), repository=REPOSITORY, service_name="nfl-up-test")
+    port = free_port()
+    first = up(example_config, settings, port, out=out)
+    try:
+        assert first.mode == "container" and first.exported and first.report.passed
+        assert httpx.get(first.url + "/ready").status_code == 200
+        again = up(
+            example_config, settings, port, out=out
+        )  # the export is current: skipped; the container is replaced
+        assert not again.exported and again.report.passed
+    finally:
+        for container in docker_client.containers.list(all=True, filters={"name": "nfldeploy-nfl-up-test"}):
+            container.remove(force=True)

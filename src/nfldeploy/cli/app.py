@@ -8,7 +8,17 @@ import typer
 from typer.core import TyperGroup
 
 from nfldeploy import __version__
-from nfldeploy.cli import build_cmd, config_cmd, doctor_cmd, export_cmd, push_cmd, render_cmd, serve_cmd
+from nfldeploy.cli import (
+    build_cmd,
+    config_cmd,
+    doctor_cmd,
+    export_cmd,
+    push_cmd,
+    render_cmd,
+    serve_cmd,
+    smoke_cmd,
+    up_cmd,
+)
 from nfldeploy.cli.output import report_error, stderr
 from nfldeploy.errors import EXIT_USER, NfldeployError
 
@@ -58,12 +68,14 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(config_cmd.app, name="config")
+app.command("up")(up_cmd.up)
 app.command("doctor")(doctor_cmd.doctor)
 app.command("export")(export_cmd.export)
 app.command("serve")(serve_cmd.serve)
 app.command("render")(render_cmd.render)
 app.command("build")(build_cmd.build)
 app.command("push")(push_cmd.push)
+app.command("smoke-test")(smoke_cmd.smoke_test)
 
 
 def _print_version(value: bool) -> None:

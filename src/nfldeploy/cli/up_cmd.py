@@ -1,0 +1,65 @@
+"""``nfldeploy up``: export (unless current), build, run locally, smoke-test; print the URL and the report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from nfldeploy.cli.common import JSON_OPTION, SET_OPTION, SETTINGS_OPTION, resolve_settings
+from nfldeploy.cli.output import print_json, stderr, stdout, warn
+from nfldeploy.smoke.checks import CheckResult
+
+
+def up(
+    config_path: Path | None = typer.Argument(
+        None, help="Training config JSON. Default: the shipped example."
+    ),
+    port: int = typer.Option(8080, "--port", help="Local port of the service."),
+    settings_file: Path | None = SETTINGS_OPTION,
+    overrides: list[str] | None = SET_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """The main job: export (skipped when the export matches the config and checkpoint), build the image,
+    run it on the local Docker engine, smoke-test it, and print where it is. Without a Docker engine it
+    serves in process and says so. Exit 3 (and nothing left running) when the smoke test fails."""
+    from nfldeploy.smoke.report import as_json as report_json
+    from nfldeploy.up import up as run_up
+
+    settings = resolve_settings(settings_file, overrides).settings
+    console = stderr()
+    with console.status("nfldeploy up", spinner="dots") as status:
+
+        def on_step(message: str) -> None:
+            console.log(message)
+            status.update(message)
+
+        def on_result(result: CheckResult) -> None:
+            mark = "[green]pass[/]" if result.passed else "[red]FAIL[/]"
+            console.print(f"  {mark} {result.name}: {result.detail}", highlight=False)
+
+        result = run_up(config_path, settings, port, on_step=on_step, on_result=on_result)
+    for note in result.notes:
+        warn(note)
+    if as_json:
+        print_json(
+            {
+                "url": result.url,
+                "mode": result.mode,
+                "where": result.where,
+                "image": result.image,
+                "exported": result.exported,
+                "smoke": report_json(result.report.url, result.report.results, result.report.extra),
+            }
+        )
+        return
+    passed = sum(r.passed for r in result.report.results)
+    stdout().print(
+        f"[green]up[/]: {result.url}  ({passed}/{len(result.report.results)} smoke checks passed)\n"
+        f"  {result.where}\n"
+        f"  try: curl -X POST {result.url}/predict -H 'Content-Type: application/json' -d '{{\"players\": "
+        f'[{{"x": 50, "y": 26, "s": 5.0, "a": 0.5, "dis": 1.2, "o": 90, "dir": 90}}], '
+        f'"game_context": {{"down": 1, "distance": 10}}}}\'',
+        highlight=False,
+        markup=True,
+    )

@@ -1,0 +1,167 @@
+"""``nfldeploy up``: the main job in one call: export (unless current), build, run locally, smoke-test."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nfldeploy.config import load_training_config
+from nfldeploy.errors import ConfigError, DockerUnavailable, NfldeployError
+from nfldeploy.export.checkpoint import resolve_checkpoint, sha256_file
+from nfldeploy.export.pipeline import DEFAULT_OUT, ExportOptions, run_export
+from nfldeploy.settings import DeploySettings
+from nfldeploy.smoke.checks import CheckResult
+from nfldeploy.smoke.run import SmokeReport, smoke_url
+
+EXAMPLE_CONFIG = Path("examples/outputs/nfl_production_v2_config.json")
+
+
+@dataclass
+class UpResult:
+    """Where the service is and how it was brought up."""
+
+    url: str
+    mode: str  # "container" or "process"
+    where: str  # container name / pid and how to stop it
+    exported: bool
+    image: str | None
+    report: SmokeReport
+    notes: list[str] = field(default_factory=list)
+
+
+def default_config() -> Path:
+    """The shipped example's config (from the source checkout)."""
+    from nfldeploy.image.context import project_root
+
+    for base in (Path.cwd(), project_root()):
+        if base is not None and (base / EXAMPLE_CONFIG).is_file():
+            return base / EXAMPLE_CONFIG
+    raise ConfigError(
+        "no CONFIG given and the shipped example is not here", hint="Pass the training config JSON."
+    )
+
+
+def export_is_current(out: Path, config_sha: str, checkpoint_sha: str) -> bool:
+    """An export exists for this exact config and checkpoint."""
+    try:
+        manifest = json.loads((out / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return bool(
+        manifest.get("config", {}).get("sha256") == config_sha
+        and manifest.get("checkpoint", {}).get("sha256") == checkpoint_sha
+    )
+
+
+def up(
+    config_path: Path | None,
+    settings: DeploySettings,
+    port: int,
+    out: Path = DEFAULT_OUT,
+    on_step: Callable[[str], None] = lambda _s: None,
+    on_result: Callable[[CheckResult], None] | None = None,
+) -> UpResult:
+    """Export, build, run, smoke-test. A failed smoke test removes what it started (exit 3)."""
+    config_path = config_path or default_config()
+    config = load_training_config(config_path)
+    checkpoint = resolve_checkpoint(config, None)
+    exported = False
+    if export_is_current(out, config.sha256, sha256_file(checkpoint)):
+        on_step(f"export in {out} is current (config {config.sha256[:12]}): skipped")
+    else:
+        on_step("exporting")
+        run_export(ExportOptions(config=config_path, out=out, on_step=on_step))
+        exported = True
+    try:
+        from nfldeploy.image.engine import connect
+
+        client = connect(timeout=30)
+        client.images.get(settings.base_image)
+    except DockerUnavailable as exc:
+        return _in_process(out, port, exported, on_step, on_result, f"no Docker engine ({exc.message})")
+    except Exception as exc:  # the base image is missing
+        return _in_process(
+            out, port, exported, on_step, on_result, f"base image {settings.base_image} missing ({exc})"
+        )
+    return _in_container(client, out, settings, port, exported, on_step, on_result)
+
+
+def _in_container(
+    client: Any,
+    out: Path,
+    settings: DeploySettings,
+    port: int,
+    exported: bool,
+    on_step: Callable[[str], None],
+    on_result: Callable[[CheckResult], None] | None,
+) -> UpResult:
+    from docker.errors import NotFound
+
+    from nfldeploy.image.pipeline import build
+    from nfldeploy.image.run import remove, start, wait_ready
+    from nfldeploy.render.dockerfile import ImageSpec
+
+    spec = ImageSpec(base_image=settings.base_image)
+    on_step("building the image")
+    built = build(out, spec, settings.repository, client=client, on_step=on_step)
+    name = f"nfldeploy-{settings.service_name}"
+    try:
+        remove(client.containers.get(name))
+        on_step(f"replaced the previous container {name}")
+    except NotFound:
+        pass
+    on_step(f"running {built.tag} as {name} on port {port}")
+    container, url = start(
+        client, built.tag, port=port, name=name, cpus=settings.cpu, memory_mib=settings.memory_mib
+    )
+    try:
+        wait_ready(url, container)
+        on_step("smoke-testing")
+        report = smoke_url(url, out, on_result=on_result)
+        report.raise_for_failures()
+    except NfldeployError:
+        remove(container)
+        raise
+    return UpResult(
+        url, "container", f"container {name} (stop: docker rm -f {name})", exported, built.tag, report
+    )
+
+
+def _in_process(
+    out: Path,
+    port: int,
+    exported: bool,
+    on_step: Callable[[str], None],
+    on_result: Callable[[CheckResult], None] | None,
+    reason: str,
+) -> UpResult:
+    log = out.parent / "serve.log"
+    on_step(f"{reason}: serving in process with nfldeploy serve instead of a container")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nfldeploy", "serve", str(out), "--port", str(port)],
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        report = smoke_url(url, out, on_result=on_result)
+        report.raise_for_failures()
+    except NfldeployError:
+        process.terminate()
+        raise
+    note = f"served in process instead of a container: {reason}"
+    return UpResult(
+        url,
+        "process",
+        f"process {process.pid} (logs: {log}, stop: kill {process.pid})",
+        exported,
+        None,
+        report,
+        [note],
+    )
