@@ -43,6 +43,7 @@ class ServeConfig:
     batching: bool = True  # False answers each request with its own model call (Lambda)
     model_thread: bool = False  # run the model on its own thread instead of in the event loop
     access_log: bool = True  # one JSON line per request on stdout
+    gc_threshold: str = "50000,50,100"  # gen0,gen1,gen2 of Python's collector; empty keeps the default
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> ServeConfig:

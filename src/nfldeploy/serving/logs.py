@@ -56,7 +56,7 @@ class AccessLog:
     def __init__(
         self, stream: Any = None, interval: float = 0.5, max_lines: int = 256, enabled: bool = True
     ) -> None:
-        self.stream = stream
+        self.stream = stream or sys.stdout  # fixed at start: lines never land in a stream swapped in later
         self.interval, self.max_lines, self.enabled = interval, max_lines, enabled
         self._lines: list[bytes] = []
         self._last_flush = time.monotonic()
@@ -83,7 +83,7 @@ class AccessLog:
         if not self._lines:
             return
         data, self._lines = b"\n".join(self._lines) + b"\n", []
-        stream = self.stream or sys.stdout
+        stream = self.stream
         try:
             stream.buffer.write(data) if hasattr(stream, "buffer") else stream.write(data.decode())
             stream.flush()
