@@ -232,3 +232,58 @@ def test_up_runs_the_main_job(
     finally:
         for container in docker_client.containers.list(all=True, filters={"name": "nfldeploy-nfl-up-test"}):
             container.remove(force=True)
+
+
+def test_the_lambda_image_answers_through_the_runtime_api(docker_client: Any, export_copy: Path) -> None:
+    from lambda_runtime import RuntimeAPI
+
+    built = build(
+        export_copy, ImageSpec(kind="lambda", base_image=base_image()), REPOSITORY, client=docker_client
+    )
+    assert built.labels["io.nfldeploy.kind"] == "lambda" and built.tag.endswith("-lambda")
+    runtime = RuntimeAPI()
+    container = docker_client.containers.run(
+        built.tag, detach=True, network_mode="host", environment={"AWS_LAMBDA_RUNTIME_API": runtime.address}
+    )
+    try:
+        guide = {
+            "players": [{"x": 50, "y": 26, "s": 5.0, "a": 0.5, "dis": 1.2, "o": 90, "dir": 90}],
+            "game_context": {"down": 1, "distance": 10},
+        }
+        event = {
+            "version": "2.0",
+            "routeKey": "$default",
+            "rawPath": "/predict",
+            "rawQueryString": "",
+            "headers": {"content-type": "application/json", "host": "abc.lambda-url.us-east-1.on.aws"},
+            "requestContext": {
+                "http": {
+                    "method": "POST",
+                    "path": "/predict",
+                    "protocol": "HTTP/1.1",
+                    "sourceIp": "203.0.113.9",
+                    "userAgent": "test",
+                },
+                "domainName": "abc.lambda-url.us-east-1.on.aws",
+                "requestId": "r1",
+                "routeKey": "$default",
+                "accountId": "anonymous",
+                "apiId": "abc",
+            },
+            "body": json.dumps(guide),
+            "isBase64Encoded": False,
+        }
+        try:
+            response = runtime.invoke(event, timeout=90)
+        except (TimeoutError, RuntimeError) as exc:
+            raise AssertionError(f"{exc}\n{container.logs()[-3000:].decode(errors='replace')}") from exc
+        assert response["statusCode"] == 200, response
+        assert len(json.loads(response["body"])["predictions"][0]["predicted_positions"]) == 10
+        health = dict(event, rawPath="/health", body=None)
+        health["requestContext"] = dict(
+            event["requestContext"], http=dict(event["requestContext"]["http"], method="GET", path="/health")
+        )
+        assert runtime.invoke(health)["statusCode"] == 200
+    finally:
+        container.remove(force=True)
+        runtime.close()

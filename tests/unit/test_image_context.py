@@ -13,6 +13,7 @@ from nfldeploy.render.dockerfile import ImageSpec
 REQUIRES = [
     "typer>=0.29",
     "pydantic>=2.6",
+    "pydantic>=2.6; extra == 'serve'",
     "fastapi>=0.110; extra == 'serve'",
     "onnxruntime>=1.17; extra == 'serve'",
     "mangum>=0.17; extra == 'lambda'",
@@ -23,12 +24,12 @@ REQUIRES = [
 ]
 
 
-def test_server_image_requirements_have_no_torch_or_cloud_sdks() -> None:
+def test_server_image_requirements_are_the_serve_extra_only() -> None:
+    # No torch, no cloud SDKs, and none of the CLI's own dependencies (typer).
     assert image_requirements(ImageSpec(), REQUIRES) == [
         "fastapi>=0.110",
         "onnxruntime>=1.17",
         "pydantic>=2.6",
-        "typer>=0.29",
     ]
 
 

@@ -41,14 +41,15 @@ def wheel_requires(wheel: Path) -> list[str]:
 
 
 def image_requirements(spec: ImageSpec, requires: list[str]) -> list[str]:
-    """What the image installs besides nfldeploy: its core dependencies and the ``serve`` extra (plus
-    ``lambda`` for the Lambda variant, torch for the TorchScript runtime), from nfldeploy's Requires-Dist."""
+    """What the image installs besides nfldeploy: only the ``serve`` extra (plus ``lambda`` for the Lambda
+    variant, torch for the TorchScript runtime), from nfldeploy's Requires-Dist. The CLI's own dependencies
+    (typer, rich, jinja2, ...) stay out: the server does not import them."""
     wanted = {"serve"} | ({"lambda"} if spec.kind == "lambda" else set())
     result = []
     for requirement in requires:
         name, _, marker = requirement.partition(";")
         match = _EXTRA.search(marker)
-        needed = (match is None and not marker.strip()) or (match is not None and match.group(1) in wanted)
+        needed = match is not None and match.group(1) in wanted
         if needed and not name.strip().startswith("nfldeploy"):
             result.append(name.strip())
     if spec.runtime == "torchscript":
