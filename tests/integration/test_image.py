@@ -287,3 +287,81 @@ def test_the_lambda_image_answers_through_the_runtime_api(docker_client: Any, ex
     finally:
         container.remove(force=True)
         runtime.close()
+
+
+def test_push_to_ecr_with_a_token_from_boto3(
+    built: BuildResult, export_copy: Path, aws_env: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """moto's ECR hands out AWS:<account>-auth-token; a registry that demands exactly that takes the push."""
+    from services import start_registry
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", aws_env)
+    ecr_like = start_registry(tmp_path / "ecr", "AWS", "123456789012-auth-token")
+    try:
+        result = _push(
+            built.tag, "--registry", ecr_like.address, "--auth", "ecr", "--export-dir", str(export_copy)
+        )
+        assert result.exit_code == 0, result.output
+    finally:
+        ecr_like.stop()
+
+
+def test_push_to_artifact_registry_with_an_adc_token(
+    built: BuildResult, export_copy: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """google-auth signs a service account's JWT and trades it at a local OAuth token endpoint (the
+    key file's token_uri); the registry accepts oauth2accesstoken with that access token."""
+    import http.server
+    import threading
+
+    from services import start_registry
+
+    class Token(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            body = json.dumps(
+                {"access_token": "ya29.local-test-token", "expires_in": 3600, "token_type": "Bearer"}
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Token)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    adc = tmp_path / "sa.json"
+    adc.write_text(
+        json.dumps(
+            {
+                "type": "service_account",
+                "project_id": "proj",
+                "private_key_id": "k1",
+                "private_key": pem.decode(),
+                "client_email": "deployer@proj.iam.gserviceaccount.com",
+                "client_id": "1",
+                "token_uri": f"http://127.0.0.1:{server.server_address[1]}/token",
+            }
+        )
+    )
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(adc))
+    registry = start_registry(tmp_path / "ar", "oauth2accesstoken", "ya29.local-test-token")
+    try:
+        result = _push(
+            built.tag, "--registry", registry.address, "--auth", "gcp", "--export-dir", str(export_copy)
+        )
+        assert result.exit_code == 0, result.output
+        assert "ya29" not in result.output
+    finally:
+        registry.stop()
+        server.shutdown()

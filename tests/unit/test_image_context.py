@@ -88,3 +88,33 @@ def test_target_reference(reference: str, registry: str | None, expected: str) -
 def test_split_reference() -> None:
     assert split_reference("127.0.0.1:5000/a/b:v1") == ("127.0.0.1:5000/a/b", "v1")
     assert split_reference("127.0.0.1:5000/a/b") == ("127.0.0.1:5000/a/b", "latest")
+
+
+def test_registry_auth_picks_by_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nfldeploy.image.push import registry_auth
+    from nfldeploy.targets import aws_lambda, cloudrun
+
+    calls: list[str] = []
+    monkeypatch.setattr(
+        aws_lambda,
+        "ecr_login",
+        lambda region: calls.append(f"ecr:{region}") or {"username": "AWS", "password": "x"},
+    )
+    monkeypatch.setattr(
+        cloudrun,
+        "artifact_registry_login",
+        lambda: calls.append("gcp") or {"username": "oauth2accesstoken", "password": "y"},
+    )
+    monkeypatch.setenv("NFLDEPLOY_REGISTRY_USERNAME", "u")
+    monkeypatch.setenv("NFLDEPLOY_REGISTRY_PASSWORD", "p")
+    assert registry_auth("auto", "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:1", "us-east-1") == {
+        "username": "AWS",
+        "password": "x",
+    }
+    assert (
+        registry_auth("auto", "us-docker.pkg.dev/proj/repo/app:1", "us-east-1")["username"]
+        == "oauth2accesstoken"
+    )  # type: ignore[index]
+    assert registry_auth("auto", "127.0.0.1:5000/app:1", "us-east-1") == {"username": "u", "password": "p"}
+    assert registry_auth("docker", "127.0.0.1:5000/app:1", "us-east-1") is None
+    assert calls == ["ecr:eu-west-1", "gcp"]

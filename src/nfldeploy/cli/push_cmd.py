@@ -19,14 +19,22 @@ def push(
         None, "--registry", help="host[:port][/path] (default: the 'registry' setting)."
     ),
     export_dir: Path = typer.Option(DEFAULT_OUT, "--export-dir", help="Where the build record lives."),
+    auth: str = typer.Option(
+        "auto",
+        "--auth",
+        help="auto (by registry host: ECR, Artifact Registry, else env, else docker config), ecr, gcp, env, docker.",
+    ),
     settings_file: Path | None = SETTINGS_OPTION,
     overrides: list[str] | None = SET_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Push with progress; records the pushed digest in the build record. Exit 4 when the registry refuses."""
+    """Push with progress; records the pushed digest in the build record. Credentials: an ECR token through
+    boto3, an Artifact Registry access token from Application Default Credentials, NFLDEPLOY_REGISTRY_USERNAME /
+    NFLDEPLOY_REGISTRY_PASSWORD, or the docker config; none is printed or written. Exit 4 when the registry
+    refuses."""
     from nfldeploy.image.build import BuildResult, read_record, write_record
     from nfldeploy.image.engine import connect
-    from nfldeploy.image.push import push_image
+    from nfldeploy.image.push import push_image, registry_auth, target_reference
 
     settings = resolve_settings(settings_file, overrides).settings
     record = read_record(export_dir)
@@ -47,7 +55,8 @@ def push(
                 )
                 status.update(f"pushing {reference}: {done}/{len(layers)} layers")
 
-        pushed, digest = push_image(connect(), reference, target, on_progress=on_progress)
+        credentials = registry_auth(auth, target_reference(reference, target), settings.aws_region)
+        pushed, digest = push_image(connect(), reference, target, credentials, on_progress=on_progress)
     if last and last.get("tag") == reference:
         fields = {k: v for k, v in last.items() if k in BuildResult.__dataclass_fields__}
         result = BuildResult(**fields)

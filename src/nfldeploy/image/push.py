@@ -30,6 +30,37 @@ def target_reference(reference: str, registry: str | None) -> str:
     return f"{registry.rstrip('/')}/{name}:{tag}"
 
 
+AUTH_MODES = ("auto", "docker", "env", "ecr", "gcp")
+
+
+def registry_auth(mode: str, reference: str, aws_region: str) -> dict[str, str] | None:
+    """Credentials for pushing ``reference``: ``ecr`` (a token through boto3), ``gcp`` (oauth2accesstoken
+    with an ADC access token), ``env`` (NFLDEPLOY_REGISTRY_USERNAME / PASSWORD), ``docker`` (the docker config,
+    used by the engine itself). ``auto`` picks by the registry's host name, then env, then docker."""
+    if mode not in AUTH_MODES:
+        raise PushError(f"unknown --auth {mode!r}; choose from {', '.join(AUTH_MODES)}")
+    host = reference.split("/", 1)[0]
+    if mode == "auto":
+        if ".dkr.ecr." in host and host.endswith(".amazonaws.com"):
+            mode = "ecr"
+            aws_region = host.split(".dkr.ecr.", 1)[1].split(".", 1)[0]
+        elif host.endswith("-docker.pkg.dev") or host.endswith("gcr.io"):
+            mode = "gcp"
+        else:
+            mode = "env"
+    if mode == "ecr":
+        from nfldeploy.targets.aws_lambda import ecr_login
+
+        return ecr_login(aws_region)
+    if mode == "gcp":
+        from nfldeploy.targets.cloudrun import artifact_registry_login
+
+        return artifact_registry_login()
+    if mode == "env":
+        return credentials_from_env()
+    return None
+
+
 def credentials_from_env() -> dict[str, str] | None:
     """Explicit registry credentials, when both variables are set."""
     user, password = (
@@ -46,7 +77,7 @@ def push_image(
     auth: dict[str, str] | None = None,
     on_progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[str, str]:
-    """Tag (when re-homing) and push; returns (reference, digest)."""
+    """Tag (when re-homing) and push with ``auth`` (None: the docker config); returns (reference, digest)."""
     from docker.errors import APIError, DockerException, ImageNotFound
 
     reference = target_reference(image, registry)

@@ -14,3 +14,23 @@ def credential_source() -> str | None:
         return None
     credentials = boto3.Session().get_credentials()
     return None if credentials is None else str(credentials.method)
+
+
+def ecr_login(region: str) -> dict[str, str]:
+    """Registry credentials from ECR's authorization token (the standard AWS chain; AWS_ENDPOINT_URL is
+    honoured). Never written anywhere: handed to the push only."""
+    import base64
+
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from nfldeploy.errors import PushError
+
+    try:
+        data = boto3.client("ecr", region_name=region).get_authorization_token()["authorizationData"][0]
+    except (BotoCoreError, ClientError) as exc:
+        raise PushError(
+            f"cannot get an ECR token in {region}: {exc}", hint="Check the AWS credentials and region."
+        ) from exc
+    username, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
+    return {"username": username, "password": password}

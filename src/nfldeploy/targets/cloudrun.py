@@ -21,3 +21,23 @@ def credential_source() -> str | None:
     config_dir = Path(os.environ.get("CLOUDSDK_CONFIG", Path.home() / ".config" / "gcloud"))
     well_known = config_dir / "application_default_credentials.json"
     return str(well_known) if well_known.is_file() else None
+
+
+def artifact_registry_login() -> dict[str, str]:
+    """Registry credentials for Artifact Registry / gcr.io: ``oauth2accesstoken`` and an access token from
+    Application Default Credentials. Never written anywhere: handed to the push only."""
+    import google.auth
+    import google.auth.exceptions
+    import google.auth.transport.requests
+
+    from nfldeploy.errors import PushError
+
+    try:
+        credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
+        credentials.refresh(google.auth.transport.requests.Request())  # type: ignore[no-untyped-call]
+    except google.auth.exceptions.GoogleAuthError as exc:
+        raise PushError(
+            f"cannot get a Google access token: {exc}",
+            hint="Run 'gcloud auth application-default login' or set GOOGLE_APPLICATION_CREDENTIALS.",
+        ) from exc
+    return {"username": "oauth2accesstoken", "password": str(credentials.token)}
