@@ -11,6 +11,7 @@ from nfldeploy import __version__
 from nfldeploy.cli import (
     build_cmd,
     config_cmd,
+    deploy_cmd,
     doctor_cmd,
     export_cmd,
     push_cmd,
@@ -36,6 +37,8 @@ class _ErrorHandlingGroup(TyperGroup):
             raise typer.Exit(exc.exit_code) from None
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise
+        except BrokenPipeError:  # the reader went away (nfldeploy ... | head): nothing left to say
+            raise typer.Exit(0) from None
         except KeyboardInterrupt:
             stderr().print("[red]interrupted[/]")
             raise typer.Exit(130) from None
@@ -75,6 +78,9 @@ app.command("serve")(serve_cmd.serve)
 app.command("render")(render_cmd.render)
 app.command("build")(build_cmd.build)
 app.command("push")(push_cmd.push)
+app.command("deploy")(deploy_cmd.deploy)
+app.command("status")(deploy_cmd.status)
+app.command("rollback")(deploy_cmd.rollback)
 app.command("smoke-test")(smoke_cmd.smoke_test)
 
 

@@ -29,6 +29,7 @@ def start(
     name: str | None = None,
     cpus: float | None = None,
     memory_mib: int | None = None,
+    labels: dict[str, str] | None = None,
 ) -> tuple[Any, str]:
     """Start ``image`` detached, published on 127.0.0.1; returns (container, base URL)."""
     from docker.errors import APIError, ImageNotFound
@@ -43,6 +44,7 @@ def start(
         container = client.containers.run(
             image,
             detach=True,
+            labels=labels or {},
             name=name,
             environment=env or {},
             ports={f"{CONTAINER_PORT}/tcp": ("127.0.0.1", port)},

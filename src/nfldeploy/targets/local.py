@@ -1,0 +1,262 @@
+"""The local target: the image on the local Docker engine, with the limits it would get in the cloud.
+
+Revisions are containers labelled with the service; the serving one publishes the service's port. A new
+revision is first started on a spare port and must turn ready before the serving one is replaced; the
+replaced revision is kept stopped, so ``rollback`` can serve it again. The service's API keys come from an
+env file outside the image (the ``api_keys_secret`` setting names the file; only the path is ever shown).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from nfldeploy.errors import ConfigError, DeployError, NfldeployError
+from nfldeploy.settings import DeploySettings
+from nfldeploy.targets.base import Action, Deployment, Plan
+
+SERVICE_LABEL = "io.nfldeploy.service"
+REVISION_LABEL = "io.nfldeploy.revision"
+SPEC_LABEL = "io.nfldeploy.spec"
+KEEP_STOPPED = 1  # previous revisions kept for rollback
+
+
+def _freeze(value: Any) -> Any:
+    return tuple(sorted(value.items())) if isinstance(value, dict) else value
+
+
+def _read_env_file(path: str) -> dict[str, str]:
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(
+            f"the API keys env file {path} does not exist", hint="Create it with NFLDEPLOY_API_KEYS=..."
+        )
+    values = {}
+    for line in file.read_text().splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip() and not key.strip().startswith("#"):
+            values[key.strip()] = value.strip()
+    return values
+
+
+class LocalTarget:
+    """Deploys to the engine ``client`` talks to, publishing on 127.0.0.1:``port``."""
+
+    name = "local"
+
+    def __init__(self, client: Any, service: str, port: int = 8080) -> None:
+        self.client, self.service, self.port = client, service, port
+
+    # -- state ---------------------------------------------------------------------------------------
+    def _revisions(self) -> list[Any]:
+        found = self.client.containers.list(all=True, filters={"label": f"{SERVICE_LABEL}={self.service}"})
+        return sorted(found, key=lambda c: int(c.labels.get(REVISION_LABEL, "0")))
+
+    def _serving(self) -> Any | None:
+        running = [c for c in self._revisions() if c.status == "running"]
+        return running[-1] if running else None
+
+    def _spec(self, settings: DeploySettings, image_id: str) -> dict[str, Any]:
+        return {
+            "image_id": image_id,
+            "cpus": settings.cpu,
+            "memory_mib": settings.memory_mib,
+            "port": self.port,
+            "env": self._env_refs(settings),
+        }
+
+    @staticmethod
+    def _env_refs(settings: DeploySettings) -> dict[str, str]:
+        refs = {
+            "NFLDEPLOY_RATE_LIMIT_RPS": f"{settings.rate_limit_rps:g}",
+            "NFLDEPLOY_RATE_LIMIT_BURST": str(settings.rate_limit_burst),
+        }
+        if settings.auth:
+            if not settings.api_keys_secret:
+                raise ConfigError(
+                    "auth is on but api_keys_secret (the local env file with NFLDEPLOY_API_KEYS) is not set"
+                )
+            refs["env_file"] = settings.api_keys_secret
+        return refs
+
+    # -- the protocol ----------------------------------------------------------------------------------
+    def plan(self, settings: DeploySettings, image: str) -> Plan:
+        from docker.errors import ImageNotFound
+
+        try:
+            image_id = self.client.images.get(image).id
+        except ImageNotFound as exc:
+            raise DeployError(
+                f"no image {image} on the local engine", hint="Run nfldeploy build first."
+            ) from exc
+        wanted = self._spec(settings, image_id)
+        digest = hashlib.sha256(json.dumps(wanted, sort_keys=True).encode()).hexdigest()[:16]
+        serving = self._serving()
+        if serving is not None and serving.labels.get(SPEC_LABEL) == digest:
+            return Plan(self.name, self.service, image)
+        revisions = self._revisions()
+        revision = int(revisions[-1].labels.get(REVISION_LABEL, "0")) + 1 if revisions else 1
+        name = f"nfldeploy-{self.service}-r{revision}"
+        actions = []
+        if "env_file" in wanted["env"]:
+            actions.append(
+                Action(
+                    "env_file",
+                    wanted["env"]["env_file"],
+                    "API keys read from this file at start (never shown)",
+                )
+            )
+        actions += [
+            Action(
+                "start",
+                f"{name}-verify",
+                f"{image} ({image_id[7:19]}) on a spare port, cpus {settings.cpu:g}, memory {settings.memory}",
+            ),
+            Action("wait_ready", f"{name}-verify", "/ready must answer 200 before anything is replaced"),
+        ]
+        if serving is not None:
+            actions.append(Action("stop", serving.name, "kept stopped for rollback"))
+        actions += [
+            Action("start", name, f"on 127.0.0.1:{self.port}"),
+            Action("wait_ready", name, f"http://127.0.0.1:{self.port}/ready"),
+        ]
+        stopped = [c for c in revisions if c.status != "running"]
+        actions += (
+            [
+                Action("remove", c.name, "older than the kept previous revision")
+                for c in stopped[: len(stopped) - KEEP_STOPPED + 1]
+            ]
+            if serving is not None
+            else []
+        )
+        spec = {**wanted, "digest": digest, "revision": revision, "name": name, "memory": settings.memory}
+        return Plan(
+            self.name,
+            self.service,
+            image,
+            tuple(actions),
+            tuple(sorted((k, _freeze(v)) for k, v in spec.items())),
+        )
+
+    def _run(self, plan: Plan, port: int, name: str) -> tuple[Any, str]:
+        from nfldeploy.image.run import start
+
+        refs = dict(plan.get("env"))
+        env = {k: v for k, v in refs.items() if k != "env_file"}
+        if "env_file" in refs:
+            env.update(_read_env_file(refs["env_file"]))
+        labels = {
+            SERVICE_LABEL: self.service,
+            REVISION_LABEL: str(plan.get("revision")),
+            SPEC_LABEL: plan.get("digest"),
+        }
+        return start(
+            self.client,
+            plan.image,
+            port=port,
+            env=env,
+            name=name,
+            cpus=plan.get("cpus"),
+            memory_mib=plan.get("memory_mib"),
+            labels=labels,
+        )
+
+    def apply(self, plan: Plan) -> Deployment:
+        from nfldeploy.image.run import free_port, remove, wait_ready
+
+        serving = self._serving()
+        if plan.empty:
+            if serving is None:
+                raise DeployError(f"nothing serves {self.service} and the plan is empty; plan again")
+            return self._deployment(serving, None, changed=False)
+        name = plan.get("name")
+        # 1. the new revision must get ready on a spare port while the old one keeps serving
+        trial, trial_url = self._run(plan, free_port(), f"{name}-verify")
+        try:
+            wait_ready(trial_url, trial)
+        except NfldeployError as exc:
+            where = f"; {serving.name} keeps serving (100 %)" if serving is not None else ""
+            raise DeployError(
+                f"the new revision never got ready, nothing was replaced{where}: {exc.message}"
+            ) from exc
+        finally:
+            remove(trial)
+        # 2. swap: stop the old one (kept for rollback), start the new one on the service port
+        if serving is not None:
+            serving.stop(timeout=10)
+        try:
+            container, url = self._run(plan, self.port, name)
+            wait_ready(url, container)
+        except NfldeployError as exc:
+            for failed in self.client.containers.list(all=True, filters={"name": name}):
+                remove(failed)
+            if serving is not None:
+                serving.start()
+                raise DeployError(
+                    f"{name} failed on the service port; {serving.name} serves again (100 %): {exc.message}"
+                ) from exc
+            raise
+        for action in plan.actions:
+            if action.kind == "remove":
+                for old in self.client.containers.list(all=True, filters={"name": action.subject}):
+                    remove(old)
+        return self._deployment(container, serving)
+
+    def _deployment(self, container: Any, previous: Any | None, changed: bool = True) -> Deployment:
+        container.reload()
+        return Deployment(
+            self.name,
+            self.service,
+            f"http://127.0.0.1:{self.port}",
+            container.name,
+            container.image.tags[0] if container.image.tags else container.image.id,
+            {container.name: 100},
+            previous.name if previous is not None and previous.id != container.id else None,
+            changed,
+        )
+
+    def status(self) -> dict[str, Any]:
+        revisions = [
+            {
+                "name": c.name,
+                "state": c.status,
+                "image": c.image.tags[0] if c.image.tags else c.image.id,
+                "revision": int(c.labels.get(REVISION_LABEL, "0")),
+            }
+            for c in self._revisions()
+        ]
+        serving = self._serving()
+        return {
+            "target": self.name,
+            "service": self.service,
+            "url": f"http://127.0.0.1:{self.port}" if serving else None,
+            "serving": serving.name if serving else None,
+            "traffic": {serving.name: 100} if serving else {},
+            "revisions": revisions,
+        }
+
+    def rollback(self) -> Deployment:
+        from nfldeploy.image.run import wait_ready
+
+        serving = self._serving()
+        stopped = [
+            c for c in self._revisions() if c.status != "running" and (serving is None or c.id != serving.id)
+        ]
+        if not stopped:
+            raise DeployError(f"no previous revision of {self.service} to roll back to")
+        previous = stopped[-1]
+        if serving is not None:
+            serving.stop(timeout=10)
+        previous.start()
+        try:
+            wait_ready(f"http://127.0.0.1:{self.port}", previous)
+        except NfldeployError as exc:
+            if serving is not None:
+                previous.stop(timeout=10)
+                serving.start()
+            raise DeployError(
+                f"the previous revision {previous.name} did not get ready; {serving.name if serving else 'nothing'} serves: {exc.message}"
+            ) from exc
+        return self._deployment(previous, serving)

@@ -1,0 +1,104 @@
+"""The local deploy target on the real engine: plan, apply, the empty plan, rollback, a failed apply."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from nfldeploy.errors import DeployError
+from nfldeploy.image.pipeline import build
+from nfldeploy.render.dockerfile import ImageSpec
+from nfldeploy.settings import DeploySettings
+from nfldeploy.targets.local import SERVICE_LABEL, LocalTarget
+from services import base_image, free_port
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def image(
+    docker_client: Any, example_export: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    import shutil
+
+    export = tmp_path_factory.mktemp("local") / "exported_models"
+    shutil.copytree(example_export, export)
+    result = build(
+        export,
+        ImageSpec(base_image=base_image()),
+        f"nfldeploy-test/local-{uuid.uuid4().hex[:6]}",
+        client=docker_client,
+    )
+    yield result.tag
+    docker_client.images.remove(result.tag, force=True)
+
+
+@pytest.fixture
+def target(docker_client: Any) -> Iterator[LocalTarget]:
+    service = f"local-{uuid.uuid4().hex[:6]}"
+    yield LocalTarget(docker_client, service, free_port())
+    for container in docker_client.containers.list(all=True, filters={"label": f"{SERVICE_LABEL}={service}"}):
+        container.remove(force=True)
+
+
+def _settings(target: LocalTarget, **values: Any) -> DeploySettings:
+    return DeploySettings(service_name=target.service, **values)
+
+
+def test_deploy_update_rollback(target: LocalTarget, image: str, tmp_path: Path) -> None:
+    settings = _settings(target, cpu=1, memory="1Gi")
+    plan = target.plan(settings, image)
+    assert [a.kind for a in plan.actions] == ["start", "wait_ready", "start", "wait_ready"]
+    first = target.apply(plan)
+    assert first.revision.endswith("-r1") and first.traffic == {first.revision: 100}
+    assert httpx.get(first.url + "/ready").status_code == 200
+    container = target.client.containers.get(first.revision)
+    assert container.attrs["HostConfig"]["NanoCpus"] == 1_000_000_000
+    assert container.attrs["HostConfig"]["Memory"] == 1024 * 1024 * 1024
+
+    assert target.plan(settings, image).empty  # nothing changed: nothing to do
+
+    keys = tmp_path / "keys.env"
+    keys.write_text("NFLDEPLOY_API_KEYS=local-secret-key\n")
+    secured = _settings(target, cpu=1, memory="1Gi", auth=True, api_keys_secret=str(keys))
+    plan = target.plan(secured, image)
+    assert "local-secret-key" not in str(plan.as_dict()) and str(keys) in str(plan.as_dict())
+    assert [a.kind for a in plan.actions][:1] == ["env_file"] and "stop" in [a.kind for a in plan.actions]
+    second = target.apply(plan)
+    assert second.revision.endswith("-r2") and second.previous == first.revision
+    assert httpx.get(second.url + "/version").status_code == 401  # the keys reached the service
+    assert (
+        httpx.get(second.url + "/version", headers={"Authorization": "Bearer local-secret-key"}).status_code
+        == 200
+    )
+
+    status = target.status()
+    assert status["serving"] == second.revision and status["traffic"] == {second.revision: 100}
+    assert {r["name"]: r["state"] for r in status["revisions"]}[first.revision] == "exited"
+
+    back = target.rollback()
+    assert back.revision == first.revision and back.previous == second.revision
+    assert httpx.get(back.url + "/version").status_code == 200  # r1 had no keys
+
+
+def test_a_failed_apply_leaves_the_previous_revision_serving(target: LocalTarget, image: str) -> None:
+    first = target.apply(target.plan(_settings(target), image))
+    broken = _settings(target)
+    # The bare base image has no server: it never gets ready.
+    plan = target.plan(broken, base_image())
+    with pytest.raises(DeployError, match=f"nothing was replaced; {first.revision} keeps serving"):
+        target.apply(plan)
+    assert target.status()["serving"] == first.revision
+    assert httpx.get(first.url + "/ready").status_code == 200
+    names = [r["name"] for r in target.status()["revisions"]]
+    assert not [n for n in names if n.endswith("-verify")]  # the trial container is gone
+
+
+def test_plan_for_a_missing_image(target: LocalTarget) -> None:
+    with pytest.raises(DeployError, match="no image"):
+        target.plan(_settings(target), "nfldeploy-test/no-such-image:1")
