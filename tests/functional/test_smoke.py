@@ -2,55 +2,25 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import threading
-import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
-import uvicorn
 from typer.testing import CliRunner
 
+from functional_helpers import app_for as _app
+from functional_helpers import serving
 from nfldeploy.cli.app import app
 from nfldeploy.config import load_training_config
 from nfldeploy.export import ExportOptions, run_export
 from nfldeploy.model import build_model
-from nfldeploy.serving.app import create_app
-from nfldeploy.serving.config import ServeConfig
 from services import free_port
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
-
-
-@contextlib.contextmanager
-def serving(asgi: Any) -> Iterator[str]:
-    """Run an ASGI app with uvicorn on a free loopback port in a thread."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(asgi, host="127.0.0.1", port=port, log_level="error", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
-def _app(model_dir: Path, **settings: Any) -> Any:
-    return create_app(
-        ServeConfig(model_dir=model_dir, rate_limit_rps=10_000, rate_limit_burst=10_000, **settings)
-    )
 
 
 def _smoke(url: str, export: Path, *extra: str) -> Any:

@@ -9,6 +9,7 @@ from typer.core import TyperGroup
 
 from nfldeploy import __version__
 from nfldeploy.cli import (
+    bench_cmd,
     build_cmd,
     config_cmd,
     deploy_cmd,
@@ -82,6 +83,7 @@ app.command("deploy")(deploy_cmd.deploy)
 app.command("status")(deploy_cmd.status)
 app.command("rollback")(deploy_cmd.rollback)
 app.command("smoke-test")(smoke_cmd.smoke_test)
+app.command("bench")(bench_cmd.bench)
 
 
 def _print_version(value: bool) -> None:

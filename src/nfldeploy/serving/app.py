@@ -134,11 +134,14 @@ def _validation_error(exc: ValidationError, request_id: str, prefix: str = "") -
     return JSONResponse(body, status_code=422)
 
 
+def _unavailable(code: str, message: str, request_id: str) -> JSONResponse:
+    """503 with Retry-After: the request was fine, the service cannot take it now."""
+    return JSONResponse(error_body(code, message, request_id), status_code=503, headers={"Retry-After": "1"})
+
+
 def _not_ready(service: Service, request_id: str) -> JSONResponse:
     message = f"model failed to load: {service.load_error}" if service.load_error else "model is loading"
-    return JSONResponse(
-        error_body("not_ready", message, request_id), status_code=503, headers={"Retry-After": "1"}
-    )
+    return _unavailable("not_ready", message, request_id)
 
 
 def _request_id(request: Request) -> str:
@@ -285,15 +288,9 @@ def create_app(config: ServeConfig, model: LoadedModel | None = None, preload: b
         except QueueFull:
             service.metrics.rejected.labels("queue_full").inc()
             message = f"the model queue is full ({config.queue_size} waiting); retry shortly"
-            return JSONResponse(
-                error_body("overloaded", message, request_id), status_code=503, headers={"Retry-After": "1"}
-            )
+            return _unavailable("overloaded", message, request_id)
         except Draining:
-            return JSONResponse(
-                error_body("shutting_down", "the server is shutting down", request_id),
-                status_code=503,
-                headers={"Retry-After": "1"},
-            )
+            return _unavailable("shutting_down", "the server is shutting down", request_id)
         return Response(
             to_json(service.predictor.respond(body, play, result, cached)), media_type="application/json"
         )

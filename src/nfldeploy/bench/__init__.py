@@ -1,0 +1,1 @@
+"""Load generation and cold-start measurement against a running service."""

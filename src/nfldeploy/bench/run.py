@@ -1,0 +1,91 @@
+"""``nfldeploy bench`` as a library: load from a separate process, and cold starts of an image."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from nfldeploy.errors import RemoteError
+
+
+def load(
+    url: str,
+    body: dict[str, Any],
+    concurrency: int,
+    duration: float,
+    token: str | None = None,
+    on_progress: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Drive ``url``/predict from a separate process; returns throughput, percentiles and errors."""
+    spec = {
+        "url": url.rstrip("/") + "/predict",
+        "body": json.dumps(body),
+        "concurrency": concurrency,
+        "duration": duration,
+        "headers": {"Authorization": f"Bearer {token}"} if token else {},
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nfldeploy.bench.load", json.dumps(spec)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    result: dict[str, Any] | None = None
+    assert process.stdout is not None
+    for line in process.stdout:
+        message = json.loads(line)
+        if message.get("progress") and on_progress:
+            on_progress(message)
+        elif "result" in message:
+            result = message["result"]
+    process.wait()
+    if result is None:
+        raise RemoteError(f"the load generator failed: {process.stderr.read() if process.stderr else ''}")
+    return result
+
+
+def cold_starts(
+    client: Any,
+    image: str,
+    body: dict[str, Any],
+    runs: int,
+    timeout: float = 120.0,
+    on_run: Callable[[int, dict[str, float]], None] | None = None,
+) -> list[dict[str, float]]:
+    """Container start -> /ready -> first successful /predict, ``runs`` times (each container removed)."""
+    from nfldeploy.image.run import remove, start
+
+    results = []
+    for run in range(runs):
+        t0 = time.perf_counter()
+        container, url = start(client, image)
+        try:
+            ready = first = None
+            while time.perf_counter() - t0 < timeout and first is None:
+                try:
+                    if ready is None and httpx.get(url + "/ready", timeout=2).status_code == 200:
+                        ready = time.perf_counter() - t0
+                    if (
+                        ready is not None
+                        and httpx.post(url + "/predict", json=body, timeout=5).status_code == 200
+                    ):
+                        first = time.perf_counter() - t0
+                except httpx.TransportError:
+                    pass
+                if first is None:
+                    time.sleep(0.02)
+            if ready is None or first is None:
+                raise RemoteError(f"{image} did not answer within {timeout:g} s")
+            row = {"ready_s": ready, "first_predict_s": first}
+            results.append(row)
+            if on_run:
+                on_run(run, row)
+        finally:
+            remove(container)
+    return results

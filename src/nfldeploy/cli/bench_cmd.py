@@ -1,0 +1,123 @@
+"""``nfldeploy bench``: throughput and latency from a separate process; cold starts of an image."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.live import Live
+from rich.table import Table
+
+from nfldeploy.cli.common import JSON_OPTION
+from nfldeploy.cli.output import print_json, stderr, stdout
+from nfldeploy.errors import ConfigError
+from nfldeploy.export.pipeline import DEFAULT_OUT
+
+
+def bench(
+    url: str | None = typer.Option(None, "--url", help="A running service."),
+    image: str | None = typer.Option(
+        None, "--image", help="An image: started on a free port for the run, then removed."
+    ),
+    manifest: Path = typer.Option(
+        DEFAULT_OUT, "--manifest", help="Export directory: its first golden request is the load."
+    ),
+    concurrency: list[int] = typer.Option(
+        [1, 16], "--concurrency", "-c", help="Concurrent connections; repeatable."
+    ),
+    duration: float = typer.Option(10.0, "--duration", help="Seconds per concurrency level."),
+    cold_start: int = typer.Option(
+        0, "--cold-start", help="With --image: also measure this many cold starts."
+    ),
+    token: str | None = typer.Option(None, "--token", envvar="NFLDEPLOY_SMOKE_TOKEN", help="Bearer token."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Load the service with the golden request over HTTP/1.1 keep-alive from a separate process: throughput,
+    p50/p95/p99 and errors (by status or exception) per concurrency level, with a live display. With --image
+    the container runs with its rate limit lifted (capacity, not the limiter, is measured). --cold-start N
+    (with --image) measures container start -> /ready -> first /predict N times."""
+    from nfldeploy.bench.run import cold_starts, load
+
+    if (url is None) == (image is None):
+        raise ConfigError("give exactly one of --url and --image")
+    if cold_start and image is None:
+        raise ConfigError("--cold-start needs --image")
+    export_dir = manifest.parent if manifest.name == "manifest.json" else manifest
+    requests_file = export_dir / "golden" / "requests.json"
+    if not requests_file.is_file():
+        raise ConfigError(f"no golden requests at {requests_file}", hint="Pass --manifest EXPORT_DIR.")
+    body = json.loads(requests_file.read_text())[0]
+    results: dict[str, Any] = {"levels": []}
+    container = None
+    client = None
+    if image is not None:
+        from nfldeploy.image.engine import connect
+        from nfldeploy.image.run import start, wait_ready
+
+        client = connect()
+        # The run measures capacity, not the rate limiter: the container gets a limit it will not reach.
+        env = {"NFLDEPLOY_RATE_LIMIT_RPS": "1000000", "NFLDEPLOY_RATE_LIMIT_BURST": "1000000"}
+        if token:
+            env["NFLDEPLOY_API_KEYS"] = token
+        container, url = start(client, image, env=env)
+        wait_ready(url, container)
+    assert url is not None
+    try:
+        table = Table(title=f"bench {url}", title_justify="left")
+        for column in ("concurrency", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors"):
+            table.add_column(column, justify="right")
+        with Live(table, console=stderr(), refresh_per_second=4, transient=as_json) as live:
+            for level in concurrency:
+
+                def on_progress(message: dict[str, Any], level: int = level) -> None:
+                    live.console.print(
+                        f"c={level}: {message['elapsed']:.1f} s, {message['done']} ok, {message['errors']} errors",
+                        end="\r",
+                        highlight=False,
+                    )
+
+                result = load(url, body, level, duration, token, on_progress)
+                results["levels"].append(result)
+                table.add_row(
+                    str(level),
+                    str(result["requests"]),
+                    f"{result['throughput_rps']:.0f}",
+                    f"{result['p50_ms']:.2f}",
+                    f"{result['p95_ms']:.2f}",
+                    f"{result['p99_ms']:.2f}",
+                    str(sum(result["errors"].values())),
+                )
+                live.refresh()
+    finally:
+        if container is not None:
+            from nfldeploy.image.run import remove
+
+            remove(container)
+    if cold_start and image is not None:
+        runs = cold_starts(
+            client,
+            image,
+            body,
+            cold_start,
+            on_run=lambda i, r: stderr().print(
+                f"cold start {i + 1}: ready {r['ready_s']:.2f} s, first /predict {r['first_predict_s']:.2f} s"
+            ),
+        )
+        results["cold_start"] = {
+            "runs": runs,
+            "median_first_predict_s": statistics.median(r["first_predict_s"] for r in runs),
+            "median_ready_s": statistics.median(r["ready_s"] for r in runs),
+        }
+    results["url"] = url
+    if as_json:
+        print_json(results)
+        return
+    stdout().print(table)
+    if "cold_start" in results:
+        cs = results["cold_start"]
+        stdout().print(
+            f"cold start (median of {cold_start}): ready {cs['median_ready_s']:.2f} s, first /predict {cs['median_first_predict_s']:.2f} s"
+        )
