@@ -66,7 +66,8 @@ def up(
     on_step: Callable[[str], None] = lambda _s: None,
     on_result: Callable[[CheckResult], None] | None = None,
 ) -> UpResult:
-    """Export, build, run, smoke-test. A failed smoke test removes what it started (exit 3)."""
+    """Export, build, deploy to the local target, smoke-test. A failed smoke test leaves the previous revision
+    serving (or nothing, the first time) and exits 3."""
     config_path = config_path or default_config()
     config = load_training_config(config_path)
     checkpoint = resolve_checkpoint(config, None)
@@ -100,36 +101,32 @@ def _in_container(
     on_step: Callable[[str], None],
     on_result: Callable[[CheckResult], None] | None,
 ) -> UpResult:
-    from docker.errors import NotFound
-
     from nfldeploy.image.pipeline import build
-    from nfldeploy.image.run import remove, start, wait_ready
+    from nfldeploy.image.run import remove
     from nfldeploy.render.dockerfile import ImageSpec
+    from nfldeploy.targets.local import LocalTarget
 
-    spec = ImageSpec(base_image=settings.base_image)
     on_step("building the image")
-    built = build(out, spec, settings.repository, client=client, on_step=on_step)
-    name = f"nfldeploy-{settings.service_name}"
-    try:
-        remove(client.containers.get(name))
-        on_step(f"replaced the previous container {name}")
-    except NotFound:
-        pass
-    on_step(f"running {built.tag} as {name} on port {port}")
-    container, url = start(
-        client, built.tag, port=port, name=name, cpus=settings.cpu, memory_mib=settings.memory_mib
+    built = build(
+        out, ImageSpec(base_image=settings.base_image), settings.repository, client=client, on_step=on_step
     )
-    try:
-        wait_ready(url, container)
-        on_step("smoke-testing")
-        report = smoke_url(url, out, on_result=on_result)
-        report.raise_for_failures()
-    except NfldeployError:
-        remove(container)
-        raise
-    return UpResult(
-        url, "container", f"container {name} (stop: docker rm -f {name})", exported, built.tag, report
+    target = LocalTarget(client, settings.service_name, port)
+    plan = target.plan(settings, built.tag)
+    on_step(
+        "deploying to the local target" if not plan.empty else "the local target already serves this image"
     )
+    deployment = target.apply(plan)
+    on_step("smoke-testing")
+    report = smoke_url(deployment.url, out, on_result=on_result)
+    if not report.passed and deployment.changed:
+        if deployment.previous:
+            target.rollback()  # the previous revision serves again
+        else:
+            for container in client.containers.list(all=True, filters={"name": deployment.revision}):
+                remove(container)
+    report.raise_for_failures()
+    where = f"local target revision {deployment.revision} (status: nfldeploy status --target local --port {port}; stop: docker rm -f {deployment.revision})"
+    return UpResult(deployment.url, "container", where, exported, built.tag, report)
 
 
 def _in_process(

@@ -126,6 +126,10 @@ def test_usage_errors(example_export: Path) -> None:
     assert runner.invoke(app, ["smoke-test", "--manifest", str(example_export)]).exit_code == 1
     missing = runner.invoke(app, ["smoke-test", "--url", "http://127.0.0.1:9", "--manifest", "/nonexistent"])
     assert missing.exit_code == 1 and "no export manifest" in missing.stderr
+    no_scheme = runner.invoke(
+        app, ["smoke-test", "--url", "localhost:8080", "--manifest", str(example_export)]
+    )
+    assert no_scheme.exit_code == 1 and "must start with http://" in no_scheme.stderr
 
 
 def test_an_unreachable_service_fails_every_row(example_export: Path) -> None:

@@ -251,7 +251,9 @@ def test_up_runs_the_main_job(
         )  # the export is current: skipped; the container is replaced
         assert not again.exported and again.report.passed
     finally:
-        for container in docker_client.containers.list(all=True, filters={"name": "nfldeploy-nfl-up-test"}):
+        for container in docker_client.containers.list(
+            all=True, filters={"label": "io.nfldeploy.service=nfl-up-test"}
+        ):
             container.remove(force=True)
 
 

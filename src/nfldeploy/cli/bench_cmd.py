@@ -11,9 +11,9 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
-from nfldeploy.cli.common import JSON_OPTION
+from nfldeploy.cli.common import JSON_OPTION, check_url
 from nfldeploy.cli.output import print_json, stderr, stdout
-from nfldeploy.errors import ConfigError
+from nfldeploy.errors import ConfigError, RemoteError
 from nfldeploy.export.pipeline import DEFAULT_OUT
 
 
@@ -43,6 +43,7 @@ def bench(
 
     if (url is None) == (image is None):
         raise ConfigError("give exactly one of --url and --image")
+    url = check_url(url) if url is not None else None
     if cold_start and image is None:
         raise ConfigError("--cold-start needs --image")
     export_dir = manifest.parent if manifest.name == "manifest.json" else manifest
@@ -80,6 +81,9 @@ def bench(
                     )
 
                 result = load(url, body, level, duration, token, on_progress)
+                if not result["requests"]:
+                    kinds = ", ".join(f"{kind}: {n}" for kind, n in result["errors"].items()) or "no answer"
+                    raise RemoteError(f"no request to {url} succeeded at concurrency {level} ({kinds})")
                 results["levels"].append(result)
                 table.add_row(
                     str(level),

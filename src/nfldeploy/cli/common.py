@@ -46,3 +46,10 @@ def resolve_settings(settings_file: Path | None, overrides: list[str] | None) ->
             hint=f"Known settings: {', '.join(DeploySettings.model_fields)}.",
         )
     return load_settings(flags, settings_file=settings_file)
+
+
+def check_url(url: str) -> str:
+    """A service base URL: http(s)://host[:port], no trailing slash."""
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"--url must start with http:// or https://, got {url!r}")
+    return url.rstrip("/")

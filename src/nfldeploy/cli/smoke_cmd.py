@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from nfldeploy.cli.common import JSON_OPTION
+from nfldeploy.cli.common import JSON_OPTION, check_url
 from nfldeploy.cli.output import print_json, stderr, stdout
 from nfldeploy.errors import ConfigError
 from nfldeploy.export.pipeline import DEFAULT_OUT
@@ -19,6 +19,8 @@ def smoke_test(
     image: str | None = typer.Option(
         None, "--image", help="An image to start on a free port, test, then remove."
     ),
+    target: str | None = typer.Option(None, "--target", help="A deploy target's serving revision: local."),
+    port: int = typer.Option(8080, "--port", help="With --target local: the service's host port."),
     manifest: Path = typer.Option(
         DEFAULT_OUT,
         "--manifest",
@@ -42,8 +44,11 @@ def smoke_test(
     from nfldeploy.smoke.report import write_junit
     from nfldeploy.smoke.run import smoke_image, smoke_url
 
-    if (url is None) == (image is None):
-        raise ConfigError("give exactly one of --url and --image")
+    if sum(x is not None for x in (url, image, target)) != 1:
+        raise ConfigError("give exactly one of --url, --image and --target")
+    if target is not None:
+        url = _target_url(target, port)
+    url = check_url(url) if url is not None else None
     export_dir = manifest.parent if manifest.name == "manifest.json" else manifest
     if not (export_dir / "manifest.json").is_file():
         raise ConfigError(
@@ -81,3 +86,20 @@ def smoke_test(
             table.add_row(result.name, "[green]pass[/]" if result.passed else "[red]FAIL[/]", result.detail)
         stdout().print(table)
     report.raise_for_failures()
+
+
+def _target_url(target: str, port: int) -> str:
+    """The URL a deploy target serves at (targets built so far: local)."""
+    if target != "local":
+        raise ConfigError(f"unknown target {target!r}; the targets built so far: local")
+    from nfldeploy.image.engine import connect
+    from nfldeploy.settings import load_settings
+    from nfldeploy.targets.local import LocalTarget
+
+    state = LocalTarget(connect(), load_settings().settings.service_name, port).status()
+    if not state["url"]:
+        raise ConfigError(
+            f"nothing serves {state['service']} on the local target",
+            hint="Run nfldeploy deploy --target local.",
+        )
+    return str(state["url"])
