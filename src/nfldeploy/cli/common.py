@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from nfldeploy.errors import ConfigError
-from nfldeploy.settings import ResolvedSettings, load_settings
+from nfldeploy.settings import DeploySettings, ResolvedSettings, load_settings
 
 JSON_OPTION = typer.Option(False, "--json", help="Print the result as JSON on stdout (for CI).")
 SETTINGS_OPTION = typer.Option(
@@ -37,8 +37,6 @@ def parse_overrides(pairs: list[str] | None) -> dict[str, Any]:
 def resolve_settings(settings_file: Path | None, overrides: list[str] | None) -> ResolvedSettings:
     """Settings with CLI overrides applied; unknown override keys are errors."""
     flags = parse_overrides(overrides)
-    from nfldeploy.settings import DeploySettings
-
     unknown = sorted(set(flags) - set(DeploySettings.model_fields))
     if unknown:
         raise ConfigError(

@@ -32,7 +32,7 @@ def push(
     boto3, an Artifact Registry access token from Application Default Credentials, NFLDEPLOY_REGISTRY_USERNAME /
     NFLDEPLOY_REGISTRY_PASSWORD, or the docker config; none is printed or written. Exit 4 when the registry
     refuses."""
-    from nfldeploy.image.build import BuildResult, read_record, write_record
+    from nfldeploy.image.build import read_record, record_push
     from nfldeploy.image.engine import connect
     from nfldeploy.image.push import push_image, registry_auth, target_reference
 
@@ -57,11 +57,7 @@ def push(
 
         credentials = registry_auth(auth, target_reference(reference, target), settings.aws_region)
         pushed, digest = push_image(connect(), reference, target, credentials, on_progress=on_progress)
-    if last and last.get("tag") == reference:
-        fields = {k: v for k, v in last.items() if k in BuildResult.__dataclass_fields__}
-        result = BuildResult(**fields)
-        result.pushed[pushed] = digest
-        write_record(export_dir, result)
+    record_push(export_dir, reference, pushed, digest)
     if as_json:
         print_json({"reference": pushed, "digest": digest})
         return

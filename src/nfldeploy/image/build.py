@@ -93,15 +93,19 @@ def describe(client: Any, image_id: str) -> tuple[int, int, dict[str, str]]:
     return int(attrs.get("Size", 0)), layers, dict(attrs.get("Config", {}).get("Labels") or {})
 
 
+def _load(path: Path) -> dict[str, Any]:
+    """The record at ``path``; a missing or unreadable one is an empty record."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {"builds": {}}
+    return data if isinstance(data, dict) else {"builds": {}}
+
+
 def write_record(export_dir: Path, result: BuildResult) -> Path:
     """Keep the build next to the manifest: one entry per kind/runtime, and which was last."""
     path = export_dir / BUILD_RECORD
-    record: dict[str, Any] = {"builds": {}}
-    if path.is_file():
-        try:
-            record = json.loads(path.read_text())
-        except ValueError:
-            record = {"builds": {}}
+    record = _load(path)
     key = f"{result.kind}-{result.runtime}"
     record.setdefault("builds", {})[key] = {**result.as_dict(), "built_at": time.time()}
     record["last"] = key
@@ -109,10 +113,18 @@ def write_record(export_dir: Path, result: BuildResult) -> Path:
     return path
 
 
+def record_push(export_dir: Path, tag: str, reference: str, digest: str) -> bool:
+    """Add a pushed digest to every recorded build of ``tag``; False when no build of it is recorded."""
+    path = export_dir / BUILD_RECORD
+    record = _load(path)
+    builds = [entry for entry in record.get("builds", {}).values() if entry.get("tag") == tag]
+    for entry in builds:
+        entry.setdefault("pushed", {})[reference] = digest
+    if builds:
+        path.write_text(json.dumps(record, indent=2) + "\n")
+    return bool(builds)
+
+
 def read_record(export_dir: Path) -> dict[str, Any]:
     """The build record (empty when nothing was built)."""
-    path = export_dir / BUILD_RECORD
-    if not path.is_file():
-        return {"builds": {}}
-    data: dict[str, Any] = json.loads(path.read_text())
-    return data
+    return _load(export_dir / BUILD_RECORD)
