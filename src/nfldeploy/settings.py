@@ -49,6 +49,14 @@ class DeploySettings(BaseModel):
     api_keys_secret: str | None = Field(default=None, description="secret reference holding the API keys")
     rate_limit_rps: float = Field(default=50.0, gt=0, description="requests per second per key or client")
     rate_limit_burst: int = Field(default=100, ge=1)
+    service_account: str | None = Field(default=None, description="Cloud Run: the revision's service account")
+    allow_unauthenticated: bool = Field(
+        default=False, description="Cloud Run: let allUsers invoke the service (IAM run.invoker)"
+    )
+    architecture: Literal["x86_64", "arm64"] = Field(default="x86_64", description="Lambda architecture")
+    function_url_auth: Literal["NONE", "AWS_IAM"] = Field(
+        default="NONE", description="Lambda function URL auth type"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> DeploySettings:
@@ -63,6 +71,13 @@ class DeploySettings(BaseModel):
         """Memory in MiB."""
         number, unit = int(self.memory[:-2]), self.memory[-2:]
         return number * 1024 if unit == "Gi" else number
+
+    def service_env(self) -> dict[str, str]:
+        """The plain environment every target gives the service (secrets travel as references, apart)."""
+        return {
+            "NFLDEPLOY_RATE_LIMIT_RPS": f"{self.rate_limit_rps:g}",
+            "NFLDEPLOY_RATE_LIMIT_BURST": str(self.rate_limit_burst),
+        }
 
 
 @dataclass(frozen=True)

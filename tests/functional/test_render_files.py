@@ -35,6 +35,7 @@ def _inputs(**settings: Any) -> views.Inputs:
         "registry": "us-docker.pkg.dev/proj/nfl",
         "project": "proj",
         "auth": True,
+        "function_url_auth": "AWS_IAM",
         "api_keys_secret": "projects/proj/secrets/nfl-api-keys",
     }
     return views.Inputs(
@@ -129,6 +130,39 @@ def test_compose_and_prometheus(rendered: Path) -> None:
         assert metric in exprs
 
 
+def test_github_workflow_passes_its_schema(rendered: Path) -> None:
+    path = rendered / "github/workflows/nfldeploy.yml"
+    checked = _run(
+        [
+            tool("check-jsonschema") or "check-jsonschema",
+            "--builtin-schema",
+            "vendor.github-workflows",
+            str(path),
+        ]
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    workflow = yaml.safe_load(path.read_text())
+    assert workflow["permissions"] == {"contents": "read", "id-token": "write"}  # OIDC, no stored keys
+    assert list(workflow["jobs"]) == ["test", "export", "release"]
+    steps = [step.get("run", step.get("uses", "")) for step in workflow["jobs"]["release"]["steps"]]
+    order = [
+        "google-github-actions/auth",
+        "aws-actions/configure-aws-credentials",
+        "nfldeploy build",
+        "nfldeploy push",
+        "--canary",
+        "nfldeploy smoke-test",
+        "--promote",
+        "nfldeploy rollback",
+    ]
+    positions = [next(i for i, step in enumerate(steps) if key in step) for key in order]
+    assert positions == sorted(positions)
+    assert "--junit smoke.xml --json" in path.read_text()
+    assert (
+        "secrets.AWS_SECRET_ACCESS_KEY" not in path.read_text() and "credentials_json" not in path.read_text()
+    )
+
+
 def test_nginx_config_passes_nginx_t(tmp_path: Path) -> None:
     nginx = tool("nginx") or "/usr/sbin/nginx"
     if not Path(nginx).exists():
@@ -166,7 +200,7 @@ def test_cli_render(example_export: Path, tmp_path: Path, monkeypatch: pytest.Mo
         app, ["render", str(example_export), "--out", str(out), "--set", "registry=127.0.0.1:5000", "--json"]
     )
     assert result.exit_code == 0, result.output
-    assert len(json.loads(result.stdout)["files"]) == 9
+    assert len(json.loads(result.stdout)["files"]) == 10
     assert "127.0.0.1:5000/nfldeploy/nfl-trajectory:" in (out / "cloudrun/service.yaml").read_text()
     refused = runner.invoke(
         app,

@@ -18,6 +18,7 @@ GROUPS: dict[
     "cloudrun": (check_cloudrun, [("cloudrun/service.yaml.j2", "cloudrun/service.yaml", views.cloudrun)]),
     "lambda": (check_lambda, [("aws/template.yaml.j2", "aws/template.yaml", views.sam)]),
     "kubernetes": (None, [("kubernetes/deployment.yaml.j2", "kubernetes/deployment.yaml", views.kubernetes)]),
+    "github": (None, [("github/workflow.yml.j2", "github/workflows/nfldeploy.yml", views.workflow)]),
     "compose": (
         None,
         [
@@ -52,9 +53,17 @@ def render_all(inputs: views.Inputs, out: Path, groups: list[str] | None = None)
             check(inputs.settings)
     written = []
     for group in chosen:
-        for template, relative, build_view in GROUPS[group][1]:
+        for relative, text in render_group(inputs, group).items():
             path = out / relative
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(render_template(template, build_view(inputs)))
+            path.write_text(text)
             written.append(path)
     return written
+
+
+def render_group(inputs: views.Inputs, group: str) -> dict[str, str]:
+    """One group's files as text, by output path (limits not checked: render_all does that)."""
+    return {
+        relative: render_template(template, build_view(inputs))
+        for template, relative, build_view in GROUPS[group][1]
+    }

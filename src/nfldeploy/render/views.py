@@ -38,10 +38,7 @@ def common(inputs: Inputs) -> dict[str, Any]:
         "nfldeploy-experiment": _label_value(str(m["experiment_name"])),
         "nfldeploy-config": config_sha[:12],
     }
-    env = [
-        ("NFLDEPLOY_RATE_LIMIT_RPS", f"{s.rate_limit_rps:g}"),
-        ("NFLDEPLOY_RATE_LIMIT_BURST", str(s.rate_limit_burst)),
-    ]
+    env = list(s.service_env().items())
     return {
         "nfldeploy_version": __version__,
         "service_name": s.service_name,
@@ -96,7 +93,7 @@ def kubernetes(inputs: Inputs) -> dict[str, Any]:
 def sam(inputs: Inputs) -> dict[str, Any]:
     """The SAM template of the Lambda variant."""
     view = common(inputs)
-    view["function_url_auth"] = "AWS_IAM" if inputs.settings.auth else "NONE"
+    view["function_url_auth"] = inputs.settings.function_url_auth
     view["secret_arn"] = inputs.settings.api_keys_secret or ""
     return view
 
@@ -117,4 +114,5 @@ def workflow(inputs: Inputs) -> dict[str, Any]:
     view = common(inputs)
     view["config_path"] = "examples/outputs/nfl_production_v2_config.json"
     view["canary_percent"] = 10
+    view["default_target"] = "cloudrun"
     return view
