@@ -1,0 +1,383 @@
+"""A local fake of the Cloud Run Admin API v2 (REST), for the real ``google.cloud.run_v2`` client.
+
+It speaks the wire protocol the client uses (camelCase JSON, long-running operations polled until ``done``,
+``google.rpc.Status`` errors) and runs what it is asked to deploy: every revision is a container on the local
+Docker engine, pulled from its registry, started with the revision's env (``secretKeyRef`` values come from
+the fake's own Secret Manager), and only marked ready once its startup probe answers 200. Traffic is
+recorded as Cloud Run records it, and each revision and tag gets a URL that really serves it; the service URL
+is the revision with the largest share (this fake does not split requests by weight).
+
+Not the real thing: no auth check, no update masks, no revision garbage collection.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from services import free_port
+
+FAKE_LABEL = "io.nfldeploy.test.fake-cloudrun"
+LOCATION = r"projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)"
+SERVICE = LOCATION + r"/services/(?P<service>[^/:]+)"
+REVISION_TYPE = {0: "UNSPECIFIED", 1: "LATEST", 2: "REVISION"}
+READY_TIMEOUT = 90.0
+
+
+class ApiError(Exception):
+    def __init__(self, code: int, status: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.status, self.message = code, status, message
+
+
+@dataclass
+class Revision:
+    name: str
+    image: str
+    container: Any = None
+    url: str = ""
+    ready: bool = False
+
+
+@dataclass
+class FakeCloudRun:
+    """State plus the docker client that runs revisions. ``deny`` holds methods answered 403."""
+
+    docker: Any
+    secrets: dict[str, str] = field(default_factory=dict)  # "projects/P/secrets/S" -> value
+    deny: set[str] = field(default_factory=set)
+    services: dict[str, dict[str, Any]] = field(default_factory=dict)
+    revisions: dict[str, Revision] = field(default_factory=dict)
+    operations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    policies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    calls: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    server: ThreadingHTTPServer | None = None
+
+    @property
+    def endpoint(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    # -- lifecycle --------------------------------------------------------------------------------------
+    def start(self) -> FakeCloudRun:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _serve(self, method: str) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}") if length else {}
+                parts = urlsplit(self.path)
+                try:
+                    status, payload = fake.route(method, parts.path, parse_qs(parts.query), body)
+                except ApiError as exc:
+                    status = exc.code
+                    payload = {"error": {"code": exc.code, "message": exc.message, "status": exc.status}}
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                self._serve("GET")
+
+            def do_POST(self) -> None:
+                self._serve("POST")
+
+            def do_PATCH(self) -> None:
+                self._serve("PATCH")
+
+            def do_DELETE(self) -> None:
+                self._serve("DELETE")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+        for container in self.docker.containers.list(all=True, filters={"label": FAKE_LABEL}):
+            container.remove(force=True)
+
+    # -- routing ----------------------------------------------------------------------------------------
+    def route(
+        self, method: str, path: str, query: dict[str, list[str]], body: dict[str, Any]
+    ) -> tuple[int, Any]:
+        path = path.removeprefix("/v2/")
+        table = [
+            ("POST", LOCATION + r"/services", "CreateService", self.create_service),
+            ("GET", SERVICE + r":getIamPolicy", "GetIamPolicy", self.get_iam_policy),
+            ("POST", SERVICE + r":setIamPolicy", "SetIamPolicy", self.set_iam_policy),
+            ("GET", SERVICE, "GetService", self.get_service),
+            ("PATCH", SERVICE, "UpdateService", self.update_service),
+            ("DELETE", SERVICE, "DeleteService", self.delete_service),
+            ("GET", LOCATION + r"/operations/(?P<operation>[^/:]+)", "GetOperation", self.get_operation),
+        ]
+        for verb, pattern, method_name, handler in table:
+            match = re.fullmatch(pattern, path)
+            if verb == method and match:
+                self.calls.append(method_name)
+                if method_name in self.deny:
+                    raise ApiError(
+                        403,
+                        "PERMISSION_DENIED",
+                        f"Permission 'run.services.{method_name}' denied on resource '{path}' (or it may not exist).",
+                    )
+                return 200, handler(path.split(":", 1)[0], query, body)
+        raise ApiError(404, "NOT_FOUND", f"no route {method} {path}")
+
+    # -- services ---------------------------------------------------------------------------------------
+    def _service(self, name: str) -> dict[str, Any]:
+        if name not in self.services:
+            raise ApiError(404, "NOT_FOUND", f"Resource '{name}' was not found")
+        return self.services[name]
+
+    def get_service(self, path: str, query: Any, body: Any) -> dict[str, Any]:
+        with self.lock:
+            return json.loads(json.dumps(self._service(path)))
+
+    def create_service(self, path: str, query: dict[str, list[str]], body: dict[str, Any]) -> dict[str, Any]:
+        service_id = (query.get("serviceId") or [""])[0]
+        name = f"{path.removesuffix('/services')}/services/{service_id}"
+        with self.lock:
+            if name in self.services:
+                raise ApiError(409, "ALREADY_EXISTS", f"Resource '{name}' already exists.")
+            service = {**body, "name": name, "uid": str(uuid.uuid4()), "generation": "0", "traffic": []}
+            self.services[name] = service
+        return self._reconcile(name, body)
+
+    def update_service(self, path: str, query: Any, body: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            self._service(path)
+        return self._reconcile(path, body)
+
+    def delete_service(self, path: str, query: Any, body: Any) -> dict[str, Any]:
+        with self.lock:
+            service = self.services.pop(self._service(path)["name"])
+        return self._operation(path, done=True, response=service)
+
+    def _reconcile(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Start the template's revision if it is new, then apply the traffic once it is ready."""
+        template = body.get("template") or {}
+        revision_name = template.get("revision") or f"{name.rsplit('/', 1)[1]}-{uuid.uuid4().hex[:5]}"
+        service_id = name.rsplit("/", 1)[1]
+        if not revision_name.startswith(service_id + "-"):
+            raise ApiError(
+                400, "INVALID_ARGUMENT", f"Revision name must begin with the service name '{service_id}-'."
+            )
+        containers = template.get("containers") or []
+        if len(containers) != 1 or not containers[0].get("image"):
+            raise ApiError(
+                400, "INVALID_ARGUMENT", "template.containers: exactly one container with an image"
+            )
+        with self.lock:
+            service = self.services[name]
+            generation = str(int(service.get("generation", "0")) + 1)
+            service.update({k: v for k, v in body.items() if k not in ("name", "uid", "traffic")})
+            service.update(
+                {
+                    "generation": generation,
+                    "reconciling": True,
+                    "latestCreatedRevision": f"{name}/revisions/{revision_name}",
+                }
+            )
+            operation = self._operation(name, done=False, response=service)
+        threading.Thread(
+            target=self._deploy,
+            args=(name, revision_name, template, body.get("traffic"), operation["name"]),
+            daemon=True,
+        ).start()
+        return operation
+
+    def _deploy(
+        self,
+        name: str,
+        revision_name: str,
+        template: dict[str, Any],
+        traffic: list[dict[str, Any]] | None,
+        op: str,
+    ) -> None:
+        try:
+            if revision_name not in self.revisions or not self.revisions[revision_name].ready:
+                self._start_revision(revision_name, template)
+        except ApiError as exc:
+            with self.lock:
+                service = self.services[name]
+                service["reconciling"] = False
+                service["terminalCondition"] = {
+                    "type": "Ready",
+                    "state": "CONDITION_FAILED",
+                    "message": exc.message,
+                }
+                self.operations[op].update(done=True, error={"code": 9, "message": exc.message})
+            return
+        with self.lock:
+            service = self.services[name]
+            if traffic is not None:
+                service["traffic"] = traffic or [
+                    {"type": "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST", "percent": 100}
+                ]
+            elif not service.get("traffic"):
+                service["traffic"] = [{"type": "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST", "percent": 100}]
+            service["latestReadyRevision"] = f"{name}/revisions/{revision_name}"
+            self._status(service, revision_name)
+            self.operations[op].update(done=True, response=self._typed(service))
+
+    def _status(self, service: dict[str, Any], latest: str) -> None:
+        statuses = []
+        for target in service["traffic"]:
+            kind = target.get("type", 0)
+            kind = REVISION_TYPE.get(kind, kind) if isinstance(kind, int) else kind.rsplit("_", 1)[-1]
+            revision = latest if kind == "LATEST" else target.get("revision", "")
+            status = {
+                "type": target.get("type", 0),
+                "revision": revision,
+                "percent": target.get("percent", 0),
+            }
+            if target.get("tag"):
+                status.update(tag=target["tag"], uri=self.revisions[revision].url)
+            statuses.append(status)
+        total = sum(s["percent"] for s in statuses)
+        if total != 100:
+            raise ApiError(400, "INVALID_ARGUMENT", f"traffic percentages must add up to 100, not {total}")
+        serving = max(statuses, key=lambda s: s["percent"])["revision"]
+        service.update(
+            trafficStatuses=statuses,
+            uri=self.revisions[serving].url,
+            reconciling=False,
+            observedGeneration=service["generation"],
+            terminalCondition={"type": "Ready", "state": "CONDITION_SUCCEEDED"},
+        )
+
+    def _start_revision(self, revision_name: str, template: dict[str, Any]) -> None:
+        from docker.errors import APIError, ImageNotFound
+
+        container_spec = template["containers"][0]
+        image = container_spec["image"]
+        port = (container_spec.get("ports") or [{}])[0].get("containerPort", 8080)
+        env = {"PORT": str(port), "K_REVISION": revision_name}
+        for var in container_spec.get("env") or []:
+            if "valueSource" in var:
+                ref = var["valueSource"]["secretKeyRef"]
+                if ref["secret"] not in self.secrets:
+                    raise ApiError(
+                        400,
+                        "FAILED_PRECONDITION",
+                        f"Secret {ref['secret']}/versions/{ref.get('version')} was not found",
+                    )
+                env[var["name"]] = self.secrets[ref["secret"]]
+            else:
+                env[var["name"]] = var.get("value", "")
+        try:
+            self.docker.images.pull(image)
+        except (APIError, ImageNotFound) as exc:
+            raise ApiError(
+                400,
+                "FAILED_PRECONDITION",
+                f"Image '{image}' not found. {getattr(exc, 'explanation', '') or exc}",
+            ) from exc
+        host_port = free_port()
+        try:
+            container = self.docker.containers.run(
+                image,
+                detach=True,
+                environment=env,
+                labels={FAKE_LABEL: revision_name},
+                ports={f"{port}/tcp": ("127.0.0.1", host_port)},
+            )
+        except APIError as exc:
+            raise ApiError(
+                400, "FAILED_PRECONDITION", f"Revision '{revision_name}' could not start: {exc}"
+            ) from exc
+        revision = Revision(revision_name, image, container, f"http://127.0.0.1:{host_port}")
+        self.revisions[revision_name] = revision
+        probe = (container_spec.get("startupProbe") or {}).get("httpGet", {}).get("path", "/")
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(revision.url + probe, timeout=2) as response:
+                    if response.status == 200:
+                        revision.ready = True
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            container.reload()
+            if container.status == "exited":
+                break
+            time.sleep(0.3)
+        raise ApiError(
+            400,
+            "FAILED_PRECONDITION",
+            f"Revision '{revision_name}' is not ready and cannot serve traffic. The user-provided container "
+            f"failed the configured startup probe checks.",
+        )
+
+    # -- operations -------------------------------------------------------------------------------------
+    def _operation(self, resource: str, done: bool, response: dict[str, Any]) -> dict[str, Any]:
+        location = resource.split("/services/")[0]
+        operation = {
+            "name": f"{location}/operations/{uuid.uuid4()}",
+            "metadata": self._typed(response),
+            "done": done,
+        }
+        if done:
+            operation["response"] = self._typed(response)
+        self.operations[operation["name"]] = operation
+        return operation
+
+    @staticmethod
+    def _typed(service: dict[str, Any]) -> dict[str, Any]:
+        return {"@type": "type.googleapis.com/google.cloud.run.v2.Service", **json.loads(json.dumps(service))}
+
+    def get_operation(self, path: str, query: Any, body: Any) -> dict[str, Any]:
+        with self.lock:
+            if path not in self.operations:
+                raise ApiError(404, "NOT_FOUND", f"Operation '{path}' was not found")
+            return json.loads(json.dumps(self.operations[path]))
+
+    # -- IAM --------------------------------------------------------------------------------------------
+    def get_iam_policy(self, path: str, query: Any, body: Any) -> dict[str, Any]:
+        with self.lock:
+            self._service(path)
+            return self.policies.get(path, {"version": 1, "etag": "BwAAAA=="})
+
+    def set_iam_policy(self, path: str, query: Any, body: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            self._service(path)
+            current = self.policies.get(path, {"etag": "BwAAAA=="})
+            policy = body.get("policy", {})
+            if policy.get("etag") and policy["etag"] != current["etag"]:
+                raise ApiError(409, "ABORTED", "There were concurrent policy changes.")
+            policy = {**policy, "version": 1, "etag": base64.b64encode(uuid.uuid4().bytes[:6]).decode()}
+            self.policies[path] = policy
+            return policy
+
+    def public(self, service: str) -> bool:
+        """Whether allUsers may invoke ``service`` (its full name)."""
+        bindings = self.policies.get(service, {}).get("bindings", [])
+        return any(b["role"] == "roles/run.invoker" and "allUsers" in b.get("members", []) for b in bindings)
+
+    def traffic(self, service: str) -> dict[str, int]:
+        """revision -> percent, as the service reports it."""
+        return {
+            s["revision"]: s["percent"]
+            for s in self.services[service].get("trafficStatuses", [])
+            if s["percent"]
+        }

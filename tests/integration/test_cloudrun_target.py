@@ -1,0 +1,145 @@
+"""The Cloud Run target through the real ``google.cloud.run_v2`` client (REST) against a local fake of the
+Admin API v2 that runs each revision on the real engine: create, update, operation polling, a failed
+operation, IAM, traffic tags, canary -> promote -> rollback, secret references."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from fake_cloudrun import FakeCloudRun
+from nfldeploy.errors import DeployError, SmokeTestError
+from nfldeploy.settings import DeploySettings
+from nfldeploy.targets.cloudrun import CloudRunTarget, services_client
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+PROJECT, REGION = "nfl-proj", "us-central1"
+SECRET = f"projects/{PROJECT}/secrets/nfl-api-keys"
+
+
+@pytest.fixture
+def fake(docker_client: Any) -> Iterator[FakeCloudRun]:
+    server = FakeCloudRun(docker_client, secrets={SECRET: "cloud-key-1"}).start()
+    yield server
+    server.stop()
+
+
+def _target(fake: FakeCloudRun, service: str, **kwargs: Any) -> CloudRunTarget:
+    return CloudRunTarget(services_client(fake.endpoint), PROJECT, REGION, service, **kwargs)
+
+
+def _settings(service: str, **values: Any) -> DeploySettings:
+    return DeploySettings(service_name=service, project=PROJECT, region=REGION, memory="1Gi", **values)
+
+
+def test_create_update_iam_and_secret_reference(fake: FakeCloudRun, pushed_image: str) -> None:
+    service = f"svc-{uuid.uuid4().hex[:6]}"
+    target = _target(fake, service, lineage={"nfldeploy-model": "ABCDEF0123"})
+    settings = _settings(service)
+    plan = target.plan(settings, pushed_image)
+    assert [a.kind for a in plan.actions] == ["create", "traffic"]
+    first = target.apply(plan)
+    assert "GetOperation" in fake.calls  # the client polled the long-running operation
+    revision = first.revision
+    assert revision.startswith(f"{service}-{pushed_image.split('@sha256:')[1][:8]}-")
+    assert first.traffic == {revision: 100}
+    assert httpx.get(first.url + "/ready").status_code == 200
+    stored = fake.services[target.full_name]["template"]
+    assert stored["labels"]["nfldeploy-model"] == "abcdef0123"
+    assert stored["containers"][0]["startupProbe"]["httpGet"]["path"] == "/ready"
+    assert (
+        stored["scaling"] == {"minInstanceCount": 0, "maxInstanceCount": 10}
+        or stored["scaling"]["maxInstanceCount"] == 10
+    )
+
+    assert target.plan(settings, pushed_image).empty  # same image, same settings: nothing to do
+
+    secured = _settings(service, auth=True, api_keys_secret="nfl-api-keys", allow_unauthenticated=True)
+    plan = target.plan(secured, pushed_image)
+    assert [a.kind for a in plan.actions] == ["secret_ref", "update", "traffic", "iam"]
+    assert "cloud-key-1" not in str(plan.as_dict()) and SECRET in str(plan.as_dict())
+    second = target.apply(plan)
+    assert second.previous == revision and second.traffic == {second.revision: 100}
+    env = fake.services[target.full_name]["template"]["containers"][0]["env"]
+    assert {
+        "name": "NFLDEPLOY_API_KEYS",
+        "valueSource": {"secretKeyRef": {"secret": SECRET, "version": "latest"}},
+    } in env
+    assert httpx.get(second.url + "/version").status_code == 401
+    ok = httpx.get(second.url + "/version", headers={"Authorization": "Bearer cloud-key-1"})
+    assert ok.status_code == 200
+    assert fake.public(target.full_name)
+    assert target.plan(secured, pushed_image).empty  # the binding is read back: no second iam action
+
+    rolled = target.rollback()
+    assert rolled.revision == revision and fake.traffic(target.full_name) == {revision: 100}
+
+
+def test_canary_promote_rollback(fake: FakeCloudRun, pushed_image: str) -> None:
+    service = f"can-{uuid.uuid4().hex[:6]}"
+    checked: list[str] = []
+    target = _target(fake, service, verify=checked.append)
+    first = target.apply(target.plan(_settings(service), pushed_image, canary=10))  # nothing serves: 100 %
+    assert first.traffic == {first.revision: 100} and not checked
+
+    plan = target.plan(_settings(service, concurrency=40), pushed_image, canary=10)
+    assert [a.kind for a in plan.actions] == ["update", "tag", "smoke_test", "traffic"]
+    canary = target.apply(plan)
+    assert canary.traffic == {canary.revision: 10, first.revision: 90}
+    assert checked and httpx.get(checked[0] + "/ready").status_code == 200  # checked via the tag URL
+    statuses = fake.services[target.full_name]["trafficStatuses"]
+    assert any(s.get("tag") == "canary" and s["revision"] == canary.revision for s in statuses)
+    status = target.status()
+    assert status["traffic"] == {canary.revision: 10, first.revision: 90}
+
+    promoted = target.apply(target.plan_promote())
+    assert promoted.traffic == {canary.revision: 100}
+    rolled = target.rollback()
+    assert rolled.revision == first.revision and fake.traffic(target.full_name) == {first.revision: 100}
+
+
+def test_a_canary_that_fails_its_check_gets_no_traffic(fake: FakeCloudRun, pushed_image: str) -> None:
+    service = f"bad-{uuid.uuid4().hex[:6]}"
+
+    def refuse(url: str) -> None:
+        raise SmokeTestError("golden outputs differ")
+
+    target = _target(fake, service, verify=refuse)
+    first = target.apply(target.plan(_settings(service), pushed_image))
+    with pytest.raises(DeployError, match=r"failed its check.*got no traffic.*golden outputs differ"):
+        target.apply(target.plan(_settings(service, concurrency=20), pushed_image, canary=25))
+    assert fake.traffic(target.full_name) == {first.revision: 100}
+
+
+def test_a_failed_operation_keeps_the_previous_revision(
+    fake: FakeCloudRun, pushed_image: str, registry: Any
+) -> None:
+    service = f"fail-{uuid.uuid4().hex[:6]}"
+    target = _target(fake, service)
+    first = target.apply(target.plan(_settings(service), pushed_image))
+    missing = f"{registry.address}/nfldeploy-test/missing@sha256:{'0' * 64}"
+    with pytest.raises(DeployError) as caught:
+        target.apply(target.plan(_settings(service), missing))
+    assert service in caught.value.message and "not found" in caught.value.message
+    assert f"{first.revision} 100 %" in caught.value.message
+    assert fake.traffic(target.full_name) == {first.revision: 100}
+    assert target.status()["revisions"][-1]["state"] == "failed"
+
+
+def test_permission_denied_names_the_service_and_quotes_the_api(
+    fake: FakeCloudRun, pushed_image: str
+) -> None:
+    fake.deny.add("CreateService")
+    service = f"deny-{uuid.uuid4().hex[:6]}"
+    target = _target(fake, service)
+    with pytest.raises(DeployError) as caught:
+        target.apply(target.plan(_settings(service), pushed_image))
+    assert (
+        service in caught.value.message
+        and "Permission 'run.services.CreateService' denied" in caught.value.message
+    )
+    assert caught.value.exit_code == 4 and "roles" in (caught.value.hint or "")
