@@ -19,6 +19,11 @@ def _read_keys(environ: Mapping[str, str]) -> tuple[str, ...]:
             keys += [line.strip() for line in Path(key_file).read_text().splitlines()]
         except OSError as exc:
             raise ConfigError(f"cannot read NFLDEPLOY_API_KEYS_FILE {key_file}: {exc.strerror}") from exc
+    secret_arn = environ.get("NFLDEPLOY_API_KEYS_SECRET_ARN")
+    if secret_arn:
+        from nfldeploy.serving.secrets import read_secret_keys
+
+        keys += read_secret_keys(secret_arn)
     return tuple(k for k in keys if k and not k.startswith("#"))
 
 

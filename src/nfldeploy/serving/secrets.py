@@ -1,0 +1,45 @@
+"""API keys held in AWS Secrets Manager, read once at init when ``NFLDEPLOY_API_KEYS_SECRET_ARN`` is set.
+
+The secret's string is the keys separated by commas or newlines, or a JSON list, or a JSON object with a
+``keys`` list. boto3 follows the standard AWS chain (on Lambda: the execution role). The ARN may be logged;
+the keys never are.
+"""
+
+from __future__ import annotations
+
+import json
+
+from nfldeploy.errors import ConfigError
+
+SECRET_ARN_ENV = "NFLDEPLOY_API_KEYS_SECRET_ARN"
+
+
+def parse_keys(text: str) -> list[str]:
+    """Keys from a secret's string."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        data = data.get("keys")
+    if isinstance(data, list):
+        return [str(key).strip() for key in data if str(key).strip()]
+    return [key.strip() for key in text.replace("\n", ",").split(",") if key.strip()]
+
+
+def read_secret_keys(arn: str) -> list[str]:
+    """The API keys stored in the Secrets Manager secret ``arn``."""
+    try:
+        import boto3
+        from botocore.exceptions import BotoCoreError, ClientError
+    except ImportError as exc:  # pragma: no cover - the lambda extra brings boto3
+        raise ConfigError(f"{SECRET_ARN_ENV} is set but boto3 is not installed") from exc
+    region = arn.split(":")[3] if arn.count(":") >= 6 else None
+    try:
+        value = boto3.client("secretsmanager", region_name=region).get_secret_value(SecretId=arn)
+    except (BotoCoreError, ClientError) as exc:
+        raise ConfigError(f"cannot read the API keys secret {arn}: {exc}") from exc
+    keys = parse_keys(str(value.get("SecretString") or ""))
+    if not keys:
+        raise ConfigError(f"the API keys secret {arn} holds no keys")
+    return keys

@@ -1,0 +1,190 @@
+"""The Lambda target against moto's server (ECR, IAM, Lambda, aliases, function URLs, Secrets Manager), with
+the image pushed to the local registry, and the deployed function's image driven through the Runtime API."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import pytest
+
+from lambda_runtime import RuntimeAPI
+from nfldeploy.errors import DeployError
+from nfldeploy.image.push import push_image
+from nfldeploy.settings import DeploySettings
+from nfldeploy.targets.aws_lambda import AwsClients, LambdaTarget, aws_clients, ecr_login
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
+
+
+@pytest.fixture
+def aws(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> AwsClients:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", aws_env)
+    return aws_clients("us-east-1")
+
+
+def ecr_via_local_registry(
+    docker_client: Any, registry: Any, ecr: Any, pushed: dict[str, str]
+) -> Callable[[str, str], str]:
+    """What a push to ECR does, with the local registry as ECR's storage: a real push (with the ECR token
+    from moto), then the image's manifest recorded in moto's ECR repository."""
+
+    def push(image: str, reference: str) -> str:
+        local_ref, digest = push_image(docker_client, image, registry.address, ecr_login("us-east-1", ecr))
+        repo = local_ref.split("/", 1)[1].rsplit(":", 1)[0]
+        request = urllib.request.Request(
+            f"http://{registry.address}/v2/{repo}/manifests/{digest}", headers={"Accept": MANIFEST_V2}
+        )
+        with urllib.request.urlopen(request) as response:
+            manifest = response.read().decode()
+        repository = reference.split("/", 1)[1].rsplit(":", 1)[0]
+        recorded = ecr.put_image(
+            repositoryName=repository, imageManifest=manifest, imageTag=reference.rsplit(":", 1)[1]
+        )
+        ecr_digest = str(recorded["image"]["imageId"]["imageDigest"])
+        pushed[ecr_digest] = f"{local_ref.rsplit(':', 1)[0]}@{digest}"
+        return ecr_digest
+
+    return push
+
+
+def _settings(name: str, **values: Any) -> DeploySettings:
+    return DeploySettings(
+        **{"service_name": name, "repository": f"nfl/{name}", "memory": "1Gi", "timeout": 60, **values}
+    )
+
+
+def _invoke(
+    image: str, env: dict[str, str], docker_client: Any, path: str, token: str | None = None
+) -> dict[str, Any]:
+    """Run the function's image with the function's env and answer one Function URL event."""
+    runtime = RuntimeAPI()
+    container = docker_client.containers.run(
+        image,
+        detach=True,
+        network_mode="host",
+        environment={**env, "AWS_LAMBDA_RUNTIME_API": runtime.address},
+    )
+    headers = {
+        "host": "x.lambda-url.us-east-1.on.aws",
+        **({"authorization": f"Bearer {token}"} if token else {}),
+    }
+    event = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": headers,
+        "requestContext": {
+            "http": {
+                "method": "GET",
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "203.0.113.9",
+                "userAgent": "t",
+            },
+            "domainName": "x.lambda-url.us-east-1.on.aws",
+            "requestId": uuid.uuid4().hex,
+            "routeKey": "$default",
+            "accountId": "anonymous",
+            "apiId": "x",
+        },
+        "isBase64Encoded": False,
+    }
+    try:
+        return dict(runtime.invoke(event, timeout=90))
+    except (TimeoutError, RuntimeError) as exc:
+        raise AssertionError(f"{exc}\n{container.logs()[-3000:].decode(errors='replace')}") from exc
+    finally:
+        container.remove(force=True)
+        runtime.close()
+
+
+def test_deploy_secret_canary_promote_rollback(
+    aws: AwsClients, aws_env: str, docker_client: Any, registry: Any, lambda_image: str
+) -> None:
+    name = f"fn-{uuid.uuid4().hex[:6]}"
+    pushed: dict[str, str] = {}
+    target = LambdaTarget(
+        aws, name, "us-east-1", push=ecr_via_local_registry(docker_client, registry, aws.ecr, pushed)
+    )
+    settings = _settings(name)
+    plan = target.plan(settings, lambda_image)
+    assert [a.kind for a in plan.actions] == [
+        "ensure_repository",
+        "role",
+        "push",
+        "create_function",
+        "publish_version",
+        "alias",
+        "function_url",
+    ]
+    first = target.apply(plan)
+    assert first.revision == f"{name}:1" and first.traffic == {f"{name}:1": 100}
+    assert first.url.startswith("https://") and ".lambda-url.us-east-1.on.aws" in first.url
+    repo = aws.ecr.describe_repositories(repositoryNames=[settings.repository])["repositories"][0]
+    assert repo["imageScanningConfiguration"]["scanOnPush"] is True
+    config = aws.lambda_.get_function_configuration(FunctionName=name)
+    assert (config["PackageType"], config["MemorySize"], config["Timeout"]) == ("Image", 1024, 60)
+    assert config["Architectures"] == ["x86_64"]
+    assert aws.lambda_.get_function_url_config(FunctionName=name, Qualifier="live")["AuthType"] == "NONE"
+    policy = json.loads(aws.lambda_.get_policy(FunctionName=name, Qualifier="live")["Policy"])
+    assert any(s["Action"] == "lambda:InvokeFunctionUrl" for s in policy["Statement"])
+
+    ecr_ref = f"{repo['repositoryUri']}@{next(iter(pushed))}"
+    assert target.plan(settings, ecr_ref).empty  # the same image (already in ECR) and settings: nothing
+
+    secrets = boto3.client("secretsmanager", region_name="us-east-1")
+    arn = secrets.create_secret(Name=f"{name}-keys", SecretString="lambda-key-1,lambda-key-2")["ARN"]
+    secured = _settings(name, auth=True, api_keys_secret=arn)
+    plan = target.plan(secured, ecr_ref)
+    assert [a.kind for a in plan.actions] == ["secret_ref", "update_function", "publish_version", "alias"]
+    assert "lambda-key-1" not in json.dumps(plan.as_dict()) and arn in json.dumps(plan.as_dict())
+    second = target.apply(plan)
+    assert second.traffic == {f"{name}:2": 100} and second.previous == f"{name}:1"
+    env = aws.lambda_.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+    assert env["NFLDEPLOY_API_KEYS_SECRET_ARN"] == arn and "lambda-key-1" not in json.dumps(env)
+    role_policy = aws.iam.get_role_policy(RoleName=f"{name}-nfldeploy", PolicyName="read-api-keys")
+    assert arn in json.dumps(role_policy["PolicyDocument"])
+
+    # the function's image with the function's env reads the keys from Secrets Manager at init
+    aws_env_vars = {
+        **env,
+        "AWS_ENDPOINT_URL": aws_env,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing-secret-value",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    image = pushed[next(iter(pushed))]
+    assert _invoke(image, aws_env_vars, docker_client, "/version")["statusCode"] == 401
+    assert _invoke(image, aws_env_vars, docker_client, "/version", token="lambda-key-2")["statusCode"] == 200
+
+    canary = target.apply(
+        target.plan(_settings(name, auth=True, api_keys_secret=arn, timeout=30), ecr_ref, canary=20)
+    )
+    assert canary.traffic == {f"{name}:2": 80, f"{name}:3": 20}
+    assert target.status()["traffic"] == canary.traffic
+    promoted = target.apply(target.plan_promote())
+    assert promoted.traffic == {f"{name}:3": 100}
+    rolled = target.rollback()
+    assert rolled.traffic == {f"{name}:2": 100}
+    assert [r["name"] for r in target.status()["revisions"]] == [f"{name}:1", f"{name}:2", f"{name}:3"]
+
+
+def test_an_image_missing_from_ecr_changes_nothing(
+    aws: AwsClients, docker_client: Any, registry: Any, lambda_image: str
+) -> None:
+    name = f"fn-{uuid.uuid4().hex[:6]}"
+    target = LambdaTarget(
+        aws, name, "us-east-1", push=ecr_via_local_registry(docker_client, registry, aws.ecr, {})
+    )
+    first = target.apply(target.plan(_settings(name), lambda_image))
+    uri = aws.ecr.describe_repositories(repositoryNames=[f"nfl/{name}"])["repositories"][0]["repositoryUri"]
+    with pytest.raises(DeployError, match=r"is not in the ECR repository.*nothing was changed"):
+        target.plan(_settings(name), f"{uri}@sha256:{'0' * 64}")
+    assert target.status()["traffic"] == first.traffic == {f"{name}:1": 100}

@@ -1,0 +1,238 @@
+"""Plans as data: what given settings and a given remote state produce (no network: the remote state is
+handed in through botocore's Stubber and run_v2 objects), and the waiter failure paths."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from google.api_core import exceptions
+from google.cloud import run_v2
+from google.iam.v1 import policy_pb2
+
+from nfldeploy.errors import ConfigError, DeployError
+from nfldeploy.settings import DeploySettings
+from nfldeploy.targets.aws_lambda import SPEC_PREFIX, AwsClients, LambdaTarget
+from nfldeploy.targets.base import Action, Plan
+from nfldeploy.targets.cloudrun import CloudRunTarget
+
+IMAGE = "us-docker.pkg.dev/p/r/nfl@sha256:" + "ab" * 32
+
+
+class RemoteState:
+    """A Cloud Run project holding at most one service (the state a plan reads)."""
+
+    def __init__(self, service: run_v2.Service | None = None, public: bool = False) -> None:
+        self.service, self.public = service, public
+
+    def get_service(self, name: str) -> run_v2.Service:
+        if self.service is None:
+            raise exceptions.NotFound("not found")
+        return self.service
+
+    def get_iam_policy(self, request: dict[str, Any]) -> policy_pb2.Policy:
+        bindings = [policy_pb2.Binding(role="roles/run.invoker", members=["allUsers"])] if self.public else []
+        return policy_pb2.Policy(bindings=bindings)
+
+
+def _cloudrun(state: RemoteState, **kwargs: Any) -> CloudRunTarget:
+    return CloudRunTarget(state, "p", "us-central1", "nfl", **kwargs)
+
+
+def _settings(**values: Any) -> DeploySettings:
+    return DeploySettings(service_name="nfl", project="p", **values)
+
+
+def _serving(target: CloudRunTarget, settings: DeploySettings, traffic: dict[str, int]) -> run_v2.Service:
+    """The service as it is after ``settings`` were deployed and traffic set to ``traffic``."""
+    template = target.plan(settings, IMAGE).get("template")
+    return run_v2.Service(
+        name=target.full_name,
+        template=template,
+        uri="https://nfl-abc.a.run.app",
+        traffic_statuses=[{"type_": 2, "revision": rev, "percent": pct} for rev, pct in traffic.items()],
+    )
+
+
+def _kinds(plan: Plan) -> list[str]:
+    return [a.kind for a in plan.actions]
+
+
+def test_cloudrun_first_deploy_creates_and_routes_everything() -> None:
+    plan = _cloudrun(RemoteState()).plan(_settings(), IMAGE)
+    assert _kinds(plan) == ["create", "traffic"]
+    revision = plan.get("revision")
+    assert revision.startswith("nfl-abababab-") and plan.get("traffic") == {revision: 100}
+    container = plan.get("template")["containers"][0]
+    assert container["startup_probe"]["http_get"]["path"] == "/ready"
+    assert container["resources"]["limits"] == {"cpu": "1", "memory": "2Gi"}
+
+
+def test_cloudrun_unchanged_settings_give_the_empty_plan() -> None:
+    target = _cloudrun(RemoteState())
+    state = RemoteState(_serving(target, _settings(), {}))
+    state.service.traffic_statuses = [
+        {"type_": 2, "revision": state.service.template.revision, "percent": 100}
+    ]
+    assert _cloudrun(state).plan(_settings(), IMAGE).empty
+
+
+def test_cloudrun_changed_settings_update_with_a_new_revision() -> None:
+    target = _cloudrun(RemoteState())
+    old = target.plan(_settings(), IMAGE).get("revision")
+    state = RemoteState(_serving(target, _settings(), {old: 100}))
+    plan = _cloudrun(state).plan(_settings(memory="4Gi", cpu=2), IMAGE)
+    assert _kinds(plan) == ["update", "traffic"] and plan.get("revision") != old
+    assert plan.get("previous") == old
+
+
+def test_cloudrun_canary_splits_and_checks_before_traffic() -> None:
+    target = _cloudrun(RemoteState())
+    old = target.plan(_settings(), IMAGE).get("revision")
+    state = RemoteState(_serving(target, _settings(), {old: 100}))
+    plan = _cloudrun(state, verify=lambda url: None).plan(_settings(concurrency=10), IMAGE, canary=10)
+    assert _kinds(plan) == ["update", "tag", "smoke_test", "traffic"]
+    assert plan.get("traffic") == {plan.get("revision"): 10, old: 90}
+    with pytest.raises(ConfigError, match="between 1 and 99"):
+        _cloudrun(state).plan(_settings(), IMAGE, canary=100)
+
+
+def test_cloudrun_secret_and_iam_appear_as_references() -> None:
+    plan = _cloudrun(RemoteState()).plan(
+        _settings(auth=True, api_keys_secret="keys:3", allow_unauthenticated=True), IMAGE
+    )
+    assert _kinds(plan) == ["secret_ref", "create", "traffic", "iam"]
+    assert plan.actions[0].detail == "projects/p/secrets/keys version 3"
+    with pytest.raises(ConfigError, match="api_keys_secret"):
+        _cloudrun(RemoteState()).plan(_settings(auth=True), IMAGE)
+    with pytest.raises(ConfigError, match="project"):
+        CloudRunTarget(RemoteState(), None, "us-central1", "nfl")
+
+
+def _lambda(stubber_setup: Any) -> tuple[LambdaTarget, list[Stubber]]:
+    session = boto3.Session(aws_access_key_id="a", aws_secret_access_key="b", region_name="us-east-1")
+    clients = AwsClients(session.client("lambda"), session.client("ecr"), session.client("iam"))
+    stubs = [Stubber(clients.lambda_), Stubber(clients.ecr), Stubber(clients.iam)]
+    stubber_setup(*stubs)
+    for stub in stubs:
+        stub.activate()
+    return LambdaTarget(clients, "nfl", "us-east-1", waiter_config={"Delay": 0, "MaxAttempts": 2}), stubs
+
+
+ECR_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nfl@sha256:" + "cd" * 32
+ROLE = {
+    "Role": {
+        "RoleName": "nfl-nfldeploy",
+        "Arn": "arn:aws:iam::123456789012:role/nfl-nfldeploy",
+        "Path": "/",
+        "RoleId": "AROAEXAMPLE0000000000",
+        "CreateDate": "2026-01-01T00:00:00Z",
+    }
+}
+REPO = {
+    "repositories": [
+        {
+            "repositoryName": "nfl",
+            "repositoryUri": ECR_IMAGE.split("@")[0],
+            "imageScanningConfiguration": {"scanOnPush": True},
+        }
+    ]
+}
+
+
+URL_CONFIG = {
+    "FunctionUrl": "https://abcdefghijk.lambda-url.us-east-1.on.aws/",
+    "FunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:nfl",
+    "AuthType": "NONE",
+    "CreationTime": "2026-01-01T00:00:00Z",
+    "LastModifiedTime": "2026-01-01T00:00:00Z",
+}
+
+
+def test_lambda_unchanged_function_gives_the_empty_plan() -> None:
+    settings = DeploySettings(service_name="nfl", repository="nfl")
+
+    def state(lam: Stubber, ecr: Stubber, iam: Stubber, description: str = "") -> None:
+        ecr.add_response("describe_repositories", REPO)
+        iam.add_response("get_role", ROLE)
+        ecr.add_response("describe_images", {"imageDetails": [{"imageDigest": "sha256:" + "cd" * 32}]})
+        lam.add_response(
+            "get_function", {"Configuration": {"FunctionName": "nfl", "Description": description}}
+        )
+        lam.add_response("get_alias", {"Name": "live", "FunctionVersion": "4"})
+        for _ in range(2):
+            lam.add_response("get_function_url_config", URL_CONFIG)
+
+    target, _ = _lambda(state)
+    changed = target.plan(settings, ECR_IMAGE)
+    assert _kinds(changed) == ["update_function", "publish_version", "alias"]
+    target, stubs = _lambda(lambda *s: state(*s, description=SPEC_PREFIX + changed.get("spec_hash")))
+    assert target.plan(settings, ECR_IMAGE).empty
+    for stub in stubs:
+        stub.assert_no_pending_responses()
+
+
+def _lambda_plan(previous: str | None, *kinds: str) -> Plan:
+    """A plan as LambdaTarget.plan makes it, for an image already in ECR."""
+    spec = {
+        "digest": "sha256:" + "cd" * 32,
+        "memory": 2048,
+        "timeout": 300,
+        "env": {},
+        "arch": "x86_64",
+        "role": "nfl-nfldeploy",
+        "repository": "nfl",
+        "canary": None,
+        "url_auth": "NONE",
+        "previous": previous,
+    }
+    return Plan(
+        "lambda", "nfl", ECR_IMAGE, tuple(Action(kind, "nfl") for kind in kinds), tuple(sorted(spec.items()))
+    )
+
+
+def test_lambda_failed_update_leaves_the_alias_on_the_serving_version() -> None:
+    """The waiter sees LastUpdateStatus Failed: a DeployError naming the function and the reason, and the
+    alias is never touched (the Stubber would refuse an update_alias call)."""
+    failed = {
+        "Configuration": {
+            "FunctionName": "nfl",
+            "State": "Active",
+            "LastUpdateStatus": "Failed",
+            "LastUpdateStatusReason": "Image manifest not found",
+        }
+    }
+
+    def state(lam: Stubber, ecr: Stubber, iam: Stubber) -> None:
+        lam.add_response("get_alias", {"Name": "live", "FunctionVersion": "4"})
+        ecr.add_response("describe_repositories", REPO)
+        iam.add_response("get_role", ROLE)
+        lam.add_response("update_function_code", {"FunctionName": "nfl"})
+        lam.add_response("get_function", failed)
+
+    target, stubs = _lambda(state)
+    plan = _lambda_plan("4", "update_function", "publish_version", "alias")
+    with pytest.raises(DeployError) as caught:
+        target.apply(plan)
+    assert "nfl" in caught.value.message and "Image manifest not found" in caught.value.message
+    assert "alias live still serves version 4 (100 %)" in caught.value.message
+    for stub in stubs:
+        stub.assert_no_pending_responses()
+
+
+def test_lambda_create_that_never_gets_active() -> None:
+    pending = {"Configuration": {"FunctionName": "nfl", "State": "Failed", "StateReason": "InvalidImage"}}
+
+    def state(lam: Stubber, ecr: Stubber, iam: Stubber) -> None:
+        lam.add_client_error("get_alias", "ResourceNotFoundException")
+        ecr.add_response("describe_repositories", REPO)
+        iam.add_response("get_role", ROLE)
+        lam.add_response("create_function", {"FunctionName": "nfl"})
+        lam.add_response("get_function", pending)
+
+    target, _ = _lambda(state)
+    plan = _lambda_plan(None, "create_function")
+    with pytest.raises(DeployError, match="create of nfl failed: InvalidImage; nothing serves yet"):
+        target.apply(plan)
