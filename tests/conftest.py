@@ -71,8 +71,11 @@ def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
     """moto's server speaking the real AWS HTTP APIs; yields its endpoint URL."""
+    import os
+
     from moto.server import ThreadedMotoServer
 
+    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"  # AWS managed policies, as in a real account
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
@@ -87,3 +90,53 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, moto_server: str) -> str:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing-secret-value")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     return moto_server
+
+
+def _build_example(client: Any, example_export: Path, workdir: Path, kind: str, name: str) -> Iterator[str]:
+    """The example's image of ``kind`` from a copy of the export, removed afterwards."""
+    import shutil
+    import uuid
+
+    from nfldeploy.image.pipeline import build
+    from nfldeploy.render.dockerfile import ImageSpec
+
+    export = workdir / "exported_models"
+    shutil.copytree(example_export, export)
+    result = build(
+        export,
+        ImageSpec(kind=kind, base_image=base_image()),
+        f"nfldeploy-test/{name}-{uuid.uuid4().hex[:6]}",
+        client=client,
+    )
+    yield result.tag
+    client.images.remove(result.tag, force=True)
+
+
+@pytest.fixture(scope="session")
+def server_image(
+    docker_client: Any, example_export: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The example's ONNX server image, built once per session (a tag of its own)."""
+    yield from _build_example(
+        docker_client, example_export, tmp_path_factory.mktemp("server"), "server", "srv"
+    )
+
+
+@pytest.fixture(scope="session")
+def pushed_image(docker_client: Any, server_image: str, registry: Registry) -> Iterator[str]:
+    """``server_image`` pushed to the local registry, as ``host:port/repo@sha256:...``."""
+    from nfldeploy.image.push import push_image
+
+    reference, digest = push_image(docker_client, server_image, registry.address)
+    yield f"{reference.rsplit(':', 1)[0]}@{digest}"
+    docker_client.images.remove(reference, force=True)
+
+
+@pytest.fixture(scope="session")
+def lambda_image(
+    docker_client: Any, example_export: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The example's Lambda image (awslambdaric + the handler), built once per session."""
+    yield from _build_example(
+        docker_client, example_export, tmp_path_factory.mktemp("lambda"), "lambda", "fn"
+    )

@@ -11,8 +11,6 @@ import httpx
 import pytest
 
 from nfldeploy.errors import DeployError
-from nfldeploy.image.pipeline import build
-from nfldeploy.render.dockerfile import ImageSpec
 from nfldeploy.settings import DeploySettings
 from nfldeploy.targets.local import SERVICE_LABEL, LocalTarget
 from services import base_image, free_port
@@ -21,21 +19,8 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def image(
-    docker_client: Any, example_export: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    import shutil
-
-    export = tmp_path_factory.mktemp("local") / "exported_models"
-    shutil.copytree(example_export, export)
-    result = build(
-        export,
-        ImageSpec(base_image=base_image()),
-        f"nfldeploy-test/local-{uuid.uuid4().hex[:6]}",
-        client=docker_client,
-    )
-    yield result.tag
-    docker_client.images.remove(result.tag, force=True)
+def image(server_image: str) -> str:
+    return server_image
 
 
 @pytest.fixture

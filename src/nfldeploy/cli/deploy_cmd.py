@@ -1,8 +1,7 @@
-"""``nfldeploy deploy``, ``status`` and ``rollback``. Targets built so far: local."""
+"""``nfldeploy deploy``, ``status`` and ``rollback`` on every target: local, cloudrun, lambda, kubernetes."""
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -13,66 +12,111 @@ from nfldeploy.cli.common import JSON_OPTION, SET_OPTION, SETTINGS_OPTION, resol
 from nfldeploy.cli.output import print_json, stderr, stdout
 from nfldeploy.errors import ConfigError
 from nfldeploy.export.pipeline import DEFAULT_OUT
-
-
-class TargetName(StrEnum):
-    """Deploy targets that exist (Cloud Run, Lambda and Kubernetes are not built yet)."""
-
-    local = "local"
-
+from nfldeploy.settings import DeploySettings
+from nfldeploy.targets.select import TargetName, default_image, make_target
 
 TARGET_OPTION = typer.Option(
-    TargetName.local, "--target", help="Where to deploy: local (the Docker engine here)."
+    TargetName.local,
+    "--target",
+    "-t",
+    help="local (the Docker engine here), cloudrun (Google Cloud Run), lambda (AWS Lambda), kubernetes "
+    "(kubectl's context; render only without one).",
 )
 PORT_OPTION = typer.Option(8080, "--port", help="local: the host port the service answers on.")
+EXPORT_DIR_OPTION = typer.Option(
+    DEFAULT_OUT, "--export-dir", help="The export (its manifest and build record)."
+)
 
 
-def _target(
-    name: TargetName, settings_file: Path | None, overrides: list[str] | None, port: int
-) -> tuple[Any, Any]:
-    from nfldeploy.image.engine import connect
-    from nfldeploy.targets.local import LocalTarget
-
-    settings = resolve_settings(settings_file, overrides).settings
-    return LocalTarget(connect(), settings.service_name, port), settings
+def _settings(settings_file: Path | None, overrides: list[str] | None, **flags: Any) -> DeploySettings:
+    extra = [f"{key}={value}" for key, value in flags.items() if value is not None]
+    return resolve_settings(settings_file, [*(overrides or []), *extra]).settings
 
 
-def _last_image(export_dir: Path) -> str:
-    from nfldeploy.image.build import read_record
+def _canary_check(export_dir: Path, token: str | None) -> Any:
+    """The smoke test a canary must pass through its own URL before it gets traffic."""
 
-    record = read_record(export_dir)
-    build = record.get("builds", {}).get("server-onnx") or record.get("builds", {}).get(
-        record.get("last", "")
-    )
-    if not build:
-        raise ConfigError(
-            "no --image given and no build recorded", hint="Run nfldeploy build, or pass --image."
-        )
-    return str(build["tag"])
+    def verify(url: str) -> None:
+        from nfldeploy.smoke.run import smoke_url
+
+        stderr().print(f"smoke-testing the canary at {url}", highlight=False)
+        smoke_url(url, export_dir, token, requests=20, p95_budget_ms=1000.0).raise_for_failures()
+
+    return verify
 
 
 def deploy(
     target: TargetName = TARGET_OPTION,
     image: str | None = typer.Option(
-        None, "--image", help="Image to deploy. Default: the last server build."
+        None,
+        "--image",
+        help="Image to deploy. Default: the last build (its pushed digest for cloudrun and kubernetes; "
+        "the Lambda build for lambda, pushed to ECR by the deploy).",
     ),
-    export_dir: Path = typer.Option(DEFAULT_OUT, "--export-dir", help="Where the build record lives."),
+    canary: int | None = typer.Option(
+        None,
+        "--canary",
+        min=1,
+        max=99,
+        metavar="PCT",
+        help="cloudrun/lambda: the new revision gets PCT % of traffic (cloudrun: after a smoke test through "
+        "its tag URL); the serving one keeps the rest.",
+    ),
+    promote: bool = typer.Option(
+        False, "--promote", help="cloudrun/lambda: give the canary 100 % (no new revision)."
+    ),
+    no_wait: bool = typer.Option(
+        False, "--no-wait", help="Return once the change is submitted, without waiting for readiness."
+    ),
+    allow_unauthenticated: bool | None = typer.Option(
+        None,
+        "--allow-unauthenticated/--no-allow-unauthenticated",
+        help="cloudrun: let allUsers invoke the service (the run.invoker IAM binding).",
+    ),
+    smoke_token: str | None = typer.Option(
+        None,
+        "--smoke-token",
+        envvar="NFLDEPLOY_SMOKE_TOKEN",
+        help="Bearer token for the canary's smoke test.",
+    ),
+    export_dir: Path = EXPORT_DIR_OPTION,
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan and change nothing."),
     port: int = PORT_OPTION,
     settings_file: Path | None = SETTINGS_OPTION,
     overrides: list[str] | None = SET_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Plan the change from what runs now to what the settings and image want, then apply it: the new
-    revision must be ready before it replaces the serving one, and a failed apply leaves the previous
-    revision serving. --dry-run prints the plan (empty when nothing would change)."""
-    deployer, settings = _target(target, settings_file, overrides, port)
-    plan = deployer.plan(settings, image or _last_image(export_dir))
+    """Plan the change from what runs now to what the settings and image want, then apply it and print the
+    URL. The new revision must be ready before it takes traffic; a failed apply leaves the previous
+    revision serving and says so. --dry-run prints the plan (empty when nothing would change).
+
+    Credentials come from the standard chains: Application Default Credentials for Cloud Run, the AWS chain
+    for Lambda, kubectl's config for Kubernetes. Secrets travel as references, never as values."""
+    settings = _settings(settings_file, overrides, allow_unauthenticated=allow_unauthenticated)
+    if promote and (canary is not None or image is not None):
+        raise ConfigError("--promote moves traffic to the deployed canary; it takes no --image or --canary")
+    if promote and target not in (TargetName.cloudrun, TargetName.lambda_):
+        raise ConfigError(f"--promote needs a target with canaries (cloudrun, lambda), not {target}")
+    if canary is not None and target not in (TargetName.cloudrun, TargetName.lambda_):
+        raise ConfigError(f"--canary needs cloudrun or lambda; {target} replaces the revision whole")
+    deployer = make_target(
+        target,
+        settings,
+        export_dir=export_dir,
+        port=port,
+        verify=_canary_check(export_dir, smoke_token) if canary is not None else None,
+        wait=not no_wait,
+    )
+    if promote:
+        plan = deployer.plan_promote()
+    else:
+        wanted = image or default_image(target, export_dir, settings)
+        plan = deployer.plan(settings, wanted, canary=canary)
     if dry_run or (as_json and plan.empty):
         if as_json:
             print_json({"dry_run": dry_run, "plan": plan.as_dict()})
         else:
-            _print_plan(plan)
+            _print_plan(plan, show_manifest=dry_run and target is TargetName.kubernetes)
         return
     if not as_json:
         _print_plan(plan)
@@ -83,14 +127,17 @@ def deploy(
         print_json({"plan": plan.as_dict(), "deployment": deployment.as_dict()})
         return
     verb = "deployed" if deployment.changed else "unchanged"
+    traffic = ", ".join(f"{rev} {pct} %" for rev, pct in deployment.traffic.items())
     stdout().print(
-        f"[green]{verb}[/] {deployment.revision} at {deployment.url} (traffic {deployment.traffic})"
+        f"[green]{verb}[/] {deployment.revision}"
+        + (f" at {deployment.url}" if deployment.url else "")
+        + (f" (traffic: {traffic})" if traffic else "")
         + (f"; previous {deployment.previous} kept for rollback" if deployment.previous else ""),
         highlight=False,
     )
 
 
-def _print_plan(plan: Any) -> None:
+def _print_plan(plan: Any, show_manifest: bool = False) -> None:
     table = Table(title=f"plan for {plan.service} on {plan.target}: {plan.image}", title_justify="left")
     for column in ("#", "action", "subject", "detail"):
         table.add_column(column)
@@ -100,18 +147,21 @@ def _print_plan(plan: Any) -> None:
         stdout().print(f"plan for {plan.service} on {plan.target}: nothing to change", highlight=False)
     else:
         stdout().print(table)
+    if show_manifest:
+        stdout().print(plan.get("manifest"), markup=False, highlight=False)
 
 
 def status(
     target: TargetName = TARGET_OPTION,
+    export_dir: Path = EXPORT_DIR_OPTION,
     port: int = PORT_OPTION,
     settings_file: Path | None = SETTINGS_OPTION,
     overrides: list[str] | None = SET_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Revisions, which one serves, traffic and URL."""
-    deployer, _ = _target(target, settings_file, overrides, port)
-    state = deployer.status()
+    """Revisions (or versions), which one serves, the traffic split and the URL."""
+    settings = _settings(settings_file, overrides)
+    state = make_target(target, settings, export_dir=export_dir, port=port).status()
     if as_json:
         print_json(state)
         return
@@ -124,19 +174,26 @@ def status(
     for rev in state["revisions"]:
         table.add_row(rev["name"], rev["state"], rev["image"], f"{state['traffic'].get(rev['name'], 0)} %")
     stdout().print(table)
+    if state.get("note"):
+        stdout().print(state["note"], highlight=False)
 
 
 def rollback(
     target: TargetName = TARGET_OPTION,
+    export_dir: Path = EXPORT_DIR_OPTION,
     port: int = PORT_OPTION,
     settings_file: Path | None = SETTINGS_OPTION,
     overrides: list[str] | None = SET_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Serve the previous revision again (the current one is kept stopped)."""
-    deployer, _ = _target(target, settings_file, overrides, port)
-    deployment = deployer.rollback()
+    """Give all traffic back to the revision that served before (a canary in flight loses its share)."""
+    settings = _settings(settings_file, overrides)
+    deployment = make_target(target, settings, export_dir=export_dir, port=port).rollback()
     if as_json:
         print_json(deployment.as_dict())
         return
-    stdout().print(f"[green]rolled back[/] to {deployment.revision} at {deployment.url}", highlight=False)
+    stdout().print(
+        f"[green]rolled back[/] to {deployment.revision}"
+        + (f" at {deployment.url}" if deployment.url else ""),
+        highlight=False,
+    )

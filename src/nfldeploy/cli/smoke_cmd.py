@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from nfldeploy.cli.common import JSON_OPTION, check_url
+from nfldeploy.cli.common import JSON_OPTION, SETTINGS_OPTION, check_url
 from nfldeploy.cli.output import print_json, stderr, stdout
 from nfldeploy.errors import ConfigError
 from nfldeploy.export.pipeline import DEFAULT_OUT
@@ -19,7 +19,9 @@ def smoke_test(
     image: str | None = typer.Option(
         None, "--image", help="An image to start on a free port, test, then remove."
     ),
-    target: str | None = typer.Option(None, "--target", help="A deploy target's serving revision: local."),
+    target: str | None = typer.Option(
+        None, "--target", help="A deploy target's serving URL: local, cloudrun, lambda, kubernetes."
+    ),
     port: int = typer.Option(8080, "--port", help="With --target local: the service's host port."),
     manifest: Path = typer.Option(
         DEFAULT_OUT,
@@ -35,6 +37,7 @@ def smoke_test(
         250.0, "--p95-budget-ms", help="The latency check fails above this p95."
     ),
     ready_timeout: float = typer.Option(60.0, "--ready-timeout", help="Seconds to wait for /ready."),
+    settings_file: Path | None = SETTINGS_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Check /health and /ready, that /version is the exported model, the golden requests' outputs, the
@@ -46,15 +49,15 @@ def smoke_test(
 
     if sum(x is not None for x in (url, image, target)) != 1:
         raise ConfigError("give exactly one of --url, --image and --target")
-    if target is not None:
-        url = _target_url(target, port)
-    url = check_url(url) if url is not None else None
     export_dir = manifest.parent if manifest.name == "manifest.json" else manifest
     if not (export_dir / "manifest.json").is_file():
         raise ConfigError(
             f"no export manifest at {export_dir}",
             hint="Pass --manifest EXPORT_DIR (the output of nfldeploy export).",
         )
+    if target is not None:
+        url = _target_url(target, port, export_dir, settings_file)
+    url = check_url(url) if url is not None else None
     console = stderr()
 
     def on_result(result: CheckResult) -> None:
@@ -88,18 +91,22 @@ def smoke_test(
     report.raise_for_failures()
 
 
-def _target_url(target: str, port: int) -> str:
-    """The URL a deploy target serves at (targets built so far: local)."""
-    if target != "local":
-        raise ConfigError(f"unknown target {target!r}; the targets built so far: local")
-    from nfldeploy.image.engine import connect
+def _target_url(target: str, port: int, export_dir: Path, settings_file: Path | None) -> str:
+    """The URL a deploy target serves at, from its status."""
     from nfldeploy.settings import load_settings
-    from nfldeploy.targets.local import LocalTarget
+    from nfldeploy.targets.select import TargetName, make_target
 
-    state = LocalTarget(connect(), load_settings().settings.service_name, port).status()
+    try:
+        name = TargetName(target)
+    except ValueError:
+        raise ConfigError(
+            f"unknown target {target!r}; choose from {', '.join(t.value for t in TargetName)}"
+        ) from None
+    settings = load_settings(settings_file=settings_file).settings
+    state = make_target(name, settings, export_dir=export_dir, port=port).status()
     if not state["url"]:
         raise ConfigError(
-            f"nothing serves {state['service']} on the local target",
-            hint="Run nfldeploy deploy --target local.",
+            f"nothing serves {state['service']} on the {target} target",
+            hint=f"Run nfldeploy deploy --target {target}.",
         )
     return str(state["url"])

@@ -65,8 +65,8 @@ class Target(Protocol):
 
     name: str
 
-    def plan(self, settings: DeploySettings, image: str) -> Plan:
-        """Compute, change nothing."""
+    def plan(self, settings: DeploySettings, image: str, canary: int | None = None) -> Plan:
+        """Compute, change nothing. ``canary``: the share of traffic the new revision gets at first."""
         ...
 
     def apply(self, plan: Plan) -> Deployment:

@@ -69,10 +69,7 @@ class LocalTarget:
 
     @staticmethod
     def _env_refs(settings: DeploySettings) -> dict[str, str]:
-        refs = {
-            "NFLDEPLOY_RATE_LIMIT_RPS": f"{settings.rate_limit_rps:g}",
-            "NFLDEPLOY_RATE_LIMIT_BURST": str(settings.rate_limit_burst),
-        }
+        refs = settings.service_env()
         if settings.auth:
             if not settings.api_keys_secret:
                 raise ConfigError(
@@ -82,8 +79,11 @@ class LocalTarget:
         return refs
 
     # -- the protocol ----------------------------------------------------------------------------------
-    def plan(self, settings: DeploySettings, image: str) -> Plan:
+    def plan(self, settings: DeploySettings, image: str, canary: int | None = None) -> Plan:
         from docker.errors import ImageNotFound
+
+        if canary is not None:
+            raise ConfigError("the local target has no canary: a revision replaces the serving one whole")
 
         try:
             image_id = self.client.images.get(image).id

@@ -1,0 +1,161 @@
+"""Kubernetes target: the rendered Deployment, Service and HorizontalPodAutoscaler, applied with ``kubectl``
+when a kube context is configured, otherwise only rendered (and the plan says so).
+
+With a context, the plan asks ``kubectl diff`` what would change (an empty plan when nothing would), apply
+runs ``kubectl apply`` then ``kubectl rollout status``; the Deployment rolls with ``maxUnavailable: 0``, so a
+new ReplicaSet that never gets ready leaves the previous pods serving. ``rollback`` is ``kubectl rollout
+undo``. The API keys come from the Secret the manifests reference by name; its value is never handled here.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from nfldeploy.errors import DeployError
+from nfldeploy.render.files import render_group
+from nfldeploy.render.views import Inputs
+from nfldeploy.settings import DeploySettings
+from nfldeploy.targets.base import Action, Deployment, Plan
+
+MANIFEST = "kubernetes/deployment.yaml"
+
+
+class KubernetesTarget:
+    """The service as a Deployment in the cluster of ``context`` (default: kubectl's current context)."""
+
+    name = "kubernetes"
+
+    def __init__(
+        self,
+        export_manifest: dict[str, Any],
+        out: Path,
+        service: str,
+        *,
+        context: str | None = None,
+        kubectl: str = "kubectl",
+        wait: bool = True,
+        timeout: int = 300,
+    ) -> None:
+        self.export_manifest, self.out, self.service = export_manifest, out, service
+        self.kubectl, self.wait, self.timeout = kubectl, wait, timeout
+        self.context = context if context is not None else self._current_context()
+
+    def _current_context(self) -> str | None:
+        if shutil.which(self.kubectl) is None:
+            return None
+        done = subprocess.run([self.kubectl, "config", "current-context"], capture_output=True, text=True)
+        return done.stdout.strip() or None if done.returncode == 0 else None
+
+    def _run(
+        self, *args: str, stdin: str | None = None, ok: tuple[int, ...] = (0,)
+    ) -> subprocess.CompletedProcess[str]:
+        if shutil.which(self.kubectl) is None:
+            raise DeployError(
+                f"{self.kubectl} is not installed", hint="Install kubectl, or deploy without a kube context."
+            )
+        command = [self.kubectl, "--context", str(self.context), *args]
+        try:
+            done = subprocess.run(
+                command, input=stdin, capture_output=True, text=True, timeout=self.timeout + 30
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise DeployError(f"kubectl {args[0]} for {self.service} timed out") from exc
+        if done.returncode not in ok:
+            message = (done.stderr or done.stdout).strip().splitlines()
+            raise DeployError(
+                f"kubectl {' '.join(args[:2])} for {self.service} on context {self.context} failed: "
+                + (message[-1] if message else f"exit {done.returncode}")
+            )
+        return done
+
+    # -- the protocol ----------------------------------------------------------------------------------
+    def plan(self, settings: DeploySettings, image: str, canary: int | None = None) -> Plan:
+        if canary is not None:
+            raise DeployError("the kubernetes target has no canary; deploy without --canary")
+        text = render_group(Inputs(settings, self.export_manifest, image, ""), "kubernetes")[MANIFEST]
+        path = self.out / MANIFEST
+        spec = {"manifest": text, "path": str(path), "context": self.context}
+        actions = []
+        if self.context is None:
+            if not path.is_file() or path.read_text() != text:
+                actions.append(Action("render", str(path), "no kube context configured: render only"))
+        else:
+            diff = self._run("diff", "-f", "-", stdin=text, ok=(0, 1))
+            if diff.returncode == 1:
+                changed = sum(1 for line in diff.stdout.splitlines() if line.startswith(("+ ", "- ")))
+                actions += [
+                    Action("render", str(path), "Deployment, Service, HorizontalPodAutoscaler"),
+                    Action("apply", f"context {self.context}", f"{changed} changed lines (kubectl diff)"),
+                    Action("rollout", f"deployment/{self.service}", "wait until the new pods are ready"),
+                ]
+        return Plan(self.name, self.service, image, tuple(actions), tuple(sorted(spec.items())))
+
+    def apply(self, plan: Plan) -> Deployment:
+        path = Path(plan.get("path"))
+        if not plan.empty:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(plan.get("manifest"))
+        if self.context is None:
+            return Deployment(
+                self.name, self.service, "", f"rendered {path}", plan.image, {}, None, not plan.empty
+            )
+        if not plan.empty:
+            self._run("apply", "-f", str(path))
+            if self.wait:
+                try:
+                    self._run("rollout", "status", f"deployment/{self.service}", f"--timeout={self.timeout}s")
+                except DeployError as exc:
+                    raise DeployError(
+                        f"{exc.message}; the rolling update keeps the previous pods serving (maxUnavailable 0)",
+                        hint="nfldeploy rollback --target kubernetes returns the Deployment to its previous revision.",
+                    ) from exc
+        state = self.status()
+        return Deployment(
+            self.name,
+            self.service,
+            state["url"] or "",
+            str(state["serving"]),
+            plan.image,
+            state["traffic"],
+            None,
+            not plan.empty,
+        )
+
+    def status(self) -> dict[str, Any]:
+        base: dict[str, Any] = {"target": self.name, "service": self.service, "context": self.context}
+        if self.context is None:
+            return {
+                **base,
+                "url": None,
+                "serving": None,
+                "traffic": {},
+                "revisions": [],
+                "note": "no kube context: render only",
+            }
+        found = json.loads(self._run("get", f"deployment/{self.service}", "-o", "json").stdout)
+        revision = found["metadata"].get("annotations", {}).get("deployment.kubernetes.io/revision", "?")
+        image = found["spec"]["template"]["spec"]["containers"][0]["image"]
+        ready = found.get("status", {}).get("readyReplicas", 0)
+        name = f"{self.service}-rev{revision}"
+        return {
+            **base,
+            "url": f"http://{self.service}.default.svc.cluster.local",
+            "serving": name,
+            "traffic": {name: 100},
+            "revisions": [{"name": name, "state": f"{ready} ready", "image": image, "revision": revision}],
+        }
+
+    def rollback(self) -> Deployment:
+        if self.context is None:
+            raise DeployError("no kube context configured: nothing was applied, so nothing to roll back")
+        self._run("rollout", "undo", f"deployment/{self.service}")
+        if self.wait:
+            self._run("rollout", "status", f"deployment/{self.service}", f"--timeout={self.timeout}s")
+        state = self.status()
+        return Deployment(
+            self.name, self.service, state["url"] or "", str(state["serving"]), "", state["traffic"]
+        )

@@ -1,0 +1,119 @@
+"""``nfldeploy deploy / status / rollback / smoke-test --target`` for the cloud targets, end to end through
+the CLI: Cloud Run against the local fake of the Admin API (real client), Kubernetes with and without a
+kube context (real kubectl)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from fake_cloudrun import FakeCloudRun
+from nfldeploy.cli.app import app
+from services import free_port, unavailable
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+runner = CliRunner()
+
+
+@pytest.fixture
+def cloudrun(docker_client: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCloudRun]:
+    fake = FakeCloudRun(docker_client).start()
+    monkeypatch.setenv("NFLDEPLOY_CLOUDRUN_ENDPOINT", fake.endpoint)
+    monkeypatch.setenv("NFLDEPLOY_PROJECT", "nfl-proj")
+    yield fake
+    fake.stop()
+
+
+def _cli(*args: str) -> Any:
+    return runner.invoke(app, list(args), env={"COLUMNS": "200"})
+
+
+def test_cloudrun_deploy_canary_smoke_promote_rollback(
+    cloudrun: FakeCloudRun,
+    pushed_image: str,
+    example_export: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    service = f"cli-{uuid.uuid4().hex[:6]}"
+    monkeypatch.setenv("NFLDEPLOY_SERVICE_NAME", service)
+    common = ["--target", "cloudrun", "--export-dir", str(example_export)]
+
+    dry = _cli("deploy", *common, "--image", pushed_image, "--dry-run", "--json")
+    assert dry.exit_code == 0, dry.output
+    assert [a["kind"] for a in json.loads(dry.stdout)["plan"]["actions"]] == ["create", "traffic"]
+    assert not cloudrun.services  # a dry run changes nothing
+
+    first = _cli("deploy", *common, "--image", pushed_image, "--json")
+    assert first.exit_code == 0, first.output
+    first_rev = json.loads(first.stdout)["deployment"]["revision"]
+
+    canary = _cli("deploy", *common, "--image", pushed_image, "--set", "concurrency=20", "--canary", "10")
+    assert canary.exit_code == 0, canary.output
+    assert "smoke-testing the canary at http://127.0.0.1:" in canary.output and "10 %" in canary.output
+
+    status = _cli("status", "--target", "cloudrun", "--json")
+    state = json.loads(status.stdout)
+    assert sorted(state["traffic"].values()) == [10, 90] and state["traffic"][first_rev] == 90
+
+    junit = tmp_path / "smoke.xml"
+    smoke = _cli(
+        "smoke-test", "--target", "cloudrun", "--manifest", str(example_export), "--junit", str(junit)
+    )
+    assert smoke.exit_code == 0, smoke.output
+    assert 'failures="0"' in junit.read_text()
+
+    promoted = _cli("deploy", "--target", "cloudrun", "--promote", "--json")
+    assert promoted.exit_code == 0, promoted.output
+    assert list(json.loads(promoted.stdout)["deployment"]["traffic"].values()) == [100]
+
+    rolled = _cli("rollback", "--target", "cloudrun", "--json")
+    assert rolled.exit_code == 0, rolled.output
+    assert json.loads(rolled.stdout)["revision"] == first_rev
+
+
+def test_cloudrun_without_a_project_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NFLDEPLOY_CLOUDRUN_ENDPOINT", f"http://127.0.0.1:{free_port()}")
+    result = _cli("status", "--target", "cloudrun")
+    assert result.exit_code == 1 and "needs a Google Cloud project" in result.output
+
+
+def test_kubernetes_renders_without_a_context_and_reports_kubectl_errors_with_one(
+    example_export: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if shutil.which("kubectl") is None:
+        unavailable("kubectl is not installed")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "empty-kubeconfig"))
+    image = "registry.example/nfl@sha256:" + "ab" * 32
+    common = ["--target", "kubernetes", "--export-dir", str(example_export), "--image", image]
+
+    dry = _cli("deploy", *common, "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert "no kube context configured: render only" in dry.stdout and "kind: Deployment" in dry.stdout
+    assert not (tmp_path / "outputs").exists()
+
+    done = _cli("deploy", *common)
+    assert done.exit_code == 0, done.output
+    rendered = tmp_path / "outputs/deploy/kubernetes/deployment.yaml"
+    assert image in rendered.read_text() and "maxUnavailable: 0" in rendered.read_text()
+    again = _cli("deploy", *common, "--dry-run")
+    assert "nothing to change" in again.stdout
+
+    (tmp_path / "empty-kubeconfig").write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: gone\nclusters:\n- name: gone\n  cluster:\n"
+        f"    server: https://127.0.0.1:{free_port()}\n    insecure-skip-tls-verify: true\ncontexts:\n"
+        "- name: gone\n  context:\n    cluster: gone\n    user: u\nusers:\n- name: u\n  user:\n    token: t\n"
+    )
+    failed = _cli("deploy", *common)
+    assert failed.exit_code == 4, failed.output
+    assert "kubectl diff" in failed.output and "context gone failed" in failed.output
+    assert "Traceback" not in failed.output
