@@ -51,11 +51,12 @@ class Revision:
 
 @dataclass
 class FakeCloudRun:
-    """State plus the docker client that runs revisions. ``deny`` holds methods answered 403."""
+    """State plus the docker client that runs revisions; ``deny`` and ``exhausted`` make methods fail."""
 
     docker: Any
     secrets: dict[str, str] = field(default_factory=dict)  # "projects/P/secrets/S" -> value
-    deny: set[str] = field(default_factory=set)
+    deny: set[str] = field(default_factory=set)  # methods answered 403 PERMISSION_DENIED
+    exhausted: set[str] = field(default_factory=set)  # methods answered 429 RESOURCE_EXHAUSTED
     services: dict[str, dict[str, Any]] = field(default_factory=dict)
     revisions: dict[str, Revision] = field(default_factory=dict)
     operations: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -139,6 +140,12 @@ class FakeCloudRun:
                         403,
                         "PERMISSION_DENIED",
                         f"Permission 'run.services.{method_name}' denied on resource '{path}' (or it may not exist).",
+                    )
+                if method_name in self.exhausted:
+                    raise ApiError(
+                        429,
+                        "RESOURCE_EXHAUSTED",
+                        "Quota exceeded for quota metric 'Total CPU allocation' of service 'run.googleapis.com'.",
                     )
                 return 200, handler(path.split(":", 1)[0], query, body)
         raise ApiError(404, "NOT_FOUND", f"no route {method} {path}")

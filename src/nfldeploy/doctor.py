@@ -128,6 +128,16 @@ def check_aws() -> Check:
     return Check("aws credentials", OK, f"found ({source})")
 
 
+def check_kubernetes() -> Check:
+    """Whether ``deploy --target kubernetes`` would apply (a kube context) or only render."""
+    from nfldeploy.targets.kubernetes import current_context
+
+    context = current_context()
+    if context is None:
+        return Check("kube context", WARN, "no kubectl context: --target kubernetes renders only")
+    return Check("kube context", OK, context)
+
+
 def run_checks(settings: DeploySettings) -> list[Check]:
     """All checks, in the order a user meets them."""
     checks: list[Callable[[], Check]] = [
@@ -138,5 +148,6 @@ def run_checks(settings: DeploySettings) -> list[Check]:
         lambda: check_registry(settings),
         check_gcp,
         check_aws,
+        check_kubernetes,
     ]
     return [check() for check in checks]

@@ -143,3 +143,27 @@ def test_permission_denied_names_the_service_and_quotes_the_api(
         and "Permission 'run.services.CreateService' denied" in caught.value.message
     )
     assert caught.value.exit_code == 4 and "roles" in (caught.value.hint or "")
+
+
+def test_quota_exhausted_is_a_deploy_error_with_a_hint(fake: FakeCloudRun, pushed_image: str) -> None:
+    fake.exhausted.add("UpdateService")
+    service = f"quota-{uuid.uuid4().hex[:6]}"
+    target = _target(fake, service)
+    first = target.apply(target.plan(_settings(service), pushed_image))
+    with pytest.raises(DeployError) as caught:
+        target.apply(target.plan(_settings(service, max_instances=50), pushed_image))
+    assert service in caught.value.message and "Quota exceeded" in caught.value.message
+    assert "quota" in (caught.value.hint or "") and fake.traffic(target.full_name) == {first.revision: 100}
+
+
+def test_no_wait_returns_once_submitted(fake: FakeCloudRun, pushed_image: str) -> None:
+    import time
+
+    service = f"nowait-{uuid.uuid4().hex[:6]}"
+    target = _target(fake, service, wait=False)
+    submitted = target.apply(target.plan(_settings(service), pushed_image))
+    assert submitted.url == "" and "GetOperation" not in fake.calls
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not target.status()["traffic"]:
+        time.sleep(0.5)
+    assert target.status()["traffic"] == {submitted.revision: 100}

@@ -24,6 +24,14 @@ from nfldeploy.targets.base import Action, Deployment, Plan
 MANIFEST = "kubernetes/deployment.yaml"
 
 
+def current_context(kubectl: str = "kubectl") -> str | None:
+    """kubectl's current context, or None (kubectl missing or no context configured)."""
+    if shutil.which(kubectl) is None:
+        return None
+    done = subprocess.run([kubectl, "config", "current-context"], capture_output=True, text=True)
+    return (done.stdout.strip() or None) if done.returncode == 0 else None
+
+
 class KubernetesTarget:
     """The service as a Deployment in the cluster of ``context`` (default: kubectl's current context)."""
 
@@ -42,13 +50,7 @@ class KubernetesTarget:
     ) -> None:
         self.export_manifest, self.out, self.service = export_manifest, out, service
         self.kubectl, self.wait, self.timeout = kubectl, wait, timeout
-        self.context = context if context is not None else self._current_context()
-
-    def _current_context(self) -> str | None:
-        if shutil.which(self.kubectl) is None:
-            return None
-        done = subprocess.run([self.kubectl, "config", "current-context"], capture_output=True, text=True)
-        return done.stdout.strip() or None if done.returncode == 0 else None
+        self.context = context if context is not None else current_context(kubectl)
 
     def _run(
         self, *args: str, stdin: str | None = None, ok: tuple[int, ...] = (0,)
