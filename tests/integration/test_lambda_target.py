@@ -16,7 +16,7 @@ from lambda_runtime import RuntimeAPI
 from nfldeploy.errors import DeployError
 from nfldeploy.image.push import push_image
 from nfldeploy.settings import DeploySettings
-from nfldeploy.targets.aws_lambda import AwsClients, LambdaTarget, aws_clients, ecr_login
+from nfldeploy.targets.aws_lambda import AwsClients, LambdaTarget, _docker_push, aws_clients, ecr_login
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
@@ -188,3 +188,20 @@ def test_an_image_missing_from_ecr_changes_nothing(
     with pytest.raises(DeployError, match=r"is not in the ECR repository.*nothing was changed"):
         target.plan(_settings(name), f"{uri}@sha256:{'0' * 64}")
     assert target.status()["traffic"] == first.traffic == {f"{name}:1": 100}
+
+
+def test_the_default_push_goes_to_exactly_the_repository_uri(
+    aws: AwsClients, docker_client: Any, registry: Any, lambda_image: str
+) -> None:
+    """The target's own push (an ECR token from moto, the real engine) to a registry standing in for ECR's
+    endpoint: the image lands under exactly the reference asked for, whatever its local name."""
+    destination = f"{registry.address}/ecr-repo/{uuid.uuid4().hex[:6]}:v1"
+    digest = _docker_push("us-east-1", aws.ecr)(lambda_image, destination)
+    name, tag = destination.rsplit(":", 1)
+    request = urllib.request.Request(
+        f"http://{registry.address}/v2/{name.split('/', 1)[1]}/manifests/{tag}",
+        headers={"Accept": MANIFEST_V2},
+    )
+    with urllib.request.urlopen(request) as response:
+        assert response.headers["Docker-Content-Digest"] == digest
+    docker_client.images.remove(destination, force=True)

@@ -76,11 +76,13 @@ def push_image(
     registry: str | None = None,
     auth: dict[str, str] | None = None,
     on_progress: Callable[[dict[str, Any]], None] | None = None,
+    destination: str | None = None,
 ) -> tuple[str, str]:
-    """Tag (when re-homing) and push with ``auth`` (None: the docker config); returns (reference, digest)."""
+    """Tag (when re-homing under ``registry``, or as exactly ``destination``) and push with ``auth`` (None:
+    the docker config); returns (reference, digest)."""
     from docker.errors import APIError, DockerException, ImageNotFound
 
-    reference = target_reference(image, registry)
+    reference = destination or target_reference(image, registry)
     try:
         local = client.images.get(image)
     except ImageNotFound as exc:

@@ -86,15 +86,13 @@ def aws_clients(region: str) -> AwsClients:
 
 
 def _docker_push(region: str, ecr: Any) -> Callable[[str, str], str]:
-    """Push a local image to an ECR reference with an ECR token; returns the digest."""
+    """Push a local image as exactly ``reference`` (an ECR repository URI and tag) with an ECR token."""
 
     def push(image: str, reference: str) -> str:
         from nfldeploy.image.engine import connect
         from nfldeploy.image.push import push_image
 
-        _, digest = push_image(
-            connect(), image, reference.rsplit(":", 1)[0].rsplit("/", 1)[0], ecr_login(region, ecr)
-        )
+        _, digest = push_image(connect(), image, auth=ecr_login(region, ecr), destination=reference)
         return digest
 
     return push
@@ -367,7 +365,9 @@ class LambdaTarget:
         )
         role_arn = self._ensure_role(plan)
         if "push" in kinds:
-            digest = self.push(plan.image, f"{repository}:{plan.image.rsplit(':', 1)[-1]}")
+            from nfldeploy.image.push import split_reference
+
+            digest = self.push(plan.image, f"{repository}:{split_reference(plan.image)[1]}")
         else:
             digest = plan.get("digest")
         image_uri = f"{repository}@{digest}"
