@@ -117,3 +117,41 @@ def test_kubernetes_renders_without_a_context_and_reports_kubectl_errors_with_on
     assert failed.exit_code == 4, failed.output
     assert "kubectl diff" in failed.output and "context gone failed" in failed.output
     assert "Traceback" not in failed.output
+
+
+def test_lambda_deploy_status_rollback_through_the_cli(
+    aws_env: str,
+    monkeypatch: pytest.MonkeyPatch,
+    docker_client: Any,
+    registry: Any,
+    lambda_image: str,
+    tmp_path: Path,
+) -> None:
+    """An image already in (moto's) ECR deployed by reference; the CLI reads the AWS chain from the env."""
+    from ecr_local import ecr_via_local_registry
+    from nfldeploy.targets.aws_lambda import aws_clients
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", aws_env)
+    name = f"cli-fn-{uuid.uuid4().hex[:6]}"
+    monkeypatch.setenv("NFLDEPLOY_SERVICE_NAME", name)
+    monkeypatch.setenv("NFLDEPLOY_REPOSITORY", f"nfl/{name}")
+    ecr = aws_clients("us-east-1").ecr
+    uri = ecr.create_repository(repositoryName=f"nfl/{name}")["repository"]["repositoryUri"]
+    digest = ecr_via_local_registry(docker_client, registry, ecr, {})(lambda_image, f"{uri}:v1")
+
+    plan = _cli("deploy", "--target", "lambda", "--image", f"{uri}@{digest}", "--dry-run", "--json")
+    assert plan.exit_code == 0, plan.output
+    kinds = [a["kind"] for a in json.loads(plan.stdout)["plan"]["actions"]]
+    assert kinds[0] == "ensure_repository" and "push" not in kinds  # scan on push gets turned on
+
+    done = _cli("deploy", "--target", "lambda", "--image", f"{uri}@{digest}")
+    assert done.exit_code == 0, done.output
+    assert f"deployed {name}:1 at https://" in done.stdout and "lambda-url" in done.stdout
+
+    state = json.loads(_cli("status", "--target", "lambda", "--json").stdout)
+    assert state["traffic"] == {f"{name}:1": 100} and state["url"].startswith("https://")
+
+    nothing = _cli("rollback", "--target", "lambda")
+    assert nothing.exit_code == 4 and f"no previous version of {name}" in nothing.output
+    assert "Traceback" not in nothing.output

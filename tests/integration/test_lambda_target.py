@@ -6,51 +6,24 @@ from __future__ import annotations
 import json
 import urllib.request
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import boto3
 import pytest
 
+from ecr_local import MANIFEST_V2, ecr_via_local_registry
 from lambda_runtime import RuntimeAPI
 from nfldeploy.errors import DeployError
-from nfldeploy.image.push import push_image
 from nfldeploy.settings import DeploySettings
-from nfldeploy.targets.aws_lambda import AwsClients, LambdaTarget, _docker_push, aws_clients, ecr_login
+from nfldeploy.targets.aws_lambda import AwsClients, LambdaTarget, _docker_push, aws_clients
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
-MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 
 
 @pytest.fixture
 def aws(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> AwsClients:
     monkeypatch.setenv("AWS_ENDPOINT_URL", aws_env)
     return aws_clients("us-east-1")
-
-
-def ecr_via_local_registry(
-    docker_client: Any, registry: Any, ecr: Any, pushed: dict[str, str]
-) -> Callable[[str, str], str]:
-    """What a push to ECR does, with the local registry as ECR's storage: a real push (with the ECR token
-    from moto), then the image's manifest recorded in moto's ECR repository."""
-
-    def push(image: str, reference: str) -> str:
-        local_ref, digest = push_image(docker_client, image, registry.address, ecr_login("us-east-1", ecr))
-        repo = local_ref.split("/", 1)[1].rsplit(":", 1)[0]
-        request = urllib.request.Request(
-            f"http://{registry.address}/v2/{repo}/manifests/{digest}", headers={"Accept": MANIFEST_V2}
-        )
-        with urllib.request.urlopen(request) as response:
-            manifest = response.read().decode()
-        repository = reference.split("/", 1)[1].rsplit(":", 1)[0]
-        recorded = ecr.put_image(
-            repositoryName=repository, imageManifest=manifest, imageTag=reference.rsplit(":", 1)[1]
-        )
-        ecr_digest = str(recorded["image"]["imageId"]["imageDigest"])
-        pushed[ecr_digest] = f"{local_ref.rsplit(':', 1)[0]}@{digest}"
-        return ecr_digest
-
-    return push
 
 
 def _settings(name: str, **values: Any) -> DeploySettings:
