@@ -133,36 +133,43 @@ class LambdaTarget:
         self.waiter_config = waiter_config or {"Delay": 2, "MaxAttempts": 150}
 
     # -- calls -----------------------------------------------------------------------------------------
+    def _error(self, what: str, exc: Exception) -> DeployError:
+        from botocore.exceptions import ClientError, NoCredentialsError
+
+        if isinstance(exc, NoCredentialsError):
+            return DeployError(
+                f"AWS {what} for {self.function} failed: no AWS credentials found",
+                hint="Set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or assume a role (OIDC in CI).",
+            )
+        if isinstance(exc, ClientError):
+            error = exc.response.get("Error", {})
+            denied = error.get("Code") in (
+                "AccessDeniedException",
+                "AccessDenied",
+                "UnrecognizedClientException",
+            )
+            return DeployError(
+                f"AWS {what} for {self.function} failed: {error.get('Code')}: {error.get('Message')}",
+                hint="Check the caller's IAM permissions." if denied else None,
+            )
+        return DeployError(f"AWS {what} for {self.function} failed: {exc}")
+
     def _call(self, what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
+        return self._get(what, fn, "", **kwargs)
+
+    def _get(self, what: str, fn: Callable[..., Any], missing: str, **kwargs: Any) -> Any | None:
+        """``fn(**kwargs)``, or None when AWS answers ``missing`` (e.g. ResourceNotFoundException); any other
+        failure is a DeployError naming the function and quoting AWS."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             return fn(**kwargs)
         except ClientError as exc:
-            error = exc.response.get("Error", {})
-            hint = (
-                "Check the caller's IAM permissions."
-                if error.get("Code")
-                in ("AccessDeniedException", "AccessDenied", "UnrecognizedClientException")
-                else None
-            )
-            raise DeployError(
-                f"AWS {what} for {self.function} failed: {error.get('Code')}: {error.get('Message')}",
-                hint=hint,
-            ) from exc
-        except BotoCoreError as exc:
-            raise DeployError(f"AWS {what} for {self.function} failed: {exc}") from exc
-
-    def _get(self, what: str, fn: Callable[..., Any], missing: str, **kwargs: Any) -> Any | None:
-        """``fn(**kwargs)``, or None when AWS answers ``missing`` (e.g. ResourceNotFoundException)."""
-        from botocore.exceptions import ClientError
-
-        try:
-            return fn(**kwargs)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == missing:
+            if missing and exc.response.get("Error", {}).get("Code") == missing:
                 return None
-            return self._call(what, fn, **kwargs)
+            raise self._error(what, exc) from exc
+        except BotoCoreError as exc:
+            raise self._error(what, exc) from exc
 
     def _wait(self, waiter: str, what: str, alias: dict[str, Any] | None) -> None:
         from botocore.exceptions import WaiterError

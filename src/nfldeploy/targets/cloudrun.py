@@ -130,11 +130,19 @@ class CloudRunTarget:
         self.full_name = f"{self.parent}/services/{service}"
 
     # -- calls -----------------------------------------------------------------------------------------
-    def _call(self, what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
+    def _call(self, what: str, fn: Callable[..., Any], missing_ok: bool = False, **kwargs: Any) -> Any:
+        """``fn(**kwargs)``; an API or transport failure is a DeployError naming the service and quoting the
+        API (None for NotFound when ``missing_ok``)."""
+        import google.auth.exceptions
+        import requests
         from google.api_core import exceptions
 
         try:
             return fn(**kwargs)
+        except exceptions.NotFound:
+            if missing_ok:
+                return None
+            raise
         except exceptions.GoogleAPICallError as exc:
             hint = {
                 403: "Check the caller's roles (run.developer, iam.serviceAccountUser) on the project.",
@@ -143,23 +151,24 @@ class CloudRunTarget:
             raise DeployError(
                 f"Cloud Run {what} for {self.service} failed: {exc.message}", hint=hint
             ) from exc
+        except (requests.RequestException, google.auth.exceptions.GoogleAuthError) as exc:
+            raise DeployError(
+                f"Cloud Run {what} for {self.service} failed: cannot reach the API: {exc}",
+                hint=f"Check the network, the credentials and ${ENDPOINT_ENV} if it is set.",
+            ) from exc
 
     def _current(self) -> Any | None:
-        from google.api_core import exceptions
-
-        try:
-            return self.client.get_service(name=self.full_name)
-        except exceptions.NotFound:
-            return None
-        except exceptions.GoogleAPICallError as exc:
-            raise DeployError(f"Cloud Run cannot read {self.service}: {exc.message}") from exc
+        return self._call(
+            "reading the service", self.client.get_service, missing_ok=True, name=self.full_name
+        )
 
     def _wait(self, operation: Any, what: str) -> Any:
+        import requests
         from google.api_core import exceptions
 
         try:
             return operation.result(timeout=self.timeout)
-        except (exceptions.GoogleAPICallError, TimeoutError) as exc:
+        except (exceptions.GoogleAPICallError, TimeoutError, requests.RequestException) as exc:
             message = getattr(exc, "message", None) or str(exc)
             current = self._current()
             serving = self._serving_text(current)

@@ -82,7 +82,7 @@ def make_target(
         from nfldeploy.targets.cloudrun import CloudRunTarget, services_client
 
         return CloudRunTarget(
-            services_client(),
+            services_client() if settings.project else None,  # a missing project is reported first
             settings.project,
             settings.region,
             settings.service_name,
