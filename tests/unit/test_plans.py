@@ -97,6 +97,8 @@ def test_cloudrun_canary_splits_and_checks_before_traffic() -> None:
     assert plan.get("traffic") == {plan.get("revision"): 10, old: 90}
     with pytest.raises(ConfigError, match="between 1 and 99"):
         _cloudrun(state).plan(_settings(), IMAGE, canary=100)
+    with pytest.raises(ConfigError, match="Cloud Run cpu must be one of"):
+        _cloudrun(state).plan(_settings(cpu=3), IMAGE)
 
 
 def test_cloudrun_secret_and_iam_appear_as_references() -> None:
@@ -236,3 +238,11 @@ def test_lambda_create_that_never_gets_active() -> None:
     plan = _lambda_plan(None, "create_function")
     with pytest.raises(DeployError, match="create of nfl failed: InvalidImage; nothing serves yet"):
         target.apply(plan)
+
+
+def test_lambda_limits_are_refused_before_any_call() -> None:
+    target, stubs = _lambda(lambda *stubs: None)  # no responses: any AWS call would fail the test
+    with pytest.raises(ConfigError, match="Lambda's timeout is at most 900 s"):
+        target.plan(DeploySettings(service_name="nfl", timeout=1000), ECR_IMAGE)
+    for stub in stubs:
+        stub.assert_no_pending_responses()

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nfldeploy.errors import ConfigError, DeployError, PushError
+from nfldeploy.render.limits import check_lambda
 from nfldeploy.settings import DeploySettings
 from nfldeploy.targets.base import Action, Deployment, Plan
 
@@ -273,8 +274,7 @@ class LambdaTarget:
     def plan(self, settings: DeploySettings, image: str, canary: int | None = None) -> Plan:
         if canary is not None and not 0 < canary < 100:
             raise ConfigError(f"--canary must be between 1 and 99, not {canary}")
-        if settings.memory_mib > 10240 or settings.timeout > 900:
-            raise ConfigError("Lambda allows at most 10240 MiB of memory and a 900 s timeout")
+        check_lambda(settings)  # impossible settings are refused before any call, naming the limit
         actions: list[Action] = []
         repository = self._repository(settings)
         if repository is None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from nfldeploy.errors import ConfigError, DeployError, NfldeployError
+from nfldeploy.render.limits import check_cloudrun
 from nfldeploy.settings import DeploySettings
 from nfldeploy.targets.base import Action, Deployment, Plan
 
@@ -245,6 +246,7 @@ class CloudRunTarget:
             raise ConfigError(
                 "a canary is checked before it gets traffic, so it cannot be deployed --no-wait"
             )
+        check_cloudrun(settings)  # impossible settings are refused before any call, naming the limit
         revision, template = self._template(settings, image)
         current = self._current()
         traffic = self._traffic(current)
