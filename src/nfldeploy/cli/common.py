@@ -14,7 +14,7 @@ JSON_OPTION = typer.Option(False, "--json", help="Print the result as JSON on st
 SETTINGS_OPTION = typer.Option(
     None,
     "--settings",
-    help="Settings file (default: ./nfldeploy.toml, else [tool.nfldeploy] in ./pyproject.toml).",
+    help="Settings file (default: ./nfldeploy.toml, else \\[tool.nfldeploy] in ./pyproject.toml).",
     exists=False,
     dir_okay=False,
 )
