@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from nfldeploy.cli.app import app
+from services import without_aws_credentials
 
 runner = CliRunner()
 
@@ -46,11 +47,7 @@ def test_doctor_reports_cloud_credentials_without_secrets(
 
 def test_doctor_missing_credentials_are_warnings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    without_aws_credentials(monkeypatch, tmp_path)
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "missing-adc.json"))
     result = runner.invoke(app, ["doctor", "--json"])
     checks = _checks(result.stdout)

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from nfldeploy.cli.app import app
-from services import free_port
+from services import free_port, without_aws_credentials
 
 runner = CliRunner()
 IMAGE = "registry.example/nfl@sha256:" + "ab" * 32
@@ -17,11 +17,7 @@ IMAGE = "registry.example/nfl@sha256:" + "ab" * 32
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    without_aws_credentials(monkeypatch, tmp_path)
 
 
 def test_cloudrun_api_unreachable_exits_4() -> None:
