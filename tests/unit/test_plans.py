@@ -164,8 +164,7 @@ def test_lambda_unchanged_function_gives_the_empty_plan() -> None:
             "get_function", {"Configuration": {"FunctionName": "nfl", "Description": description}}
         )
         lam.add_response("get_alias", {"Name": "live", "FunctionVersion": "4"})
-        for _ in range(2):
-            lam.add_response("get_function_url_config", URL_CONFIG)
+        lam.add_response("get_function_url_config", URL_CONFIG)  # read once for the URL and its auth
 
     target, _ = _lambda(state)
     changed = target.plan(settings, ECR_IMAGE)

@@ -219,7 +219,7 @@ class LambdaTarget:
         }
         return {alias["FunctionVersion"]: 100 - sum(extra.values()), **extra}
 
-    def _url(self) -> str | None:
+    def _url_config(self) -> dict[str, Any] | None:
         found = self._get(
             "reading the function URL",
             self.aws.lambda_.get_function_url_config,
@@ -227,7 +227,11 @@ class LambdaTarget:
             FunctionName=self.function,
             Qualifier=ALIAS,
         )
-        return None if found is None else str(found["FunctionUrl"])
+        return None if found is None else dict(found)
+
+    def _url(self) -> str | None:
+        config = self._url_config()
+        return None if config is None else str(config["FunctionUrl"])
 
     # -- what is wanted --------------------------------------------------------------------------------
     def _repository(self, settings: DeploySettings) -> dict[str, Any] | None:
@@ -334,16 +338,8 @@ class LambdaTarget:
                 actions.append(Action("alias", ALIAS, "new version 100 %"))
         elif canary is None and len(weights) > 1:
             actions.append(Action("alias", ALIAS, "the canary version 100 %"))
-        url = self._url() if alias is not None else None
-        url_auth = None
-        if url is not None:
-            url_auth = self._call(
-                "reading the function URL",
-                self.aws.lambda_.get_function_url_config,
-                FunctionName=self.function,
-                Qualifier=ALIAS,
-            )["AuthType"]
-        if url is None or url_auth != settings.function_url_auth:
+        url = self._url_config() if alias is not None else None
+        if url is None or url["AuthType"] != settings.function_url_auth:
             actions.append(Action("function_url", ALIAS, f"auth {settings.function_url_auth}"))
         plan_spec = {
             **spec,

@@ -325,10 +325,16 @@ class CloudRunTarget:
                 found["tag"] = CANARY_TAG
         return targets
 
-    def _submit(self, template: dict[str, Any], traffic: list[dict[str, Any]], previous: str | None) -> Any:
+    def _submit(
+        self,
+        current: Any | None,
+        template: dict[str, Any],
+        traffic: list[dict[str, Any]],
+        previous: str | None,
+    ) -> Any:
+        """Create the service, or update ``current`` (as just read), with ``template`` and ``traffic``."""
         from google.cloud import run_v2
 
-        current = self._current()
         annotations = dict(current.annotations) if current is not None else {}
         if previous:
             annotations[PREVIOUS_ANNOTATION] = previous
@@ -367,17 +373,21 @@ class CloudRunTarget:
         if plan.get("canary") is not None:
             # 1. the canary comes up with no traffic, reachable under its tag
             shares = {rev: pct for rev, pct in traffic.items() if rev != revision}
-            self._wait(self._submit(template, self._traffic_list(shares, tag=revision), previous), "deploy")
+            self._wait(
+                self._submit(current, template, self._traffic_list(shares, tag=revision), previous), "deploy"
+            )
+            current = self._current()
             if self.verify is not None:
-                url = self._tag_url(self._current())
+                url = self._tag_url(current)
                 try:
                     self.verify(url)
                 except NfldeployError as exc:
                     raise DeployError(
                         f"the canary {revision} failed its check at {url} and got no traffic; "
-                        f"{self._serving_text(self._current())}: {exc.message}"
+                        f"{self._serving_text(current)}: {exc.message}"
                     ) from exc
         operation = self._submit(
+            current,
             template,
             self._traffic_list(plan.get("traffic"), tag=revision if plan.get("canary") else None),
             previous,
@@ -510,6 +520,6 @@ class CloudRunTarget:
         if not target or (target == serving and traffic.get(target) == 100):
             raise DeployError(f"no previous revision of {self.service} to roll back to")
         template = type(current.template).to_dict(current.template)
-        operation = self._submit(template, self._traffic_list({target: 100}), serving)
+        operation = self._submit(current, template, self._traffic_list({target: 100}), serving)
         service = self._wait(operation, "rollback")
         return self._deployment(service, target, serving)
