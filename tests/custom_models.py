@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -42,3 +43,19 @@ class DriftingModel(TrajectoryGAT):
         if torch.compiler.is_exporting():
             trajectories = trajectories + 0.5
         return trajectories, mode_probs
+
+
+def export_other_model(config: Path, out: Path, seed: int) -> Path:
+    """Export (ONNX only, no INT8) the config's architecture with fresh weights from ``seed``: a model that is
+    not the example's, for tests that must tell models apart. Returns the export directory ``out``."""
+    from nfldeploy.config import load_training_config
+    from nfldeploy.export import ExportOptions, run_export
+    from nfldeploy.model import build_model
+
+    torch.manual_seed(seed)
+    checkpoint = out.parent / f"{out.name}.ckpt"
+    torch.save(build_model(load_training_config(config)).state_dict(), checkpoint)
+    run_export(
+        ExportOptions(config=config, checkpoint=checkpoint, out=out, formats=("onnx",), quantize="none")
+    )
+    return out

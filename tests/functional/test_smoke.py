@@ -8,15 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
 from typer.testing import CliRunner
 
+from custom_models import export_other_model
 from functional_helpers import app_for as _app
 from functional_helpers import serving
 from nfldeploy.cli.app import app
-from nfldeploy.config import load_training_config
-from nfldeploy.export import ExportOptions, run_export
-from nfldeploy.model import build_model
 from services import free_port
 
 pytestmark = pytest.mark.slow
@@ -105,15 +102,7 @@ def test_a_service_without_auth_fails_when_auth_is_expected(example_export: Path
 def test_a_different_model_fails_the_version_and_golden_rows(
     example_export: Path, example_config: Path, tmp_path: Path
 ) -> None:
-    torch.manual_seed(3)
-    checkpoint = tmp_path / "other.ckpt"
-    torch.save(build_model(load_training_config(example_config)).state_dict(), checkpoint)
-    other = tmp_path / "other_export"
-    run_export(
-        ExportOptions(
-            config=example_config, checkpoint=checkpoint, out=other, formats=("onnx",), quantize="none"
-        )
-    )
+    other = export_other_model(example_config, tmp_path / "other_export", seed=3)
     with serving(_app(other)) as url:
         result = _smoke(url, example_export, "--json")
     assert result.exit_code == 3

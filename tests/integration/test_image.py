@@ -106,21 +106,9 @@ def test_labels_carry_the_lineage(built: BuildResult, export_copy: Path) -> None
 def test_a_new_model_reuses_the_dependency_layers(
     docker_client: Any, built: BuildResult, export_copy: Path, example_config: Path, tmp_path: Path
 ) -> None:
-    import torch
+    from custom_models import export_other_model
 
-    from nfldeploy.config import load_training_config
-    from nfldeploy.export import ExportOptions, run_export
-    from nfldeploy.model import build_model
-
-    torch.manual_seed(1)
-    checkpoint = tmp_path / "other.ckpt"
-    torch.save(build_model(load_training_config(example_config)).state_dict(), checkpoint)
-    other = tmp_path / "exported_models"
-    run_export(
-        ExportOptions(
-            config=example_config, checkpoint=checkpoint, out=other, formats=("onnx",), quantize="none"
-        )
-    )
+    other = export_other_model(example_config, tmp_path / "exported_models", seed=1)
     rebuilt = build(
         other, ImageSpec(base_image=base_image()), REPOSITORY, tag=f"{REPOSITORY}:other", client=docker_client
     )
