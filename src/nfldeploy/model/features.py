@@ -77,6 +77,9 @@ class Play:
     play_direction: str = "right"
     ball_land_x: float | None = None
     ball_land_y: float | None = None
+    formation: int | None = None  # the training project's formation id (graph model)
+    alignment: int | None = None  # its receiver alignment id (graph model)
+    frame_t: float | None = None  # position of the current frame in the play, 0-1 (graph model)
 
 
 def _flip_xy(x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
