@@ -24,13 +24,13 @@ import torch
 
 from nfldeploy.config import load_training_config
 from nfldeploy.export import ExportOptions, run_export
-from nfldeploy.export.checkpoint import load_state_dict, load_weights
+from nfldeploy.export.checkpoint import load_weights, read_checkpoint
 from nfldeploy.export.gates import accuracy
 from nfldeploy.export.heldout import heldout_samples
 from nfldeploy.export.manifest import read_manifest
 from nfldeploy.export.runtimes import Runner, eager_runner, onnx_runner, torchscript_runner
 from nfldeploy.model import build_model
-from nfldeploy.model.features import encode_plays
+from nfldeploy.model.contracts import get_contract
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "outputs" / "nfl_production_v2_config.json"
@@ -38,23 +38,26 @@ EXAMPLE = ROOT / "examples" / "outputs" / "nfl_production_v2_config.json"
 
 def _variants(folder: Path, manifest: dict[str, Any]) -> dict[str, tuple[Runner, int]]:
     config = load_training_config(folder / manifest["config"]["file"])
-    model = build_model(config, manifest["architecture"])
     checkpoint = Path(manifest["checkpoint"]["source"])
-    load_weights(model, load_state_dict(checkpoint), checkpoint)
+    state = read_checkpoint(checkpoint).state
+    model = build_model(config, manifest["architecture"], state)
+    load_weights(model, state, checkpoint)
+    names = [item["name"] for item in manifest["signature"]["inputs"]]
+    outputs = manifest["model"]["outputs"]
     variants: dict[str, tuple[Runner, int]] = {
-        "eager": (eager_runner(model.eval()), checkpoint.stat().st_size)
+        "eager": (eager_runner(model.eval(), names, outputs), checkpoint.stat().st_size)
     }
     files = {name: folder / art["file"] for name, art in manifest["artifacts"].items()}
     if "torchscript" in files:
         variants["torchscript"] = (
-            torchscript_runner(files["torchscript"]),
+            torchscript_runner(files["torchscript"], names, outputs),
             files["torchscript"].stat().st_size,
         )
     if "onnx" in files:
         variants["onnx_fp32"] = (onnx_runner(files["onnx"]), files["onnx"].stat().st_size)
     if "torchscript_int8" in files:
         path = files["torchscript_int8"]
-        variants["torchscript_int8"] = (torchscript_runner(path), path.stat().st_size)
+        variants["torchscript_int8"] = (torchscript_runner(path, names, outputs), path.stat().st_size)
     if "onnx_int8" in files:
         variants["onnx_int8"] = (onnx_runner(files["onnx_int8"]), files["onnx_int8"].stat().st_size)
     return variants
@@ -79,7 +82,8 @@ def main() -> None:
     samples = [s for s in heldout_samples(manifest["model"]["horizon"], 96) if len(s[0].players) == 22][:32]
     plays, truth = [p for p, _ in samples], [t for _, t in samples]
     feature_set = manifest["model"]["feature_set"]
-    inputs = {1: encode_plays(plays[:1], feature_set), 32: encode_plays(plays, feature_set)}
+    contract = get_contract(manifest["model"]["feature_contract"])
+    inputs = {1: contract.encode(plays[:1], feature_set), 32: contract.encode(plays, feature_set)}
     calls = {1: 200, 32: 10}
     timings: dict[str, dict[int, list[float]]] = {name: {1: [], 32: []} for name in variants}
     for run, _ in variants.values():  # warm-up

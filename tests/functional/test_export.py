@@ -116,14 +116,15 @@ def test_onnx_and_torchscript_match_eager_on_random_inputs(
     model.load_state_dict(
         load_state_dict(example_config.parent.parent / "checkpoints/nfl_production_v2-best.ckpt")
     )
-    eager = eager_runner(model.eval())(inputs)
+    outputs = ("trajectories", "mode_probs")
+    eager = eager_runner(model.eval(), INPUT_NAMES, outputs)(inputs)
     for run in (
         onnx_runner(example_export / "model.onnx"),
-        torchscript_runner(example_export / "model.torchscript.pt"),
+        torchscript_runner(example_export / "model.torchscript.pt", INPUT_NAMES, outputs),
     ):
-        traj, probs = run(inputs)
-        np.testing.assert_allclose(traj, eager[0], atol=1e-4)
-        np.testing.assert_allclose(probs, eager[1], atol=1e-5)
+        result = run(inputs)
+        np.testing.assert_allclose(result["trajectories"], eager["trajectories"], atol=1e-4)
+        np.testing.assert_allclose(result["mode_probs"], eager["mode_probs"], atol=1e-5)
 
 
 @pytest.mark.parametrize(

@@ -28,10 +28,11 @@ def export(
         help="int8: also write INT8 variants, each kept only if it passes the accuracy gate; or none.",
     ),
     out: Path = typer.Option(DEFAULT_OUT, "--out", "-o", help="Output directory (replaced only on success)."),
-    architecture: str = typer.Option(
-        "reference",
+    architecture: str | None = typer.Option(
+        None,
         "--architecture",
-        help="Registered architecture or package.module:Class of your own nn.Module.",
+        help="nfl_graph_transformer (the training project's model), reference, or package.module:Class "
+        "of your own nn.Module. Default: detected from the checkpoint's parameter names.",
     ),
     parity_tolerance: float = typer.Option(
         1e-3, min=0.0, help="Max abs difference (yards) of an FP32 artifact vs eager."

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,7 @@ from nfldeploy.config import TrainingRunConfig
 from nfldeploy.errors import ExportError
 
 LIGHTNING_PREFIX = "model."
+COMPILED_PREFIX = "_orig_mod."
 
 
 def sha256_file(path: Path) -> str:
@@ -56,8 +59,34 @@ def resolve_checkpoint(config: TrainingRunConfig, explicit: Path | None) -> Path
     )
 
 
-def load_state_dict(path: Path) -> dict[str, Any]:
-    """The model's parameters from a Lightning checkpoint (``model.`` prefix stripped) or a state dict."""
+@dataclass(frozen=True)
+class Checkpoint:
+    """A checkpoint's model parameters (prefixes stripped) and what else it says about the run."""
+
+    state: dict[str, Any]
+    hyper_parameters: dict[str, Any] | None
+    dropped: tuple[str, ...]  # keys that are not the model's (e.g. social_nce_loss.*)
+
+
+def _json_safe(value: Any) -> Any:
+    """hyper_parameters as JSON: numbers, strings, lists and dicts as they are, anything else as text."""
+    try:
+        result: Any = json.loads(json.dumps(value, default=str))
+    except (TypeError, ValueError):
+        return str(value)
+    return result
+
+
+def _strip(key: str) -> str:
+    """``model.`` (Lightning's attribute) and ``_orig_mod.`` (torch.compile) prefixes removed."""
+    if key.startswith(LIGHTNING_PREFIX):
+        key = key[len(LIGHTNING_PREFIX) :]
+    return key.removeprefix(COMPILED_PREFIX)
+
+
+def read_checkpoint(path: Path) -> Checkpoint:
+    """The model's parameters from a Lightning ``.ckpt`` (``state_dict`` with ``model.`` and, from compiled
+    runs, ``model._orig_mod.`` prefixes; the training losses' own parameters dropped) or a bare state dict."""
     import torch
 
     try:
@@ -67,13 +96,26 @@ def load_state_dict(path: Path) -> dict[str, Any]:
             f"cannot load checkpoint {path}: {str(exc).splitlines()[0][:300]}",
             hint="Is it a PyTorch checkpoint (.ckpt / .pt), and was it copied completely?",
         ) from exc
+    hyper = None
     if isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
+        raw_hyper = data.get("hyper_parameters")
+        hyper = _json_safe(dict(raw_hyper)) if isinstance(raw_hyper, dict) else None
         data = data["state_dict"]
     if not isinstance(data, dict) or not data or not all(isinstance(v, torch.Tensor) for v in data.values()):
         raise ExportError(f"{path} holds no state dict (expected tensors by parameter name)")
-    if all(key.startswith(LIGHTNING_PREFIX) for key in data):
-        data = {key[len(LIGHTNING_PREFIX) :]: value for key, value in data.items()}
-    return data
+    keys = list(data)
+    if any(key.startswith(LIGHTNING_PREFIX) for key in keys):
+        kept = [key for key in keys if key.startswith(LIGHTNING_PREFIX)]
+    else:
+        kept = keys
+    dropped = tuple(key for key in keys if key not in set(kept))
+    state = {_strip(key): data[key] for key in kept}
+    return Checkpoint(state, hyper, dropped)
+
+
+def load_state_dict(path: Path) -> dict[str, Any]:
+    """The model's parameters of a checkpoint (see ``read_checkpoint``)."""
+    return read_checkpoint(path).state
 
 
 def load_weights(model: Any, state: dict[str, Any], path: Path) -> None:
@@ -95,7 +137,8 @@ def load_weights(model: Any, state: dict[str, Any], path: Path) -> None:
         if unexpected:
             parts.append("unexpected: " + ", ".join(unexpected[:3]) + (" ..." if len(unexpected) > 3 else ""))
         raise ExportError(
-            f"checkpoint {path} does not fit the config's model: " + "; ".join(parts),
-            hint="Use the config JSON written by the same training run as the checkpoint.",
+            f"checkpoint {path} does not fit the {type(model).__name__} model: " + "; ".join(parts),
+            hint="Use the config JSON written by the same training run as the checkpoint"
+            " (or name the architecture with --architecture).",
         )
     model.load_state_dict(state)

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from nfldeploy.errors import ExportError
-from nfldeploy.model.features import INPUT_NAMES, MAX_PLAYERS, OUTPUT_NAMES
+from nfldeploy.model.contracts import Contract
+from nfldeploy.model.features import MAX_PLAYERS
 
 MAX_BATCH = 4096
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -45,13 +46,20 @@ def _quiet() -> Iterator[io.StringIO]:
             logger.setLevel(level)
 
 
-def export_onnx(model: Any, example: tuple[Any, ...], path: Path) -> None:
+def export_onnx(
+    model: Any, example: tuple[Any, ...], path: Path, contract: Contract, output_names: tuple[str, ...]
+) -> None:
     """ONNX through torch.export (dynamo), with dynamic batch (plays) and player axes."""
     import torch
 
-    batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
-    players = torch.export.Dim("players", min=1, max=MAX_PLAYERS)
-    dynamic = {name: ({0: batch} if name == "context" else {0: batch, 1: players}) for name in INPUT_NAMES}
+    dims = {
+        "batch": torch.export.Dim("batch", min=1, max=MAX_BATCH),
+        "players": torch.export.Dim("players", min=1, max=MAX_PLAYERS),
+    }
+    dynamic = {
+        name: {axis: dims[size] for axis, size in enumerate(shape) if size in dims}
+        for name, (_, shape) in contract.inputs.items()
+    }
     with _quiet() as log:
         try:
             torch.onnx.export(
@@ -59,8 +67,8 @@ def export_onnx(model: Any, example: tuple[Any, ...], path: Path) -> None:
                 example,
                 str(path),
                 dynamo=True,
-                input_names=list(INPUT_NAMES),
-                output_names=list(OUTPUT_NAMES),
+                input_names=list(contract.input_names),
+                output_names=list(output_names),
                 dynamic_shapes=dynamic,
                 external_data=False,
                 optimize=True,
@@ -100,7 +108,13 @@ def export_torchscript(model: Any, example: tuple[Any, ...], path: Path, int8: b
         try:
             if int8:
                 quantize = torch.ao.quantization.quantize_dynamic
-                model = quantize(copy.deepcopy(model), {torch.nn.Linear}, dtype=torch.qint8)  # type: ignore[no-untyped-call]
+                keep = set(getattr(model, "int8_exclude", ()))  # layers whose weights the model slices
+                layers = {
+                    name
+                    for name, module in model.named_modules()
+                    if isinstance(module, torch.nn.Linear) and name not in keep
+                }
+                model = quantize(copy.deepcopy(model), layers, dtype=torch.qint8)  # type: ignore[no-untyped-call]
             traced = torch.jit.trace(model, example, check_trace=False)  # type: ignore[no-untyped-call]
         except Exception as exc:
             kind = "TorchScript INT8" if int8 else "TorchScript"

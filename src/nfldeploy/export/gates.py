@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import numpy.typing as npt
 
-from nfldeploy.export.runtimes import Outputs
+from nfldeploy.export.runtimes import Outputs, as_float
 from nfldeploy.model.features import Play, best_mode, to_field_positions
 from nfldeploy.model.metrics import trajectory_metrics
 
@@ -22,16 +22,16 @@ class Parity:
     rmse_delta: float  # |RMSE(artifact) - RMSE(eager)| against the held-out truth, yards
     tolerance: float
     passed: bool
+    output_errors: dict[str, float]  # max abs error of every output by name (sigmas, coverage logit, ...)
 
-    def as_dict(self) -> dict[str, float | bool]:
+    def as_dict(self) -> dict[str, object]:
         """JSON-ready form."""
         return asdict(self)
 
 
 def field_predictions(outputs: Outputs, plays: Sequence[Play]) -> list[npt.NDArray[np.float32]]:
     """Most likely mode's absolute positions per play: [n_players, T, 2] each."""
-    traj, probs = outputs
-    top = best_mode(traj, probs)[:, :, None]
+    top = best_mode(as_float(outputs, "trajectories"), as_float(outputs, "mode_probs"))[:, :, None]
     return [positions[:, 0] for positions in to_field_positions(top, plays)]
 
 
@@ -49,12 +49,11 @@ def parity(
     truth: Sequence[npt.NDArray[np.float32]],
     tolerance: float,
 ) -> Parity:
-    """Compare a candidate's outputs with eager's; padded rows are zero in both and do not count."""
-    traj_error = float(np.abs(candidate[0] - eager[0]).max())
-    prob_error = float(np.abs(candidate[1] - eager[1]).max())
+    """Compare every output of a candidate with eager's; padded rows are zero in both and do not count."""
+    errors = {name: float(np.abs(as_float(candidate, name) - as_float(eager, name)).max()) for name in eager}
     delta = abs(accuracy(candidate, plays, truth)["rmse"] - accuracy(eager, plays, truth)["rmse"])
-    passed = traj_error <= tolerance and prob_error <= tolerance and delta <= tolerance
-    return Parity(traj_error, prob_error, delta, tolerance, passed)
+    passed = all(error <= tolerance for error in errors.values()) and delta <= tolerance
+    return Parity(errors["trajectories"], errors["mode_probs"], delta, tolerance, passed, errors)
 
 
 @dataclass(frozen=True)

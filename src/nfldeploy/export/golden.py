@@ -8,8 +8,9 @@ from typing import Any
 import numpy as np
 
 from nfldeploy.export.heldout import Sample
-from nfldeploy.export.runtimes import Outputs, Runner
-from nfldeploy.model.features import Play, encode_plays, play_to_request, to_field_positions
+from nfldeploy.export.runtimes import Outputs, Runner, as_float
+from nfldeploy.model.contracts import Contract
+from nfldeploy.model.features import Play, play_to_request, to_field_positions
 
 
 def pick_golden(samples: Sequence[Sample]) -> list[Play]:
@@ -21,26 +22,32 @@ def pick_golden(samples: Sequence[Sample]) -> list[Play]:
     return [right, left, small]
 
 
-def golden_outputs(run: Runner, plays: Sequence[Play], feature_set: str) -> list[dict[str, Any]]:
-    """Per play: the modes' absolute positions and their probabilities, rounded for JSON."""
-    traj, probs = run(encode_plays(plays, feature_set))
-    return _as_json(plays, (traj, probs))
+def golden_outputs(
+    run: Runner, plays: Sequence[Play], contract: Contract, feature_set: str
+) -> list[dict[str, Any]]:
+    """Per play: the modes' absolute positions and their probabilities (and, when the model gives them,
+    each mode's sigma_x, sigma_y, rho per frame and the zone-coverage probability), rounded for JSON."""
+    return _as_json(plays, run(contract.encode(plays, feature_set)))
 
 
 def _as_json(plays: Sequence[Play], outputs: Outputs) -> list[dict[str, Any]]:
-    traj, probs = outputs
+    probs = as_float(outputs, "mode_probs")
     result = []
-    for index, positions in enumerate(to_field_positions(traj, plays)):
+    for index, positions in enumerate(to_field_positions(as_float(outputs, "trajectories"), plays)):
         n = len(plays[index].players)
         mode_probs = probs[index, :n]
         best = mode_probs.argmax(-1)
-        result.append(
-            {
-                "predicted_positions": np.round(positions[np.arange(n), best], 4).tolist(),
-                "modes": np.round(positions, 4).tolist(),
-                "mode_probs": np.round(mode_probs, 6).tolist(),
-            }
-        )
+        entry: dict[str, Any] = {
+            "predicted_positions": np.round(positions[np.arange(n), best], 4).tolist(),
+            "modes": np.round(positions, 4).tolist(),
+            "mode_probs": np.round(mode_probs, 6).tolist(),
+        }
+        if "uncertainty" in outputs:
+            entry["uncertainty"] = np.round(as_float(outputs, "uncertainty")[index, :n], 5).tolist()
+        if "coverage_logit" in outputs:
+            logit = float(as_float(outputs, "coverage_logit")[index])
+            entry["zone_coverage_probability"] = round(1.0 / (1.0 + float(np.exp(-logit))), 6)
+        result.append(entry)
     return result
 
 

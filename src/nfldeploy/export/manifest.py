@@ -13,7 +13,6 @@ from nfldeploy import __version__
 from nfldeploy.errors import ConfigError
 from nfldeploy.export.checkpoint import sha256_file
 from nfldeploy.jsonfile import read_json_object
-from nfldeploy.model.features import CONTEXT_DIM, HISTORY_LEN, INPUT_NAMES, MAX_PLAYERS, OUTPUT_NAMES
 
 MANIFEST_NAME = "manifest.json"
 SCHEMA_VERSION = 1
@@ -28,28 +27,6 @@ def library_versions() -> dict[str, str]:
         except PackageNotFoundError:
             result[name] = "not installed"
     return result
-
-
-def signature(input_dim: int, modes: int, horizon: int) -> dict[str, Any]:
-    """Names, dtypes and shapes (symbolic batch and players axes) of the model's inputs and outputs."""
-    shapes: dict[str, tuple[str, list[Any]]] = {
-        "node_features": ("float32", ["batch", "players", input_dim]),
-        "positions": ("float32", ["batch", "players", 2]),
-        "velocities": ("float32", ["batch", "players", 2]),
-        "roles": ("int64", ["batch", "players"]),
-        "sides": ("int64", ["batch", "players"]),
-        "history": ("float32", ["batch", "players", HISTORY_LEN, 2]),
-        "history_mask": ("float32", ["batch", "players", HISTORY_LEN]),
-        "context": ("float32", ["batch", CONTEXT_DIM]),
-        "player_mask": ("float32", ["batch", "players"]),
-        "trajectories": ("float32", ["batch", "players", modes, horizon, 2]),
-        "mode_probs": ("float32", ["batch", "players", modes]),
-    }
-    return {
-        "inputs": [{"name": n, "dtype": shapes[n][0], "shape": shapes[n][1]} for n in INPUT_NAMES],
-        "outputs": [{"name": n, "dtype": shapes[n][0], "shape": shapes[n][1]} for n in OUTPUT_NAMES],
-        "max_players": MAX_PLAYERS,
-    }
 
 
 def file_entries(folder: Path) -> dict[str, dict[str, Any]]:

@@ -13,12 +13,19 @@ from typing import Any
 from nfldeploy.config import load_training_config
 from nfldeploy.errors import ConfigError, ParityError
 from nfldeploy.export import formats, gates, golden
-from nfldeploy.export.checkpoint import load_state_dict, load_weights, resolve_checkpoint, sha256_file
+from nfldeploy.export.checkpoint import load_weights, read_checkpoint, resolve_checkpoint, sha256_file
 from nfldeploy.export.heldout import HELDOUT_SEED, heldout_samples
-from nfldeploy.export.manifest import signature, write_manifest
-from nfldeploy.export.runtimes import Runner, eager_runner, onnx_runner, torchscript_runner
-from nfldeploy.model import DEFAULT_ARCHITECTURE, build_model
-from nfldeploy.model.features import HISTORY_LEN, INPUT_NAMES, MAX_PLAYERS, encode_plays
+from nfldeploy.export.manifest import write_manifest
+from nfldeploy.export.model_shape import describe
+from nfldeploy.export.runtimes import (
+    Runner,
+    eager_runner,
+    onnx_runner,
+    single_threaded_torch,
+    torchscript_runner,
+)
+from nfldeploy.model import build_model, detect_architecture
+from nfldeploy.model.features import HISTORY_LEN, MAX_PLAYERS
 from nfldeploy.staging import staged_directory
 
 FORMATS = ("onnx", "torchscript")
@@ -40,7 +47,7 @@ class ExportOptions:
     formats: tuple[str, ...] = FORMATS
     quantize: str = "int8"
     out: Path = DEFAULT_OUT
-    architecture: str = DEFAULT_ARCHITECTURE
+    architecture: str | None = None  # None: detected from the checkpoint's keys
     parity_tolerance: float = 1e-3  # yards (and probability) between eager and an FP32 artifact
     int8_tolerance: float = 0.02  # relative ADE increase INT8 may cost before it is dropped
     heldout_plays: int = 96
@@ -58,27 +65,40 @@ def _validate(options: ExportOptions) -> None:
 
 
 def run_export(options: ExportOptions) -> dict[str, Any]:
-    """Export and verify; returns the manifest. Nothing is written to ``options.out`` unless all passes."""
+    """Export and verify; returns the manifest. Nothing is written to ``options.out`` unless all passes.
+
+    torch runs on one thread throughout, so that the same checkpoint gives the same gate figures in every
+    process (see ``single_threaded_torch``)."""
     _validate(options)
+    with single_threaded_torch():
+        return _export(options)
+
+
+def _export(options: ExportOptions) -> dict[str, Any]:
     step = options.on_step
     started = time.perf_counter()
     step("reading the config and checkpoint")
     config = load_training_config(options.config)
     checkpoint = resolve_checkpoint(config, options.checkpoint)
-    model = build_model(config, options.architecture)
-    load_weights(model, load_state_dict(checkpoint), checkpoint)
+    loaded = read_checkpoint(checkpoint)
+    architecture = options.architecture or detect_architecture(loaded.state, str(checkpoint))
+    model = build_model(config, architecture, loaded.state)
+    load_weights(model, loaded.state, checkpoint)
     model.eval()
+    shape = describe(model, config, architecture, checkpoint)
+    contract, feature_set = shape.contract, shape.feature_set
 
     step("simulating the held-out plays")
-    samples = heldout_samples(config.future_seq_len, options.heldout_plays)
+    samples = heldout_samples(shape.horizon, options.heldout_plays)
     plays, truth = [p for p, _ in samples], [t for _, t in samples]
-    inputs = encode_plays(plays, config.feature_set)
-    eager = eager_runner(model)
+    inputs = contract.encode(plays, feature_set)
+    eager = eager_runner(model, contract.input_names, shape.output_names)
     eager_out = eager(inputs)
-    example = _example_args(encode_plays(plays[:2], config.feature_set))
+    small = contract.encode(plays[:2], feature_set)
+    example = tuple(_tensor(small[name]) for name in contract.input_names)
 
     golden_plays = golden.pick_golden(samples)
-    golden_eager = golden.golden_outputs(eager, golden_plays, config.feature_set)
+    golden_eager = golden.golden_outputs(eager, golden_plays, contract, feature_set)
     artifacts: dict[str, dict[str, Any]] = {}
     parity: dict[str, dict[str, Any]] = {}
     golden_tolerance: dict[str, float] = {}
@@ -94,7 +114,7 @@ def run_export(options: ExportOptions) -> dict[str, Any]:
                 hint="Check the architecture for ops the exporter changes; nothing was written.",
             )
         parity[name] = result.as_dict()
-        alone = [golden.golden_outputs(run, [play], config.feature_set)[0] for play in golden_plays]
+        alone = [golden.golden_outputs(run, [play], contract, feature_set)[0] for play in golden_plays]
         deviation = golden.max_deviation(golden_eager, alone)  # smoke tests send golden plays one by one
         golden_tolerance[name] = options.parity_tolerance if precision == "fp32" else max(3 * deviation, 0.05)
         artifacts[name] = {
@@ -105,11 +125,14 @@ def run_export(options: ExportOptions) -> dict[str, Any]:
             "sha256": sha256_file(path),
         }
 
+    def script_runner(path: Path) -> Runner:
+        return torchscript_runner(path, contract.input_names, shape.output_names)
+
     with staged_directory(options.out) as stage:
         if "onnx" in options.formats:
             step("exporting ONNX (torch.export, dynamic batch and players)")
             path = stage / ARTIFACT_FILES["onnx"]
-            formats.export_onnx(model, example, path)
+            formats.export_onnx(model, example, path, contract, shape.output_names)
             step("checking ONNX parity")
             check("onnx", path, onnx_runner(path), "fp32")
         if "torchscript" in options.formats:
@@ -117,7 +140,7 @@ def run_export(options: ExportOptions) -> dict[str, Any]:
             path = stage / ARTIFACT_FILES["torchscript"]
             formats.export_torchscript(model, example, path)
             step("checking TorchScript parity")
-            check("torchscript", path, torchscript_runner(path), "fp32")
+            check("torchscript", path, script_runner(path), "fp32")
         if options.quantize == "int8":
             for name in [f"{fmt}_int8" for fmt in options.formats]:
                 step(f"quantizing {name.split('_')[0]} to INT8 and checking its accuracy")
@@ -127,7 +150,7 @@ def run_export(options: ExportOptions) -> dict[str, Any]:
                     run = onnx_runner(path)
                 else:
                     formats.export_torchscript(model, example, path, int8=True)
-                    run = torchscript_runner(path)
+                    run = script_runner(path)
                 int8_metrics = gates.accuracy(run(inputs), plays, truth)
                 gate = gates.int8_gate(accuracy["fp32"], int8_metrics, options.int8_tolerance)
                 accuracy[name] = gate.as_dict()
@@ -150,19 +173,28 @@ def run_export(options: ExportOptions) -> dict[str, Any]:
             stage,
             {
                 "experiment_name": config.experiment_name,
-                "architecture": options.architecture,
+                "architecture": architecture,
                 "config": {"file": config_copy, "sha256": config.sha256, "source": str(options.config)},
-                "checkpoint": {"source": str(checkpoint), "sha256": sha256_file(checkpoint)},
+                "checkpoint": {
+                    "source": str(checkpoint),
+                    "sha256": sha256_file(checkpoint),
+                    "hyper_parameters": loaded.hyper_parameters,
+                    "ignored_keys": list(loaded.dropped),
+                },
                 "model": {
-                    **config.model_params(),
-                    "feature_set": config.feature_set,
-                    "horizon": config.future_seq_len,
+                    **shape.params,
+                    "feature_contract": contract.name,
+                    "feature_set": feature_set,
+                    "horizon": shape.horizon,
                     "frame_seconds": 0.1,
-                    "modes": config.modes,
+                    "modes": shape.modes,
+                    "outputs": list(shape.output_names),
                     "max_players": MAX_PLAYERS,
                     "history_len": HISTORY_LEN,
                 },
-                "signature": signature(config.input_dim, config.modes, config.future_seq_len),
+                "signature": contract.signature(
+                    shape.input_dim, shape.modes, shape.horizon, shape.output_names
+                ),
                 "artifacts": artifacts,
                 "serving_default": serve_default,
                 "parity": parity,
@@ -173,14 +205,14 @@ def run_export(options: ExportOptions) -> dict[str, Any]:
                     "outputs": "golden/outputs.json",
                     "tolerance": golden_tolerance,
                 },
-                "warnings": config.warnings,
+                "warnings": [*config.warnings, *shape.warnings],
                 "export_seconds": round(time.perf_counter() - started, 1),
             },
         )
     return manifest
 
 
-def _example_args(inputs: dict[str, Any]) -> tuple[Any, ...]:
+def _tensor(array: Any) -> Any:
     import torch
 
-    return tuple(torch.from_numpy(inputs[name]) for name in INPUT_NAMES)
+    return torch.from_numpy(array)

@@ -1,11 +1,14 @@
-"""Model architectures and the feature pipeline.
+"""Model architectures and the feature pipelines.
 
-``build_model(config, architecture="reference")`` constructs a torch module from the training config's model
-keys. ``architecture`` is a registered name or an import path ``package.module:Class`` of a user's own
-``nn.Module``; that class is constructed with ``Class.from_config(params)`` when it has that classmethod,
-else ``Class(**params)``, where ``params`` are the model keys (input_dim, hidden_dim, num_gnn_layers, heads,
-future_seq_len, probabilistic, num_modes, dropout). It must follow the forward contract of
-``nfldeploy.model.reference`` (inputs ``features.INPUT_NAMES``, outputs ``features.OUTPUT_NAMES``).
+``build_model(config, architecture, state)`` constructs a torch module. ``architecture`` is a registered
+name (``nfl_graph_transformer``: the training project's model; ``reference``: nfldeploy's own) or an import
+path ``package.module:Class`` of a user's own ``nn.Module``. A class with ``from_state_dict(state)`` is sized
+from the checkpoint's weights (the graph model: the training project never passes heads or layers to its
+model, so its config cannot be trusted for them); otherwise ``Class.from_config(params)`` when it has that
+classmethod, else ``Class(**params)``, where ``params`` are the config's model keys (input_dim, hidden_dim,
+num_gnn_layers, heads, future_seq_len, probabilistic, num_modes, dropout). A class names the feature contract
+it follows in ``feature_contract`` (default ``reference-v1``, see ``nfldeploy.model.contracts``) and its
+outputs in ``output_names`` (default trajectories, mode_probs).
 
 This package imports torch only inside ``build_model``: the serving image uses ``features`` without torch.
 """
@@ -23,8 +26,30 @@ if TYPE_CHECKING:
     from nfldeploy.config import TrainingRunConfig
 
 #: Registered architectures by name.
-ARCHITECTURES = {"reference": "nfldeploy.model.reference:TrajectoryGAT"}
+ARCHITECTURES = {
+    "nfl_graph_transformer": "nfldeploy.model.graph_transformer:NFLGraphTransformer",
+    "reference": "nfldeploy.model.reference:TrajectoryGAT",
+}
 DEFAULT_ARCHITECTURE = "reference"
+#: A key only each registered architecture's state dict has.
+_SIGNATURE_KEYS = {
+    "nfl_graph_transformer": "encoder.gat_layers.0.att",
+    "reference": "node_in.0.weight",
+}
+
+
+def detect_architecture(state: dict[str, Any], source: str = "the checkpoint") -> str:
+    """The registered architecture whose parameters ``state`` holds; ConfigError naming the first keys
+    otherwise."""
+    for name, key in _SIGNATURE_KEYS.items():
+        if key in state:
+            return name
+    shown = ", ".join(list(state)[:5]) + (" ..." if len(state) > 5 else "")
+    raise ConfigError(
+        f"{source} matches no known architecture (its first keys: {shown})",
+        hint="nfldeploy knows the training project's NFLGraphTransformer (encoder.gat_layers.*) and its "
+        "reference model; for your own model pass --architecture package.module:Class.",
+    )
 
 
 def resolve_architecture(architecture: str) -> type[Any]:
@@ -47,9 +72,12 @@ def resolve_architecture(architecture: str) -> type[Any]:
 
 
 def build_model(
-    config: TrainingRunConfig | dict[str, Any], architecture: str = DEFAULT_ARCHITECTURE
+    config: TrainingRunConfig | dict[str, Any],
+    architecture: str = DEFAULT_ARCHITECTURE,
+    state: dict[str, Any] | None = None,
 ) -> nn.Module:
-    """A freshly initialized model for ``config`` (a loaded TrainingRunConfig or the parsed JSON dict)."""
+    """A freshly initialized model for ``config`` (a loaded TrainingRunConfig or the parsed JSON dict),
+    sized from ``state`` (a checkpoint's parameters) when the architecture reads its sizes from weights."""
     from torch import nn
 
     from nfldeploy.config import TrainingRunConfig, parse_training_config
@@ -59,7 +87,10 @@ def build_model(
     cls = resolve_architecture(architecture)
     params = config.model_params()
     try:
-        model = cls.from_config(params) if hasattr(cls, "from_config") else cls(**params)
+        if state is not None and hasattr(cls, "from_state_dict"):
+            model = cls.from_state_dict(state)
+        else:
+            model = cls.from_config(params) if hasattr(cls, "from_config") else cls(**params)
     except TypeError as exc:
         raise ConfigError(f"cannot construct {cls.__name__} from the config's model keys: {exc}") from exc
     if not isinstance(model, nn.Module):

@@ -12,9 +12,9 @@ import numpy as np
 import numpy.typing as npt
 
 from nfldeploy.errors import ConfigError
-from nfldeploy.model.features import INPUT_NAMES
+from nfldeploy.model.contracts import DEFAULT_OUTPUTS, REFERENCE
 
-Outputs = tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]
+Outputs = dict[str, npt.NDArray[np.float32]]
 
 
 class Backend(Protocol):
@@ -23,7 +23,8 @@ class Backend(Protocol):
     name: str
 
     def run(self, inputs: dict[str, Any]) -> Outputs:
-        """trajectories [B, P, M, T, 2], mode_probs [B, P, M]."""
+        """Outputs by name: trajectories [B, P, M, T, 2], mode_probs [B, P, M], and the architecture's others
+        (uncertainty, coverage_logit)."""
         ...
 
 
@@ -38,17 +39,19 @@ class OnnxBackend:
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.inputs = [item.name for item in self.session.get_inputs()]
+        self.outputs = [item.name for item in self.session.get_outputs()]
         self.name = name
 
     def run(self, inputs: dict[str, Any]) -> Outputs:
-        traj, probs = self.session.run(None, {name: inputs[name] for name in INPUT_NAMES})
-        return traj, probs
+        results = self.session.run(None, {name: inputs[name] for name in self.inputs})
+        return dict(zip(self.outputs, results, strict=True))
 
 
 class TorchScriptBackend:
     """A TorchScript module (imports torch; the ONNX image does not have it)."""
 
-    def __init__(self, path: Path, name: str, threads: int) -> None:
+    def __init__(self, path: Path, name: str, threads: int, inputs: list[str], outputs: list[str]) -> None:
         import warnings
 
         import torch
@@ -59,11 +62,12 @@ class TorchScriptBackend:
             self.module = torch.jit.load(str(path), map_location="cpu").eval()  # type: ignore[no-untyped-call]
         self.torch = torch
         self.name = name
+        self.inputs, self.outputs = inputs, outputs
 
     def run(self, inputs: dict[str, Any]) -> Outputs:
         with self.torch.inference_mode():
-            traj, probs = self.module(*(self.torch.from_numpy(inputs[name]) for name in INPUT_NAMES))
-        return traj.numpy(), probs.numpy()
+            results = self.module(*(self.torch.from_numpy(inputs[name]) for name in self.inputs))
+        return {name: value.numpy() for name, value in zip(self.outputs, results, strict=True)}
 
 
 @dataclass(frozen=True)
@@ -109,7 +113,10 @@ def load_model(model_dir: Path, runtime: str = "auto", threads: int = 1) -> Load
     if artifacts[name]["format"] == "onnx":
         backend = OnnxBackend(path, name, threads)
     else:
-        backend = TorchScriptBackend(path, name, threads)
+        signature = manifest.get("signature", {})
+        inputs = [item["name"] for item in signature.get("inputs", [])] or list(REFERENCE.input_names)
+        outputs = [item["name"] for item in signature.get("outputs", [])] or list(DEFAULT_OUTPUTS)
+        backend = TorchScriptBackend(path, name, threads, inputs, outputs)
     return LoadedModel(manifest, backend, name)
 
 

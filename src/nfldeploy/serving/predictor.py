@@ -11,7 +11,8 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from nfldeploy.model.features import Play, PlayerState, constant_velocity, encode_plays, to_field_positions
+from nfldeploy.model.contracts import REFERENCE, get_contract
+from nfldeploy.model.features import Play, PlayerState, constant_velocity, to_field_positions
 from nfldeploy.serving.backends import LoadedModel
 from nfldeploy.serving.schemas import PredictRequest
 
@@ -22,11 +23,14 @@ CONFIDENCE_SCALE_YD = 5.0
 
 @dataclass(frozen=True)
 class PlayResult:
-    """One play's model output: positions [n, M, T, 2] in the request's frame, probabilities [n, M]."""
+    """One play's model output: positions [n, M, T, 2] in the request's frame, probabilities [n, M], and
+    when the model gives them (sigma_x, sigma_y, rho) [n, M, T, 3] and P(zone coverage)."""
 
     positions: npt.NDArray[np.float32]
     probs: npt.NDArray[np.float32]
     seconds: float  # the model call this play was part of
+    uncertainty: npt.NDArray[np.float32] | None = None
+    zone_coverage: float | None = None
 
 
 class Predictor:
@@ -35,6 +39,7 @@ class Predictor:
     def __init__(self, model: LoadedModel) -> None:
         self.model = model
         spec = model.manifest["model"]
+        self.contract = get_contract(spec.get("feature_contract", REFERENCE.name))
         self.feature_set: str = spec["feature_set"]
         self.horizon: int = spec["horizon"]
         self.modes: int = spec["modes"]
@@ -44,11 +49,22 @@ class Predictor:
     def run_plays(self, plays: Sequence[Play]) -> list[PlayResult]:
         """One model call for all ``plays``."""
         started = time.perf_counter()
-        traj, probs = self.model.backend.run(encode_plays(plays, self.feature_set))
-        positions = to_field_positions(traj, plays)
+        outputs = self.model.backend.run(self.contract.encode(plays, self.feature_set))
+        positions = to_field_positions(outputs["trajectories"], plays)
+        probs = outputs["mode_probs"]
+        spread = outputs.get("uncertainty")  # a 180 deg rotation leaves sigmas and rho as they are
+        logits = outputs.get("coverage_logit")
+        zone = None if logits is None else 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
         seconds = time.perf_counter() - started
         return [
-            PlayResult(positions[i], probs[i, : len(play.players)], seconds) for i, play in enumerate(plays)
+            PlayResult(
+                positions[i],
+                probs[i, : len(play.players)],
+                seconds,
+                None if spread is None else spread[i, : len(play.players)],
+                None if zone is None else float(zone[i]),
+            )
+            for i, play in enumerate(plays)
         ]
 
     def warm_up(self) -> None:
@@ -82,19 +98,25 @@ class Predictor:
         else:
             order = np.argsort(-probs, axis=-1)
             ranked_probs = np.round(np.take_along_axis(probs, order, -1).astype(np.float64), 4).tolist()
-            ranked = positions[np.arange(len(best))[:, None], order]  # [n, M, frames, 2], most likely first
+            rows = np.arange(len(best))[:, None]
+            ranked = positions[rows, order]  # [n, M, frames, 2], most likely first
+            spread = None
+            if result.uncertainty is not None:
+                picked = result.uncertainty[rows, order, :frames].astype(np.float64)  # [n, M, frames, 3]
+                spread = np.ascontiguousarray(np.round(np.moveaxis(picked, -1, 2), 4))  # [n, M, 3, frames]
             predictions = [
                 {
                     "player_id": ids[i],
                     "predicted_positions": chosen[i],
                     "confidence": confidences[i],
                     "modes": [
-                        {"probability": p, "positions": ranked[i, m]} for m, p in enumerate(ranked_probs[i])
+                        _mode(p, ranked[i, m], None if spread is None else spread[i, m])
+                        for m, p in enumerate(ranked_probs[i])
                     ],
                 }
                 for i in range(len(ids))
             ]
-        return {
+        body: dict[str, Any] = {
             "predictions": predictions,
             "horizon_frames": frames,
             "frame_seconds": self.frame_seconds,
@@ -102,6 +124,20 @@ class Predictor:
             "model_version": self.version,
             "cached": cached,
         }
+        if result.zone_coverage is not None:
+            body["zone_coverage_probability"] = round(result.zone_coverage, 4)
+        return body
+
+
+def _mode(
+    probability: float, positions: npt.NDArray[np.float64], spread: npt.NDArray[np.float64] | None
+) -> dict[str, Any]:
+    """One mode of a player's answer; with the model's uncertainty, per frame sigma_x, sigma_y (yards) and
+    the correlation rho of its Gaussian."""
+    mode: dict[str, Any] = {"probability": probability, "positions": positions}
+    if spread is not None:
+        mode["sigma_x"], mode["sigma_y"], mode["rho"] = spread[0], spread[1], spread[2]
+    return mode
 
 
 def to_json(body: dict[str, Any]) -> bytes:

@@ -54,6 +54,20 @@ class GameContext(_Strict):
     down: int = Field(ge=1, le=4)
     distance: float = Field(ge=0.0, le=100.0, description="yards to go")
     defenders_in_box: int | None = Field(default=None, ge=0, le=11)
+    formation: int | None = Field(
+        default=None,
+        ge=0,
+        le=7,
+        description="offense formation (training project's ids): 0 SHOTGUN, 1 EMPTY, 2 SINGLEBACK, 3 PISTOL, "
+        "4 I_FORM, 5 JUMBO, 6 WILDCAT, 7 unknown (default)",
+    )
+    alignment: int | None = Field(
+        default=None,
+        ge=0,
+        le=9,
+        description="receiver alignment: 0 2x2, 1 3x1, 2 3x2, 3 2x1, 4 4x1, 5 1x1, 6 4x0, 7 3x3, 8 3x0, "
+        "9 unknown (default)",
+    )
 
 
 class PredictRequest(_Strict):
@@ -65,6 +79,13 @@ class PredictRequest(_Strict):
     ball_land_x: float | None = Field(default=None, ge=-10.0, le=130.0)
     ball_land_y: float | None = Field(default=None, ge=-10.0, le=63.3)
     num_frames_output: int | None = Field(default=None, ge=1, le=200)
+    frame_t: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="where the current frame lies in the play (frame index / frames in the play), for the "
+        "training project's model; default 0.5",
+    )
 
     @model_validator(mode="after")
     def _unique_ids(self) -> PredictRequest:
@@ -101,6 +122,9 @@ class PredictRequest(_Strict):
             play_direction=self.play_direction,
             ball_land_x=self.ball_land_x,
             ball_land_y=self.ball_land_y,
+            formation=self.game_context.formation,
+            alignment=self.game_context.alignment,
+            frame_t=self.frame_t,
         )
 
 
@@ -115,6 +139,9 @@ class ModeOut(BaseModel):
 
     probability: float
     positions: list[list[float]]
+    sigma_x: list[float] | None = Field(default=None, description="per frame, yards (probabilistic models)")
+    sigma_y: list[float] | None = Field(default=None, description="per frame, yards (probabilistic models)")
+    rho: list[float] | None = Field(default=None, description="per frame correlation of x and y")
 
 
 class PlayerPrediction(BaseModel):
@@ -135,6 +162,9 @@ class PredictResponse(BaseModel):
     inference_time_ms: float
     model_version: str
     cached: bool
+    zone_coverage_probability: float | None = Field(
+        default=None, description="the coverage head's P(zone) (1 zone, 0 man); graph models only"
+    )
 
 
 class BatchResponse(BaseModel):
