@@ -36,7 +36,7 @@ def test_validate_example(example_config: Path) -> None:
 
 
 def test_validate_wrong_type_names_key_and_file(example_config: Path, tmp_path: Path) -> None:
-    path = _copy_with(example_config, tmp_path, '"hidden_dim": 64', '"hidden_dim": "big"')
+    path = _copy_with(example_config, tmp_path, '"hidden_dim": 32', '"hidden_dim": "big"')
     result = runner.invoke(app, ["config", "validate", str(path)])
     assert result.exit_code == 1
     assert "hidden_dim" in result.stderr and str(path) in result.stderr

@@ -16,7 +16,6 @@ from nfldeploy.config import load_training_config
 from nfldeploy.export.checkpoint import sha256_file
 from nfldeploy.export.runtimes import eager_runner, onnx_runner, torchscript_runner
 from nfldeploy.model import build_model
-from nfldeploy.model.features import INPUT_NAMES
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
@@ -93,38 +92,43 @@ def test_golden_outputs_are_the_models_outputs(example_export: Path) -> None:
 def test_onnx_and_torchscript_match_eager_on_random_inputs(
     example_export: Path, example_config: Path, players: int
 ) -> None:
+    """Random graphs (not from the feature pipeline) through the example's artifacts and its eager model."""
+    from nfldeploy.export.checkpoint import read_checkpoint
+    from nfldeploy.model.contracts import GRAPH
+
     rng = np.random.default_rng(players)
     batch = 3
+    adjacency = (rng.random((batch, players, players)) < 0.4).astype(np.float32)
+    adjacency *= 1.0 - np.eye(players, dtype=np.float32)
     inputs: dict[str, Any] = {
         "node_features": rng.normal(size=(batch, players, 9)).astype(np.float32),
-        "positions": np.stack(
-            [rng.uniform(0, 120, (batch, players)), rng.uniform(0, 53.3, (batch, players))], -1
-        ).astype(np.float32),
-        "velocities": rng.normal(0, 4, (batch, players, 2)).astype(np.float32),
+        "edge_attr": (rng.normal(size=(batch, players, players, 5)) * adjacency[..., None]).astype(
+            np.float32
+        ),
+        "adjacency": adjacency,
         "roles": rng.integers(0, 5, (batch, players)),
         "sides": rng.integers(0, 3, (batch, players)),
-        "history": rng.normal(0, 0.3, (batch, players, 5, 2)).astype(np.float32),
-        "history_mask": (rng.random((batch, players, 5)) > 0.3).astype(np.float32),
-        "context": rng.normal(size=(batch, 9)).astype(np.float32),
-        "player_mask": np.ones((batch, players), np.float32),
+        "history": rng.normal(0, 0.3, (batch, players, 4, 4)).astype(np.float32),
+        "context": rng.normal(size=(batch, 3)).astype(np.float32),
+        "formation": rng.integers(0, 8, batch),
+        "alignment": rng.integers(0, 10, batch),
+        "frame_t": rng.random(batch).astype(np.float32),
+        "node_mask": np.ones((batch, players), np.float32),
     }
-    inputs["player_mask"][1, players // 2 + 1 :] = 0.0  # a padded play in the batch
-    assert set(inputs) == set(INPUT_NAMES)
-    from nfldeploy.export.checkpoint import load_state_dict
-
-    model = build_model(load_training_config(example_config))
-    model.load_state_dict(
-        load_state_dict(example_config.parent.parent / "checkpoints/nfl_production_v2-best.ckpt")
-    )
-    outputs = ("trajectories", "mode_probs")
-    eager = eager_runner(model.eval(), INPUT_NAMES, outputs)(inputs)
+    inputs["node_mask"][1, players // 2 + 1 :] = 0.0  # a padded play in the batch
+    assert tuple(inputs) == GRAPH.input_names
+    state = read_checkpoint(example_config.parent.parent / "checkpoints/nfl_production_v2-best.ckpt").state
+    model = build_model(load_training_config(example_config), "nfl_graph_transformer", state)
+    model.load_state_dict(state)
+    outputs = model.output_names
+    eager = eager_runner(model.eval(), GRAPH.input_names, outputs)(inputs)
     for run in (
         onnx_runner(example_export / "model.onnx"),
-        torchscript_runner(example_export / "model.torchscript.pt", INPUT_NAMES, outputs),
+        torchscript_runner(example_export / "model.torchscript.pt", GRAPH.input_names, outputs),
     ):
         result = run(inputs)
-        np.testing.assert_allclose(result["trajectories"], eager["trajectories"], atol=1e-4)
-        np.testing.assert_allclose(result["mode_probs"], eager["mode_probs"], atol=1e-5)
+        for name in outputs:
+            np.testing.assert_allclose(result[name], eager[name], atol=1e-4, err_msg=name)
 
 
 @pytest.mark.parametrize(

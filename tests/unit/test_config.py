@@ -26,7 +26,7 @@ def _write(tmp_path: Path, data: dict[str, Any] | str, name: str = "run_config.j
 def test_example_config_loads(example_config: Path) -> None:
     config = load_training_config(example_config)
     assert config.experiment_name == "nfl_production_v2"
-    assert (config.input_dim, config.hidden_dim, config.heads, config.future_seq_len) == (9, 64, 4, 10)
+    assert (config.input_dim, config.hidden_dim, config.heads, config.future_seq_len) == (9, 32, 4, 10)
     assert config.probabilistic and config.modes == 3
     assert config.feature_set == "sincos9"
     assert config.warnings == []
@@ -44,7 +44,7 @@ def test_training_only_keys_are_kept(example_config: Path) -> None:
     ("key", "value", "expected"),
     [
         ("hidden_dim", "big", "hidden_dim"),
-        ("heads", 3, "heads (3) must divide hidden_dim (64)"),
+        ("heads", 3, "heads (3) must divide hidden_dim (32)"),
         ("future_seq_len", 0, "future_seq_len"),
         ("input_dim", 8, "input_dim must be 7"),
         ("probabilistic", "yes", "probabilistic"),

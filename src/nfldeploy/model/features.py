@@ -282,4 +282,9 @@ def play_to_request(play: Play) -> dict[str, object]:
     }
     if play.ball_land_x is not None and play.ball_land_y is not None:
         body["ball_land_x"], body["ball_land_y"] = play.ball_land_x, play.ball_land_y
+    for name in ("formation", "alignment"):
+        if getattr(play, name) is not None:
+            context[name] = getattr(play, name)
+    if play.frame_t is not None:
+        body["frame_t"] = play.frame_t
     return body

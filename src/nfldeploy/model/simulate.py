@@ -4,7 +4,8 @@ No real tracking data can be shipped, so the example run, the parity and accurac
 requests use simulated plays: 11 offensive players (a passer who drops back, a targeted receiver and four other
 route runners on stems and breaks, five linemen in pass protection) and 11 defenders (seven in man or deep
 zone coverage who react to their receiver with a lag and break on the ball's landing spot after the throw,
-four pass rushers). Each player steers toward a target with a personal top speed (up to about 11 yd/s) and
+four pass rushers). In zone plays (about half) the five underneath defenders drop to zone spots instead of
+mirroring a receiver, and every defender breaks on the ball after the throw. Each player steers toward a target with a personal top speed (up to about 11 yd/s) and
 an acceleration limit of about 6 yd/s^2, at 10 Hz. Plays move right or left at random.
 """
 
@@ -51,6 +52,7 @@ class SimulatedPlay:
     box: int
     left: bool
     ball_land: npt.NDArray[np.float32]
+    zone: bool = False  # zone coverage (else man): the label of the graph model's coverage head
 
     def play_at(self, frame: int) -> Play:
         """The request-form play at ``frame`` with up to HISTORY_LEN prior frames, in the play's own frame."""
@@ -83,6 +85,7 @@ class SimulatedPlay:
             play_direction="left" if self.left else "right",
             ball_land_x=round(bx, 2),
             ball_land_y=round(by, 2),
+            frame_t=round(frame / self.xy.shape[1], 4),
         )
 
     def future(self, frame: int, horizon: int) -> npt.NDArray[np.float32]:
@@ -141,6 +144,8 @@ def simulate_play(rng: np.random.Generator, n_frames: int) -> SimulatedPlay:
     routes = [ROUTES[int(rng.integers(0, len(ROUTES)))] for _ in range(5)]
     throw_frame = int(rng.integers(max(8, n_frames // 3), max(9, n_frames // 2)))
     reaction_lag = rng.integers(2, 5, size=n)
+    # Coverage from a value the model never sees, so that no new random draw shifts the other plays.
+    zone = int(reaction_lag.sum()) % 2 == 1
     # Where the targeted receiver will be around the catch decides where the ball lands.
     t_route = routes[target - 1]
     catch_dir = _route_break_vector(t_route, pos[target, 1])
@@ -167,7 +172,9 @@ def simulate_play(rng: np.random.Generator, n_frames: int) -> SimulatedPlay:
             mark = xy[1 + k, lag] if f else start[1 + k]
             mark_v = vel[1 + k, lag] if f else np.zeros(2)
             goal[d] = mark + mark_v * 0.4 + (1.5, 0.0)
-            if thrown and 1 + k == target:
+            if zone:
+                goal[d] = ball_land if thrown else start[d] + (6.0, (k - 2) * 1.0)
+            elif thrown and 1 + k == target:
                 goal[d] = ball_land
         for d in (16, 17):
             goal[d] = ball_land if thrown else start[d] + (3.0, 0.0)
@@ -208,6 +215,7 @@ def simulate_play(rng: np.random.Generator, n_frames: int) -> SimulatedPlay:
         box=box,
         left=bool(rng.random() < 0.5),
         ball_land=ball_land.astype(np.float32),
+        zone=zone,
     )
 
 
