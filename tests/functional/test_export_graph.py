@@ -135,9 +135,14 @@ def test_a_lightning_checkpoint_exports_serves_and_equals_the_pyg_model(tmp_path
     api = create_app(ServeConfig(model_dir=out, access_log=False), load_model(out))
     with TestClient(api) as client:
         body = client.post("/predict", json={**requests[0], "frame_t": 0.3}).json()
+        version = client.get("/version").json()
         bad = client.post(
             "/predict", json={**requests[0], "game_context": {"down": 1, "distance": 10, "formation": 8}}
         )
+    assert (
+        version["architecture"] == "nfl_graph_transformer" and version["feature_contract"] == "nfl-graph-v1"
+    )
+    assert version["model"]["heads"] == 4 and version["model"]["num_gnn_layers"] == 4
     mode = body["predictions"][0]["modes"][0]
     assert len(mode["sigma_x"]) == len(mode["sigma_y"]) == len(mode["rho"]) == 10
     assert 0.0 < body["zone_coverage_probability"] < 1.0
@@ -236,3 +241,59 @@ def test_the_same_checkpoint_gives_the_same_artifacts_and_gate_figures_in_every_
         assert done.returncode == 0, done.stderr[-2000:]
         results.append(json.loads(done.stdout.strip().splitlines()[-1]))
     assert results[0] == results[1] == results[2]
+
+
+def test_a_checkpoint_written_by_a_lightning_trainer_exports(tmp_path: Path) -> None:
+    """A LightningModule shaped like the training project's (the model under ``model``, a SocialNCE loss
+    module with parameters of its own, save_hyperparameters) fitted for a step by a real Trainer, whose
+    checkpoint (loops, callbacks, optimizer states) is exported as it is."""
+    pl = pytest.importorskip("pytorch_lightning")
+    from torch.utils.data import DataLoader, TensorDataset
+
+    class Predictor(pl.LightningModule):  # type: ignore[misc, name-defined]
+        def __init__(
+            self, input_dim: int = 9, hidden_dim: int = 32, lr: float = 1e-3, num_modes: int = 4
+        ) -> None:
+            super().__init__()
+            self.save_hyperparameters()
+            self.model = NFLGraphTransformer(
+                GraphTransformerSpec(input_dim, hidden_dim, 4, 4, 10, True, num_modes)
+            )
+            self.social_nce_loss = torch.nn.Module()
+            self.social_nce_loss.proj = torch.nn.Sequential(
+                torch.nn.Linear(hidden_dim, hidden_dim // 2),
+                torch.nn.ReLU(),
+                torch.nn.Linear(hidden_dim // 2, 32),
+            )
+
+        def training_step(self, batch: Any, _: int) -> torch.Tensor:
+            return self.model.classifier(batch[0]).pow(2).mean()
+
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            return torch.optim.AdamW(self.parameters(), lr=self.hparams.lr)
+
+    trainer = pl.Trainer(
+        max_steps=2,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=str(tmp_path / "run"),
+    )
+    trainer.fit(Predictor(), DataLoader(TensorDataset(torch.randn(8, 32)), batch_size=4))
+    checkpoint = tmp_path / "checkpoints" / "nfl_production_v2-epoch=00-val_ade=1.000.ckpt"
+    trainer.save_checkpoint(checkpoint)
+    config = _config(tmp_path)
+    out = tmp_path / "exported"
+    result = _export(
+        str(config), "-c", str(checkpoint), "-o", str(out), "--formats", "onnx", "--quantize", "none"
+    )
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["architecture"] == "nfl_graph_transformer" and manifest["parity"]["onnx"]["passed"]
+    assert manifest["checkpoint"]["hyper_parameters"] == {
+        "input_dim": 9,
+        "hidden_dim": 32,
+        "lr": 0.001,
+        "num_modes": 4,
+    }
+    assert len(manifest["checkpoint"]["ignored_keys"]) == 4 and manifest["model"]["modes"] == 4

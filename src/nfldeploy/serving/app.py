@@ -242,6 +242,9 @@ def create_app(config: ServeConfig, model: LoadedModel | None = None, preload: b
             "format": artifact["format"],
             "precision": artifact["precision"],
             "model_version": service.predictor.version,
+            "architecture": manifest.get("architecture"),
+            "feature_contract": manifest["model"].get("feature_contract", "reference-v1"),
+            "model": manifest["model"],  # sizes (read from the weights for the graph model), horizon, modes
             "exported_at": manifest.get("created_at"),
             "exported_with": manifest.get("library_versions", {}).get("nfldeploy"),
             "nfldeploy_version": __version__,

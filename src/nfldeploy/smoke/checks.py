@@ -166,6 +166,8 @@ def check_golden(ctx: SmokeContext) -> tuple[bool, str]:
         answers.append(body)
         try:
             gap = _max_gap(_positions(body), expected["predicted_positions"])
+            if "zone_coverage_probability" in expected:  # the graph model's coverage head
+                gap = max(gap, abs(body["zone_coverage_probability"] - expected["zone_coverage_probability"]))
         except (KeyError, TypeError, ValueError):
             return False, f"golden request {index}: the answer does not have the golden outputs' shape"
         worst = max(worst, gap)
@@ -177,6 +179,7 @@ def check_golden(ctx: SmokeContext) -> tuple[bool, str]:
 def check_schema(ctx: SmokeContext) -> tuple[bool, str]:
     horizon = ctx.manifest["model"]["horizon"]
     modes = ctx.manifest["model"]["modes"]
+    outputs = ctx.manifest["model"].get("outputs", [])
     for index, (request, body) in enumerate(
         zip(ctx.golden_requests, ctx.state.get("answers", []), strict=False)
     ):
@@ -202,12 +205,28 @@ def check_schema(ctx: SmokeContext) -> tuple[bool, str]:
                 return False, f"play {index}: confidence {confidence!r} is not in [0, 1]"
             if modes > 1 and len(prediction.get("modes", [])) != modes:
                 return False, f"play {index}: {len(prediction.get('modes', []))} modes, the model has {modes}"
+            if "uncertainty" in outputs and (problem := _uncertainty_problem(prediction, horizon)):
+                return False, f"play {index}: {problem}"
+        zone = body.get("zone_coverage_probability")
+        if "coverage_logit" in outputs and not (isinstance(zone, float | int) and 0 <= zone <= 1):
+            return False, f"play {index}: zone_coverage_probability {zone!r} is not in [0, 1]"
         for key in ("model_version", "inference_time_ms"):
             if key not in body:
                 return False, f"play {index}: no {key}"
     if not ctx.state.get("answers"):
         return False, "no golden answers to check"
     return True, f"{len(ctx.state['answers'])} answers: players, horizon {horizon}, confidence, {modes} modes"
+
+
+def _uncertainty_problem(prediction: dict[str, Any], horizon: int) -> str | None:
+    """What is wrong with a player's per-mode sigma_x, sigma_y, rho (None when they are sound)."""
+    for mode in prediction.get("modes", []):
+        sigma_x, sigma_y, rho = mode.get("sigma_x"), mode.get("sigma_y"), mode.get("rho")
+        if not all(isinstance(values, list) and len(values) == horizon for values in (sigma_x, sigma_y, rho)):
+            return f"a mode without sigma_x, sigma_y and rho for the {horizon} frames"
+        if min(sigma_x + sigma_y) <= 0 or max(abs(value) for value in rho) > 1:
+            return "a mode with sigma <= 0 or |rho| > 1"
+    return None
 
 
 def check_positions(ctx: SmokeContext) -> tuple[bool, str]:
