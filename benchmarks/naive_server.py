@@ -20,14 +20,8 @@ import uvicorn
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-from nfldeploy.model.features import (
-    INPUT_NAMES,
-    Play,
-    PlayerState,
-    best_mode,
-    encode_plays,
-    to_field_positions,
-)
+from nfldeploy.model.contracts import get_contract
+from nfldeploy.model.features import Play, PlayerState, best_mode, to_field_positions
 from nfldeploy.serving.backends import read_manifest
 
 
@@ -50,6 +44,8 @@ class Context(BaseModel):
     down: int
     distance: float
     defenders_in_box: int | None = None
+    formation: int | None = None
+    alignment: int | None = None
 
 
 class Request(BaseModel):
@@ -58,6 +54,7 @@ class Request(BaseModel):
     play_direction: str = "right"
     ball_land_x: float | None = None
     ball_land_y: float | None = None
+    frame_t: float | None = None
 
 
 def build(export_dir: Path) -> FastAPI:
@@ -67,6 +64,7 @@ def build(export_dir: Path) -> FastAPI:
         warnings.simplefilter("ignore")
         model = torch.jit.load(str(export_dir / manifest["artifacts"]["torchscript"]["file"])).eval()
     feature_set = manifest["model"]["feature_set"]
+    contract = get_contract(manifest["model"].get("feature_contract", "reference-v1"))
     app = FastAPI()
 
     @app.post("/predict")
@@ -94,10 +92,13 @@ def build(export_dir: Path) -> FastAPI:
             play_direction=request.play_direction,
             ball_land_x=request.ball_land_x,
             ball_land_y=request.ball_land_y,
+            formation=request.game_context.formation,
+            alignment=request.game_context.alignment,
+            frame_t=request.frame_t,
         )
-        inputs = encode_plays([play], feature_set)
+        inputs = contract.encode([play], feature_set)
         with torch.no_grad():
-            traj, probs = model(*(torch.from_numpy(inputs[name]) for name in INPUT_NAMES))
+            traj, probs, *_ = model(*(torch.from_numpy(inputs[name]) for name in contract.input_names))
         top = best_mode(traj.numpy(), probs.numpy())[:, :, None]
         positions = to_field_positions(top, [play])[0][:, 0]
         confidence = probs.numpy()[0].max(-1)

@@ -82,14 +82,13 @@ def _wrk(url: str, script: Path, connections: int, seconds: int) -> dict[str, fl
 
 
 def _bare(export_dir: Path, request: dict[str, Any]) -> dict[str, float]:
-    from nfldeploy.model.features import encode_plays
     from nfldeploy.serving.backends import load_model
     from nfldeploy.serving.predictor import Predictor
     from nfldeploy.serving.schemas import PredictRequest
 
     predictor = Predictor(load_model(export_dir, "auto", threads=1))
     play = PredictRequest.model_validate(request).to_play()
-    inputs = encode_plays([play], predictor.feature_set)
+    inputs = predictor.contract.encode([play], predictor.feature_set)
     timings: dict[str, list[float]] = {"model": [], "predict": []}
     for _ in range(7):
         for name, call in (
