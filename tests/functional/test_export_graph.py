@@ -173,6 +173,23 @@ def test_a_compiled_deterministic_legacy_checkpoint_exports(tmp_path: Path) -> N
     assert manifest["model"]["outputs"] == ["trajectories", "mode_probs", "coverage_logit"]
 
 
+def test_a_bare_state_dict_without_prefix_exports(tmp_path: Path) -> None:
+    """The form of the training project's nfl_best_model_state_dict.pt: the model's own keys, no prefix."""
+    config = _config(tmp_path)
+    checkpoint = tmp_path / "nfl_best_model_state_dict.pt"
+    torch.save(_weights(SMALL, seed=2), checkpoint)
+    out = tmp_path / "exported"
+    result = _export(
+        str(config), "-c", str(checkpoint), "-o", str(out), "--formats", "onnx", "--quantize", "none"
+    )
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert (
+        manifest["architecture"] == "nfl_graph_transformer"
+        and manifest["checkpoint"]["hyper_parameters"] is None
+    )
+
+
 def _assert_failed_cleanly(result: Any, out: Path, *needles: str) -> None:
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output

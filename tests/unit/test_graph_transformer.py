@@ -133,8 +133,15 @@ def _compare(model: NFLGraphTransformer, inputs: dict[str, Any], valid: np.ndarr
         GraphTransformerSpec(7, 24, 2, 3, 6, False),
         GraphTransformerSpec(9, 16, 4, 2, 10, True, 3, scene_encoder=False),
         GraphTransformerSpec(9, 48, 8, 1, 10, False, decoder_ffn=96),
+        GraphTransformerSpec(9, 128, 4, 4, 10, True, 8),
     ],
-    ids=["prob-h32-8modes", "legacy7-deterministic", "no-scene-encoder", "one-layer-8-heads"],
+    ids=[
+        "prob-h32-8modes",
+        "legacy7-deterministic",
+        "no-scene-encoder",
+        "one-layer-8-heads",
+        "production-size",
+    ],
 )
 def test_outputs_equal_the_pyg_reference(spec: GraphTransformerSpec) -> None:
     model = _perturbed(spec, 3)
