@@ -103,12 +103,9 @@ def read_checkpoint(path: Path) -> Checkpoint:
         data = data["state_dict"]
     if not isinstance(data, dict) or not data or not all(isinstance(v, torch.Tensor) for v in data.values()):
         raise ExportError(f"{path} holds no state dict (expected tensors by parameter name)")
-    keys = list(data)
-    if any(key.startswith(LIGHTNING_PREFIX) for key in keys):
-        kept = [key for key in keys if key.startswith(LIGHTNING_PREFIX)]
-    else:
-        kept = keys
-    dropped = tuple(key for key in keys if key not in set(kept))
+    lightning = any(key.startswith(LIGHTNING_PREFIX) for key in data)
+    kept = [key for key in data if key.startswith(LIGHTNING_PREFIX) or not lightning]
+    dropped = tuple(key for key in data if lightning and not key.startswith(LIGHTNING_PREFIX))
     state = {_strip(key): data[key] for key in kept}
     return Checkpoint(state, hyper, dropped)
 
