@@ -110,11 +110,6 @@ def read_checkpoint(path: Path) -> Checkpoint:
     return Checkpoint(state, hyper, dropped)
 
 
-def load_state_dict(path: Path) -> dict[str, Any]:
-    """The model's parameters of a checkpoint (see ``read_checkpoint``)."""
-    return read_checkpoint(path).state
-
-
 def load_weights(model: Any, state: dict[str, Any], path: Path) -> None:
     """Load ``state`` into ``model``; a checkpoint that does not fit the config names the first mismatches."""
     expected = model.state_dict()

@@ -9,7 +9,7 @@ import numpy as np
 
 from nfldeploy.export.heldout import Sample
 from nfldeploy.export.runtimes import Outputs, Runner, as_float
-from nfldeploy.model.contracts import Contract
+from nfldeploy.model.contracts import Contract, zone_probability
 from nfldeploy.model.features import Play, play_to_request, to_field_positions
 
 
@@ -32,6 +32,7 @@ def golden_outputs(
 
 def _as_json(plays: Sequence[Play], outputs: Outputs) -> list[dict[str, Any]]:
     probs = as_float(outputs, "mode_probs")
+    zone = zone_probability(outputs["coverage_logit"]) if "coverage_logit" in outputs else None
     result = []
     for index, positions in enumerate(to_field_positions(as_float(outputs, "trajectories"), plays)):
         n = len(plays[index].players)
@@ -44,9 +45,8 @@ def _as_json(plays: Sequence[Play], outputs: Outputs) -> list[dict[str, Any]]:
         }
         if "uncertainty" in outputs:
             entry["uncertainty"] = np.round(as_float(outputs, "uncertainty")[index, :n], 5).tolist()
-        if "coverage_logit" in outputs:
-            logit = float(as_float(outputs, "coverage_logit")[index])
-            entry["zone_coverage_probability"] = round(1.0 / (1.0 + float(np.exp(-logit))), 6)
+        if zone is not None:
+            entry["zone_coverage_probability"] = round(float(zone[index]), 6)
         result.append(entry)
     return result
 

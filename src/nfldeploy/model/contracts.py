@@ -16,6 +16,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from nfldeploy.model import features, graph_features
 from nfldeploy.model.features import FloatArray, IntArray, Play
 
@@ -29,6 +32,11 @@ OUTPUT_SHAPES: dict[str, Shape] = {
     "coverage_logit": ("batch",),
 }
 DEFAULT_OUTPUTS = ("trajectories", "mode_probs")
+
+
+def zone_probability(coverage_logit: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """P(zone coverage) from the coverage head's logits (sigmoid; 1 zone, 0 man)."""
+    return 1.0 / (1.0 + np.exp(-np.asarray(coverage_logit, np.float64)))
 
 
 @dataclass(frozen=True)

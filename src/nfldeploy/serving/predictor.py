@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from nfldeploy.model.contracts import REFERENCE, get_contract
+from nfldeploy.model.contracts import REFERENCE, get_contract, zone_probability
 from nfldeploy.model.features import Play, PlayerState, constant_velocity, to_field_positions
 from nfldeploy.serving.backends import LoadedModel
 from nfldeploy.serving.schemas import PredictRequest
@@ -54,7 +54,7 @@ class Predictor:
         probs = outputs["mode_probs"]
         spread = outputs.get("uncertainty")  # a 180 deg rotation leaves sigmas and rho as they are
         logits = outputs.get("coverage_logit")
-        zone = None if logits is None else 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+        zone = None if logits is None else zone_probability(logits)
         seconds = time.perf_counter() - started
         return [
             PlayResult(
