@@ -37,6 +37,7 @@ from nfldeploy.model.features import (
     FloatArray,
     IntArray,
     Play,
+    PlayerState,
 )
 
 Float64 = npt.NDArray[np.float64]
@@ -114,18 +115,29 @@ def _edges(xy: Float64, speed: Float64, direction: Float64, side: IntArray) -> t
     return attr * adjacency[..., None], adjacency
 
 
-def _history(current: Float64, velocity: Float64, prior: list[tuple[float, float]], left: bool) -> Float64:
-    """[4, 4] (vel, acc) per step from the HISTORY_FRAMES positions before ``current`` (standardized)."""
-    known = [
-        (FIELD_LENGTH - hx, FIELD_WIDTH - hy) if left else (hx, hy) for hx, hy in prior[-HISTORY_FRAMES:]
-    ]
-    per_frame = velocity * FRAME_SECONDS
-    oldest = np.array(known[0], np.float64) if known else current
-    missing = HISTORY_FRAMES - len(known)
-    extrapolated = [oldest - per_frame * (missing - k) for k in range(missing)]
-    positions = np.array([*extrapolated, *known], np.float64).reshape(HISTORY_FRAMES, 2)
-    vel = np.diff(positions, axis=0)  # [4, 2]
-    acc = np.concatenate([np.zeros((1, 2)), np.diff(vel, axis=0)])
+def _histories(current: Float64, velocity: Float64, players: Sequence[PlayerState], left: bool) -> Float64:
+    """[n, 4, 4] (vel, acc) per step from the HISTORY_FRAMES positions before ``current`` [n, 2]
+    (standardized); missing older positions continue backward from the oldest known one (or the current
+    position) at ``velocity`` [n, 2] (yd/s)."""
+    n, frames = len(players), HISTORY_FRAMES
+    known = np.zeros((n, frames, 2), np.float64)
+    counts = np.zeros(n, np.int64)
+    for k, player in enumerate(players):
+        prior = player.history[-frames:]
+        if prior:
+            counts[k] = len(prior)
+            known[k, frames - len(prior) :] = prior
+    if left:
+        known = np.array([FIELD_LENGTH, FIELD_WIDTH]) - known
+    rows = np.arange(n)
+    anchor = np.where((counts > 0)[:, None], known[rows, np.minimum(frames - counts, frames - 1)], current)
+    back = (frames - counts)[:, None] - np.arange(frames)[
+        None, :
+    ]  # frames from the anchor, for missing slots
+    extrapolated = anchor[:, None, :] - (velocity * FRAME_SECONDS)[:, None, :] * back[..., None]
+    positions = np.where((back <= 0)[..., None], known, extrapolated)
+    vel = np.diff(positions, axis=1)  # [n, 4, 2]
+    acc = np.concatenate([np.zeros((n, 1, 2)), np.diff(vel, axis=1)], axis=1)
     return np.concatenate([vel, acc], axis=-1)
 
 
@@ -182,9 +194,7 @@ def encode_graph_plays(plays: Sequence[Play], feature_set: str) -> dict[str, Flo
         out["adjacency"][b, :n, :n] = adjacency
         out["roles"][b, :n] = ROLE_TO_TRAINING[raw[:, 7].astype(np.int64)]
         out["sides"][b, :n] = sides
-        out["history"][b, :n] = [
-            _history(cols[k, :2], velocity[k], p.history, left) for k, p in enumerate(play.players)
-        ]
+        out["history"][b, :n] = _histories(cols[:, :2], velocity, play.players, left)
         box = DEFAULT_BOX_DEFENDERS if play.defenders_in_box is None else play.defenders_in_box
         out["context"][b] = (play.down, play.distance, box)
         if play.formation is not None:
