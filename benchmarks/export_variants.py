@@ -23,11 +23,11 @@ from typing import Any
 import torch
 
 from nfldeploy.config import load_training_config
-from nfldeploy.export import ExportOptions, run_export
 from nfldeploy.export.checkpoint import load_weights, read_checkpoint
 from nfldeploy.export.gates import accuracy
 from nfldeploy.export.heldout import heldout_samples
 from nfldeploy.export.manifest import read_manifest
+from nfldeploy.export.pipeline import ExportOptions, run_export
 from nfldeploy.export.runtimes import Runner, eager_runner, onnx_runner, torchscript_runner
 from nfldeploy.model import build_model
 from nfldeploy.model.contracts import get_contract

@@ -55,7 +55,7 @@ def main() -> None:
     args = parser.parse_args()
     export_dir = args.export_dir
     if not (export_dir / "manifest.json").exists():
-        from nfldeploy.export import ExportOptions, run_export
+        from nfldeploy.export.pipeline import ExportOptions, run_export
 
         export_dir = Path(tempfile.mkdtemp()) / "exported_models"
         run_export(ExportOptions(config=EXAMPLE, out=export_dir))

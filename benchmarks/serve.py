@@ -118,7 +118,7 @@ def main() -> None:
         raise SystemExit("wrk is needed: apt-get install wrk (scripts/test-services installs it)")
     export_dir = args.export_dir
     if not (export_dir / "manifest.json").exists():
-        from nfldeploy.export import ExportOptions, run_export
+        from nfldeploy.export.pipeline import ExportOptions, run_export
 
         export_dir = Path(tempfile.mkdtemp()) / "exported_models"
         run_export(ExportOptions(config=EXAMPLE, out=export_dir))

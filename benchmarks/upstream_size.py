@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from nfldeploy.export import ExportOptions, run_export
+from nfldeploy.export.pipeline import ExportOptions, run_export
 from nfldeploy.model.graph_transformer import GraphTransformerSpec, NFLGraphTransformer
 
 SPEC = GraphTransformerSpec(

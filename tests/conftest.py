@@ -25,7 +25,7 @@ def example_config() -> Path:
 @pytest.fixture(scope="session")
 def example_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The example run exported once per session (all formats, INT8 gated)."""
-    from nfldeploy.export import ExportOptions, run_export
+    from nfldeploy.export.pipeline import ExportOptions, run_export
 
     out = tmp_path_factory.mktemp("export") / "exported_models"
     run_export(ExportOptions(config=EXAMPLE_CONFIG, out=out))

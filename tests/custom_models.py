@@ -49,7 +49,7 @@ def export_other_model(config: Path, out: Path, seed: int) -> Path:
     """Export (ONNX only, no INT8) the config's architecture with fresh weights from ``seed``: a model that is
     not the example's, for tests that must tell models apart. Returns the export directory ``out``."""
     from nfldeploy.config import load_training_config
-    from nfldeploy.export import ExportOptions, run_export
+    from nfldeploy.export.pipeline import ExportOptions, run_export
     from nfldeploy.model import build_model
 
     torch.manual_seed(seed)

@@ -6,9 +6,9 @@ import platform
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from importlib.util import find_spec
 
 from nfldeploy.errors import NfldeployError
+from nfldeploy.extras import EXTRAS, missing_modules
 from nfldeploy.settings import DeploySettings
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -33,15 +33,23 @@ def check_python() -> Check:
     return Check("python", OK, f"{platform.python_version()} at {sys.executable}")
 
 
-def check_extras() -> Check:
-    """Which optional parts (export, serve, cloud) are installed."""
-    parts = {"export": "torch", "serve": "onnxruntime", "cloud": "docker"}
-    missing = [extra for extra, module in parts.items() if find_spec(module) is None]
-    if not missing:
-        return Check("extras", OK, "export, serve and cloud installed")
-    return Check(
-        "extras", WARN, f"missing: {', '.join(missing)}", f"pip install 'nfldeploy[{','.join(missing)}]'"
-    )
+def check_extras() -> list[Check]:
+    """One line per optional part (export, serve, lambda): installed, or what is missing and how to add it."""
+    checks = []
+    for extra, (purpose, _) in EXTRAS.items():
+        missing = missing_modules(extra)
+        if missing:
+            checks.append(
+                Check(
+                    f"extra {extra}",
+                    WARN,
+                    f"not installed (missing {', '.join(missing)}); needed for {purpose}",
+                    f"pip install 'nfldeploy[{extra}]'",
+                )
+            )
+        else:
+            checks.append(Check(f"extra {extra}", OK, f"installed ({purpose})"))
+    return checks
 
 
 def check_docker() -> Check:
@@ -141,8 +149,6 @@ def check_kubernetes() -> Check:
 def run_checks(settings: DeploySettings) -> list[Check]:
     """All checks, in the order a user meets them."""
     checks: list[Callable[[], Check]] = [
-        check_python,
-        check_extras,
         check_docker,
         lambda: check_base_image(settings),
         lambda: check_registry(settings),
@@ -150,4 +156,4 @@ def run_checks(settings: DeploySettings) -> list[Check]:
         check_aws,
         check_kubernetes,
     ]
-    return [check() for check in checks]
+    return [check_python(), *check_extras(), *(check() for check in checks)]

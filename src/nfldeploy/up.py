@@ -13,7 +13,8 @@ from typing import Any
 from nfldeploy.config import load_training_config
 from nfldeploy.errors import ConfigError, DockerUnavailable, NfldeployError
 from nfldeploy.export.checkpoint import resolve_checkpoint, sha256_file
-from nfldeploy.export.pipeline import DEFAULT_OUT, ExportOptions, run_export
+from nfldeploy.export.layout import DEFAULT_OUT
+from nfldeploy.extras import require
 from nfldeploy.settings import DeploySettings
 from nfldeploy.smoke.checks import CheckResult
 from nfldeploy.smoke.run import SmokeReport, smoke_url
@@ -75,6 +76,9 @@ def up(
     if export_is_current(out, config.sha256, sha256_file(checkpoint)):
         on_step(f"export in {out} is current (config {config.sha256[:12]}): skipped")
     else:
+        require("export", f"exporting {config_path} (the export in {out} is not current)")
+        from nfldeploy.export.pipeline import ExportOptions, run_export
+
         on_step("exporting")
         run_export(ExportOptions(config=config_path, out=out, on_step=on_step))
         exported = True
@@ -137,6 +141,7 @@ def _in_process(
     on_result: Callable[[CheckResult], None] | None,
     reason: str,
 ) -> UpResult:
+    require("serve", f"serving in process ({reason})")
     log = out.parent / "serve.log"
     on_step(f"{reason}: serving in process with nfldeploy serve instead of a container")
     process = subprocess.Popen(

@@ -251,7 +251,7 @@ def test_parity_failure_exits_3_and_keeps_the_previous_export(tmp_path: Path, ex
 
 
 def test_int8_dropped_past_its_tolerance(tmp_path: Path, example_config: Path) -> None:
-    from nfldeploy.export import ExportOptions, run_export
+    from nfldeploy.export.pipeline import ExportOptions, run_export
 
     out = tmp_path / "out"
     manifest = run_export(ExportOptions(config=example_config, out=out, int8_tolerance=-1.0))

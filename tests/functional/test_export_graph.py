@@ -226,7 +226,7 @@ def test_bad_checkpoints_name_the_problem(tmp_path: Path) -> None:
 EXPORT_ONCE = """
 import json, sys
 from pathlib import Path
-from nfldeploy.export import ExportOptions, run_export
+from nfldeploy.export.pipeline import ExportOptions, run_export
 m = run_export(ExportOptions(config=Path(sys.argv[1]), checkpoint=Path(sys.argv[2]), out=Path(sys.argv[3]),
                              formats=("onnx",), quantize="none", heldout_plays=24))
 print(json.dumps({"parity": m["parity"], "accuracy": m["accuracy"], "onnx": m["artifacts"]["onnx"]["sha256"],

@@ -21,7 +21,7 @@ from nfldeploy.cli import (
     smoke_cmd,
     up_cmd,
 )
-from nfldeploy.cli.output import report_error, stderr
+from nfldeploy.cli.output import report_error, report_internal_error, stderr
 from nfldeploy.errors import EXIT_USER, NfldeployError
 
 
@@ -46,11 +46,7 @@ class _ErrorHandlingGroup(TyperGroup):
         except Exception as exc:
             if _debug(ctx):
                 raise
-            stderr().print(
-                f"[bold red]internal error:[/] {type(exc).__name__}: {exc}\n"
-                "[cyan]hint:[/] rerun with --debug for the traceback, and report it as a bug.",
-                highlight=False,
-            )
+            report_internal_error(exc)
             raise typer.Exit(EXIT_USER) from None
 
 

@@ -14,7 +14,7 @@ from rich.table import Table
 from nfldeploy.cli.common import JSON_OPTION, check_url
 from nfldeploy.cli.output import print_json, stderr, stdout
 from nfldeploy.errors import ConfigError, RemoteError
-from nfldeploy.export.pipeline import DEFAULT_OUT
+from nfldeploy.export.layout import DEFAULT_OUT
 
 
 def bench(

@@ -9,7 +9,7 @@ import typer
 from nfldeploy.cli.common import JSON_OPTION, SET_OPTION, SETTINGS_OPTION, resolve_settings
 from nfldeploy.cli.output import print_json, stderr, stdout
 from nfldeploy.errors import ConfigError
-from nfldeploy.export.pipeline import DEFAULT_OUT
+from nfldeploy.export.layout import DEFAULT_OUT
 
 
 def build(

@@ -11,7 +11,7 @@ from rich.table import Table
 from nfldeploy.cli.common import JSON_OPTION, SET_OPTION, SETTINGS_OPTION, resolve_settings
 from nfldeploy.cli.output import print_json, stderr, stdout
 from nfldeploy.errors import ConfigError
-from nfldeploy.export.pipeline import DEFAULT_OUT
+from nfldeploy.export.layout import DEFAULT_OUT
 from nfldeploy.settings import DeploySettings
 from nfldeploy.targets.select import TargetName, default_image, make_target
 

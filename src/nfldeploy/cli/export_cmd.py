@@ -10,7 +10,8 @@ from rich.table import Table
 
 from nfldeploy.cli.common import JSON_OPTION
 from nfldeploy.cli.output import print_json, stderr, stdout, warn
-from nfldeploy.export.pipeline import DEFAULT_OUT, FORMATS, ExportOptions
+from nfldeploy.export.layout import DEFAULT_OUT, FORMATS
+from nfldeploy.extras import require
 
 
 def export(
@@ -48,6 +49,9 @@ def export(
     config copy and manifest.json (sha256 of everything, parity and accuracy numbers). A failed export
     leaves the output directory as it was.
     """
+    require("export", "nfldeploy export")
+    from nfldeploy.export.pipeline import ExportOptions, run_export
+
     console = stderr()
     with console.status("exporting", spinner="dots") as status:
 
@@ -55,7 +59,7 @@ def export(
             console.log(message)
             status.update(message)
 
-        manifest = _run(
+        manifest = run_export(
             ExportOptions(
                 config=config_path,
                 checkpoint=checkpoint,
@@ -74,12 +78,6 @@ def export(
         print_json(_summary(manifest, out))
         return
     _render(manifest, out)
-
-
-def _run(options: ExportOptions) -> dict[str, Any]:
-    from nfldeploy.export.pipeline import run_export
-
-    return run_export(options)
 
 
 def _summary(manifest: dict[str, Any], out: Path) -> dict[str, Any]:

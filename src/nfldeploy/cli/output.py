@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.text import Text
 
 from nfldeploy.errors import NfldeployError
 
@@ -28,12 +29,27 @@ def print_json(data: Any) -> None:
 
 def warn(message: str) -> None:
     """A warning on stderr."""
-    stderr().print(f"[yellow]warning:[/] {message}", highlight=False)
+    stderr().print(_labelled("warning:", "yellow", message), highlight=False)
 
 
 def report_error(error: NfldeployError) -> None:
     """Print an error and its hint on stderr."""
     console = stderr()
-    console.print(f"[bold red]error:[/] {error.message}", highlight=False, markup=True)
+    console.print(_labelled("error:", "bold red", error.message), highlight=False)
     if error.hint:
-        console.print(f"[cyan]hint:[/] {error.hint}", highlight=False)
+        console.print(_labelled("hint:", "cyan", error.hint), highlight=False)
+
+
+def report_internal_error(exc: Exception) -> None:
+    """An unexpected exception: its type and message, and how to get the traceback."""
+    console = stderr()
+    console.print(_labelled("internal error:", "bold red", f"{type(exc).__name__}: {exc}"), highlight=False)
+    console.print(
+        _labelled("hint:", "cyan", "rerun with --debug for the traceback, and report it as a bug."),
+        highlight=False,
+    )
+
+
+def _labelled(label: str, style: str, message: str) -> Text:
+    """A styled label and a message taken literally (brackets in it are text, not Rich markup)."""
+    return Text.assemble((label, style), " ", message)

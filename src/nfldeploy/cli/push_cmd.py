@@ -10,13 +10,13 @@ import typer
 from nfldeploy.cli.common import JSON_OPTION, SET_OPTION, SETTINGS_OPTION, resolve_settings
 from nfldeploy.cli.output import print_json, stderr, stdout
 from nfldeploy.errors import ConfigError
-from nfldeploy.export.pipeline import DEFAULT_OUT
+from nfldeploy.export.layout import DEFAULT_OUT
 
 
 def push(
     image: str | None = typer.Argument(None, help="Image reference. Default: the last build of EXPORT_DIR."),
     registry: str | None = typer.Option(
-        None, "--registry", help="host[:port][/path] (default: the 'registry' setting)."
+        None, "--registry", help="host\\[:port]\\[/path] (default: the 'registry' setting)."
     ),
     export_dir: Path = typer.Option(DEFAULT_OUT, "--export-dir", help="Where the build record lives."),
     auth: str = typer.Option(

@@ -8,7 +8,7 @@ import typer
 
 from nfldeploy.cli.common import JSON_OPTION, SET_OPTION, SETTINGS_OPTION, resolve_settings
 from nfldeploy.cli.output import print_json, stdout
-from nfldeploy.export.pipeline import DEFAULT_OUT
+from nfldeploy.export.layout import DEFAULT_OUT
 from nfldeploy.jsonfile import read_json_object
 
 

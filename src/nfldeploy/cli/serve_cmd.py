@@ -8,7 +8,8 @@ from pathlib import Path
 import typer
 
 from nfldeploy.errors import ConfigError
-from nfldeploy.export.pipeline import DEFAULT_OUT
+from nfldeploy.export.layout import DEFAULT_OUT
+from nfldeploy.extras import require
 
 
 def serve(
@@ -33,6 +34,7 @@ def serve(
             f"no export at {export_dir} (manifest.json missing)",
             hint="Run nfldeploy export CONFIG first, or pass the export directory.",
         )
+    require("serve", "nfldeploy serve")
     from nfldeploy.serving.server import run
 
     run(

@@ -10,7 +10,7 @@ from rich.table import Table
 from nfldeploy.cli.common import JSON_OPTION, SETTINGS_OPTION, check_url
 from nfldeploy.cli.output import print_json, stderr, stdout
 from nfldeploy.errors import ConfigError
-from nfldeploy.export.pipeline import DEFAULT_OUT
+from nfldeploy.export.layout import DEFAULT_OUT
 from nfldeploy.smoke.checks import CheckResult
 
 

@@ -15,6 +15,7 @@ from nfldeploy.errors import ConfigError, ParityError
 from nfldeploy.export import formats, gates, golden
 from nfldeploy.export.checkpoint import load_weights, read_checkpoint, resolve_checkpoint, sha256_file
 from nfldeploy.export.heldout import HELDOUT_SEED, heldout_samples
+from nfldeploy.export.layout import ARTIFACT_FILES, DEFAULT_OUT, FORMATS
 from nfldeploy.export.manifest import write_manifest
 from nfldeploy.export.model_shape import describe
 from nfldeploy.export.runtimes import (
@@ -27,15 +28,6 @@ from nfldeploy.export.runtimes import (
 from nfldeploy.model import build_model, detect_architecture
 from nfldeploy.model.features import HISTORY_LEN, MAX_PLAYERS
 from nfldeploy.staging import staged_directory
-
-FORMATS = ("onnx", "torchscript")
-ARTIFACT_FILES = {
-    "onnx": "model.onnx",
-    "onnx_int8": "model.int8.onnx",
-    "torchscript": "model.torchscript.pt",
-    "torchscript_int8": "model.int8.torchscript.pt",
-}
-DEFAULT_OUT = Path("outputs/exported_models")
 
 
 @dataclass

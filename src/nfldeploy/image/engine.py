@@ -19,7 +19,8 @@ def connect(timeout: int = 60) -> Any:
         from docker.errors import DockerException
     except ImportError as exc:  # pragma: no cover - the cloud extra is missing
         raise DockerUnavailable(
-            "the Docker SDK is not installed", hint="pip install 'nfldeploy[cloud]'"
+            "the Docker SDK is not installed",
+            hint="pip install docker (a core dependency of nfldeploy; reinstall it)",
         ) from exc
     try:
         client = docker.from_env(version="auto", timeout=timeout)

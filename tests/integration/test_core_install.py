@@ -1,0 +1,114 @@
+"""nfldeploy's wheel installed into a clean venv with the core dependencies only (no export, serve or lambda
+extra): every command starts, the commands that need no extra run, and the others name the extra to install."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from nfldeploy.image.context import project_wheel
+
+pytestmark = pytest.mark.slow
+
+COMMANDS = [
+    [],
+    ["config"],
+    ["config", "show"],
+    ["config", "validate"],
+    *([name] for name in ("up", "doctor", "export", "serve", "render", "build", "push", "deploy")),
+    *([name] for name in ("status", "rollback", "smoke-test", "bench")),
+]
+
+
+@pytest.fixture(scope="module")
+def core_venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A venv holding nfldeploy's wheel and its core dependencies, from the package index."""
+    root = tmp_path_factory.mktemp("core-install")
+    wheel = project_wheel(root / "dist")
+    subprocess.run([sys.executable, "-m", "venv", str(root / "venv")], check=True)
+    pip = [str(root / "venv" / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+    installed = subprocess.run(
+        [*pip, "--disable-pip-version-check", str(wheel)], capture_output=True, text=True, check=False
+    )
+    assert installed.returncode == 0, installed.stderr[-2000:]
+    yield root / "venv"
+
+
+def _run(venv: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    keep = ("PATH", "LANG", "LC_ALL", "TMPDIR", "DOCKER_HOST")
+    env = {key: value for key, value in os.environ.items() if key in keep}
+    env.update(HOME=str(cwd), COLUMNS="200", NO_COLOR="1", KUBECONFIG=str(cwd / "no-kubeconfig"))
+    return subprocess.run(
+        [str(venv / "bin" / "nfldeploy"), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_core_install_lacks_every_extra(core_venv: Path) -> None:
+    for module in ("numpy", "torch", "onnxruntime", "fastapi", "uvicorn", "mangum"):
+        probe = subprocess.run([str(core_venv / "bin" / "python"), "-c", f"import {module}"], check=False)
+        assert probe.returncode != 0, f"{module} is installed: the test would prove nothing"
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "nfldeploy")
+def test_every_help_starts(core_venv: Path, tmp_path: Path, command: list[str]) -> None:
+    result = _run(core_venv, tmp_path, *command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "Usage:" in result.stdout and "Traceback" not in result.stderr
+
+
+def test_commands_without_an_extra_run(
+    core_venv: Path, tmp_path: Path, example_config: Path, example_export: Path
+) -> None:
+    assert _run(core_venv, tmp_path, "config", "validate", str(example_config)).returncode == 0
+    shown = _run(core_venv, tmp_path, "config", "show", "--json")
+    assert shown.returncode == 0 and json.loads(shown.stdout)["settings"]["service_name"]
+
+    rendered = _run(core_venv, tmp_path, "render", str(example_export), "--out", str(tmp_path / "deploy"))
+    assert rendered.returncode == 0, rendered.stderr
+    assert (tmp_path / "deploy" / "cloudrun" / "service.yaml").is_file()
+
+    doctor = _run(core_venv, tmp_path, "doctor", "--json")
+    assert doctor.returncode in (0, 1), doctor.stderr  # 1 when this machine has no Docker engine
+    checks = {check["name"]: check for check in json.loads(doctor.stdout)["checks"]}
+    for extra in ("export", "serve", "lambda"):
+        assert checks[f"extra {extra}"]["status"] == "warn"
+        assert checks[f"extra {extra}"]["hint"] == f"pip install 'nfldeploy[{extra}]'"
+
+    # The cloud commands run and fail on what is missing here (no credentials, no project), not on imports.
+    lambda_status = _run(core_venv, tmp_path, "status", "--target", "lambda")
+    assert lambda_status.returncode == 4 and "credentials" in lambda_status.stderr, lambda_status.stderr
+    cloudrun = _run(core_venv, tmp_path, "deploy", "--target", "cloudrun", "--image", "r/i:1", "--dry-run")
+    assert cloudrun.returncode == 1 and "project" in cloudrun.stderr, cloudrun.stderr
+    rollback = _run(core_venv, tmp_path, "rollback", "--target", "kubernetes")
+    assert rollback.returncode in (1, 4) and "Traceback" not in rollback.stderr, rollback.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "extra"),
+    [(["export", "{config}"], "export"), (["serve", "{export}"], "serve"), (["up", "{config}"], "export")],
+    ids=["export", "serve", "up"],
+)
+def test_commands_needing_an_extra_name_it(
+    core_venv: Path,
+    tmp_path: Path,
+    example_config: Path,
+    example_export: Path,
+    command: list[str],
+    extra: str,
+) -> None:
+    args = [arg.format(config=example_config, export=example_export) for arg in command]
+    result = _run(core_venv, tmp_path, *args)
+    assert result.returncode == 1, result.stderr
+    assert f"pip install 'nfldeploy[{extra}]'" in result.stderr
+    assert "Traceback" not in result.stderr
