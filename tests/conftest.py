@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,44 @@ from services import Registry, base_image, free_port, start_registry, unavailabl
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_CONFIG = ROOT / "examples" / "outputs" / "nfl_production_v2_config.json"
+
+
+TEST_REPOSITORY = "nfldeploy-test/"  # every image a test builds or tags is named under it
+
+
+def _is_test_tag(tag: str) -> bool:
+    return TEST_REPOSITORY in tag
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_test_images() -> Iterator[None]:
+    """At the end of the session, even after failures: remove every image the tests created (tagged under
+    nfldeploy-test/, or left dangling by a rebuilt tag) and the test tags added to older images."""
+    from nfldeploy.errors import DockerUnavailable
+    from nfldeploy.image.engine import connect
+
+    try:
+        client = connect(timeout=30)
+    except DockerUnavailable:
+        yield
+        return
+    before = {image.id: set(image.tags) for image in client.images.list()}
+    yield
+    import docker.errors
+
+    for image in client.images.list():
+        new_tags = [tag for tag in image.tags if tag not in before.get(image.id, set())]
+        if image.id in before:
+            doomed = [tag for tag in new_tags if _is_test_tag(tag)]
+        elif all(_is_test_tag(tag) for tag in image.tags):  # a test's image, or dangling (no tags)
+            doomed = image.tags or [image.id]
+        else:
+            doomed = []
+        for reference in doomed:
+            # an image still used by another process's container is left for the next session
+            with contextlib.suppress(docker.errors.APIError):
+                client.images.remove(reference, force=reference != image.id)
+    client.close()
 
 
 @pytest.fixture(scope="session")

@@ -51,11 +51,14 @@ class DeploySettings(BaseModel):
     rate_limit_burst: int = Field(default=100, ge=1)
     service_account: str | None = Field(default=None, description="Cloud Run: the revision's service account")
     allow_unauthenticated: bool = Field(
-        default=False, description="Cloud Run: let allUsers invoke the service (IAM run.invoker)"
+        default=False,
+        description="a public service on purpose: Cloud Run lets allUsers invoke it (IAM run.invoker); "
+        "Lambda accepts function_url_auth NONE without API keys",
     )
     architecture: Literal["x86_64", "arm64"] = Field(default="x86_64", description="Lambda architecture")
     function_url_auth: Literal["NONE", "AWS_IAM"] = Field(
-        default="NONE", description="Lambda function URL auth type"
+        default="AWS_IAM",
+        description="Lambda function URL auth type (AWS_IAM: callers sign with SigV4; NONE: public)",
     )
 
     @model_validator(mode="after")

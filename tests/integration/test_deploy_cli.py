@@ -119,6 +119,32 @@ def test_kubernetes_renders_without_a_context_and_reports_kubectl_errors_with_on
     assert "Traceback" not in failed.output
 
 
+def test_kubernetes_dry_run_of_an_unpushed_build_prints_what_it_would_apply(
+    example_export: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the quickstart (built, not pushed): the dry run shows the manifests with the local tag and says
+    the image must be pushed first; a real deploy refuses, naming the push."""
+    if shutil.which("kubectl") is None:
+        unavailable("kubectl is not installed")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "empty-kubeconfig"))
+    export = tmp_path / "exported_models"
+    shutil.copytree(example_export, export)
+    tag = "nfldeploy/nfl-trajectory:e814d187027c-onnx"
+    (export / "build-record.json").write_text(
+        json.dumps(
+            {"builds": {"server-onnx": {"tag": tag, "kind": "server", "labels": {}}}, "last": "server-onnx"}
+        )
+    )
+    common = ["--target", "kubernetes", "--export-dir", str(export)]
+    dry = _cli("deploy", *common, "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert f"image: {tag}" in dry.stdout and "kind: Deployment" in dry.stdout
+    assert "push it first" in dry.stderr
+    real = _cli("deploy", *common)
+    assert real.exit_code == 1 and "was not pushed" in real.stderr, real.output
+
+
 def test_lambda_deploy_status_rollback_through_the_cli(
     aws_env: str,
     monkeypatch: pytest.MonkeyPatch,

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from nfldeploy.image.registry import ping
+from nfldeploy.errors import RemoteError
+from nfldeploy.image.registry import ping, resolve_digest
 from services import Registry, base_image
 
 pytestmark = pytest.mark.docker
@@ -74,3 +75,27 @@ def test_push_with_wrong_password_is_refused_in_the_stream(
         assert not [event for event in good if "error" in event], good
     finally:
         docker_client.images.remove(tag)
+
+
+def test_a_tag_resolves_to_the_digest_its_registry_serves_now(
+    docker_client: Any, registry: Registry, auth_registry: Registry
+) -> None:
+    """What Cloud Run deploys pins: the tag's current digest, read from the registry (with Basic auth when
+    the registry asks), and a different digest once the tag points at another image."""
+    creds = {"username": "tester", "password": "s3cret-pw"}
+    tags = []
+    try:
+        for address, auth in ((registry.address, None), (auth_registry.address, creds)):
+            tag = f"{address}/nfldeploy-test/resolve:{uuid.uuid4().hex[:8]}"
+            tags.append(tag)
+            docker_client.images.get(base_image()).tag(tag)
+            events = list(docker_client.images.push(tag, stream=True, decode=True, auth_config=auth))
+            pushed = next(e["aux"]["Digest"] for e in events if "Digest" in e.get("aux", {}))
+            assert resolve_digest(tag, auth) == pushed
+        with pytest.raises(RemoteError, match=r"refused to show .* \(401\)"):
+            resolve_digest(tags[1], None)
+        with pytest.raises(RemoteError, match="not in its registry"):
+            resolve_digest(f"{registry.address}/nfldeploy-test/resolve:no-such-tag")
+    finally:
+        for tag in tags:
+            docker_client.images.remove(tag)

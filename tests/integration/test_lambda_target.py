@@ -78,6 +78,14 @@ def _invoke(
         runtime.close()
 
 
+def _public_statements(aws: AwsClients, name: str) -> list[dict[str, Any]]:
+    try:
+        policy = json.loads(aws.lambda_.get_policy(FunctionName=name, Qualifier="live")["Policy"])
+    except aws.lambda_.exceptions.ResourceNotFoundException:
+        return []
+    return [s for s in policy["Statement"] if s.get("Principal") in ("*", {"AWS": "*"})]
+
+
 def test_deploy_secret_canary_promote_rollback(
     aws: AwsClients, aws_env: str, docker_client: Any, registry: Any, lambda_image: str
 ) -> None:
@@ -105,12 +113,25 @@ def test_deploy_secret_canary_promote_rollback(
     config = aws.lambda_.get_function_configuration(FunctionName=name)
     assert (config["PackageType"], config["MemorySize"], config["Timeout"]) == ("Image", 1024, 60)
     assert config["Architectures"] == ["x86_64"]
-    assert aws.lambda_.get_function_url_config(FunctionName=name, Qualifier="live")["AuthType"] == "NONE"
-    policy = json.loads(aws.lambda_.get_policy(FunctionName=name, Qualifier="live")["Policy"])
-    assert any(s["Action"] == "lambda:InvokeFunctionUrl" for s in policy["Statement"])
+    # private by default: the URL takes SigV4-signed calls only, and nothing grants Principal "*"
+    assert aws.lambda_.get_function_url_config(FunctionName=name, Qualifier="live")["AuthType"] == "AWS_IAM"
+    assert not _public_statements(aws, name)
 
+    # a second deploy of the same local build: nothing to change, no push, no new version
+    again = target.plan(settings, lambda_image)
+    assert again.empty, again.as_dict()
+    assert len(pushed) == 1
     ecr_ref = f"{repo['repositoryUri']}@{next(iter(pushed))}"
-    assert target.plan(settings, ecr_ref).empty  # the same image (already in ECR) and settings: nothing
+    assert target.plan(settings, ecr_ref).empty  # the same image named by its ECR digest: nothing either
+
+    # public on purpose, then private again: the permission follows the URL's auth
+    public = _settings(name, function_url_auth="NONE", allow_unauthenticated=True)
+    assert [a.kind for a in target.plan(public, ecr_ref).actions] == ["function_url"]
+    target.apply(target.plan(public, ecr_ref))
+    assert _public_statements(aws, name)
+    target.apply(target.plan(settings, ecr_ref))
+    assert not _public_statements(aws, name)
+    assert len(aws.lambda_.list_versions_by_function(FunctionName=name)["Versions"]) == 2  # $LATEST and 1
 
     secrets = boto3.client("secretsmanager", region_name="us-east-1")
     arn = secrets.create_secret(Name=f"{name}-keys", SecretString="lambda-key-1,lambda-key-2")["ARN"]

@@ -3,6 +3,7 @@ handed in through botocore's Stubber and run_v2 objects), and the waiter failure
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import boto3
@@ -12,7 +13,7 @@ from google.api_core import exceptions
 from google.cloud import run_v2
 from google.iam.v1 import policy_pb2
 
-from nfldeploy.errors import ConfigError, DeployError
+from nfldeploy.errors import ConfigError, DeployError, RemoteError
 from nfldeploy.settings import DeploySettings
 from nfldeploy.targets.aws_lambda import SPEC_PREFIX, AwsClients, LambdaTarget
 from nfldeploy.targets.base import Action, Plan
@@ -113,14 +114,15 @@ def test_cloudrun_secret_and_iam_appear_as_references() -> None:
         CloudRunTarget(RemoteState(), None, "us-central1", "nfl")
 
 
-def _lambda(stubber_setup: Any) -> tuple[LambdaTarget, list[Stubber]]:
+def _lambda(stubber_setup: Any, **options: Any) -> tuple[LambdaTarget, list[Stubber]]:
     session = boto3.Session(aws_access_key_id="a", aws_secret_access_key="b", region_name="us-east-1")
     clients = AwsClients(session.client("lambda"), session.client("ecr"), session.client("iam"))
     stubs = [Stubber(clients.lambda_), Stubber(clients.ecr), Stubber(clients.iam)]
     stubber_setup(*stubs)
     for stub in stubs:
         stub.activate()
-    return LambdaTarget(clients, "nfl", "us-east-1", waiter_config={"Delay": 0, "MaxAttempts": 2}), stubs
+    options = {"waiter_config": {"Delay": 0, "MaxAttempts": 2}, **options}
+    return LambdaTarget(clients, "nfl", "us-east-1", **options), stubs
 
 
 ECR_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nfl@sha256:" + "cd" * 32
@@ -147,7 +149,7 @@ REPO = {
 URL_CONFIG = {
     "FunctionUrl": "https://abcdefghijk.lambda-url.us-east-1.on.aws/",
     "FunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:nfl",
-    "AuthType": "NONE",
+    "AuthType": "AWS_IAM",
     "CreationTime": "2026-01-01T00:00:00Z",
     "LastModifiedTime": "2026-01-01T00:00:00Z",
 }
@@ -245,3 +247,154 @@ def test_lambda_limits_are_refused_before_any_call() -> None:
         target.plan(DeploySettings(service_name="nfl", timeout=1000), ECR_IMAGE)
     for stub in stubs:
         stub.assert_no_pending_responses()
+
+
+LOCAL_IMAGE = "nfldeploy/nfl-trajectory:e814d187-lambda"
+LOCAL_ID = "sha256:" + "1f" * 32
+
+
+def _ecr_image(config_digest: str) -> dict[str, Any]:
+    manifest = {"schemaVersion": 2, "config": {"digest": config_digest}, "layers": []}
+    return {
+        "images": [
+            {
+                "registryId": "123456789012",
+                "repositoryName": "nfl",
+                "imageId": {"imageDigest": "sha256:" + "cd" * 32, "imageTag": "e814d187-lambda"},
+                "imageManifest": json.dumps(manifest),
+            }
+        ],
+        "failures": [],
+    }
+
+
+@pytest.mark.parametrize(("config_digest", "pushes"), [(LOCAL_ID, False), ("sha256:" + "2e" * 32, True)])
+def test_lambda_local_image_is_pushed_only_when_ecr_lacks_exactly_it(
+    config_digest: str, pushes: bool
+) -> None:
+    """A local image whose tag in ECR holds the same image (the manifest's config digest is the local image
+    id) plans with the ECR digest, like the apply that pushed it recorded; a rebuilt image is pushed."""
+
+    def state(lam: Stubber, ecr: Stubber, iam: Stubber) -> None:
+        ecr.add_response("describe_repositories", REPO)
+        iam.add_response("get_role", ROLE)
+        ecr.add_response("batch_get_image", _ecr_image(config_digest))
+        lam.add_response("get_function", {"Configuration": {"FunctionName": "nfl", "Description": ""}})
+        lam.add_response("get_alias", {"Name": "live", "FunctionVersion": "4"})
+        lam.add_response("get_function_url_config", URL_CONFIG)
+
+    target, stubs = _lambda(state, local_image_id={LOCAL_IMAGE: LOCAL_ID}.__getitem__)
+    plan = target.plan(DeploySettings(service_name="nfl", repository="nfl"), LOCAL_IMAGE)
+    assert ("push" in _kinds(plan)) is pushes
+    assert plan.get("digest") == (f"local:{LOCAL_ID}" if pushes else "sha256:" + "cd" * 32)
+    for stub in stubs:
+        stub.assert_no_pending_responses()
+
+
+def test_lambda_new_role_is_retried_until_lambda_can_assume_it() -> None:
+    """Right after create_role, Lambda refuses the role for a few seconds (IAM propagation): the create is
+    retried with backoff, and only that error is retried."""
+    not_yet = "The role defined for the function cannot be assumed by Lambda."
+    slept: list[float] = []
+
+    def state(lam: Stubber, ecr: Stubber, iam: Stubber, final_error: str | None = None) -> None:
+        lam.add_client_error("get_alias", "ResourceNotFoundException")
+        ecr.add_response("describe_repositories", REPO)
+        iam.add_client_error("get_role", "NoSuchEntity")
+        iam.add_response("create_role", ROLE)
+        iam.add_response("attach_role_policy", {})
+        lam.add_client_error("create_function", "InvalidParameterValueException", not_yet)
+        lam.add_client_error("create_function", "InvalidParameterValueException", not_yet)
+        if final_error:
+            lam.add_client_error("create_function", "AccessDeniedException", final_error)
+            return
+        lam.add_response("create_function", {"FunctionName": "nfl"})
+        lam.add_response("get_function", {"Configuration": {"FunctionName": "nfl", "State": "Active"}})
+        lam.add_response("publish_version", {"Version": "1"})
+        lam.add_response("create_alias", {"Name": "live", "FunctionVersion": "1"})
+        lam.add_response("get_function_url_config", URL_CONFIG)
+        lam.add_response("get_function", {"Code": {"ImageUri": ECR_IMAGE}})
+
+    target, stubs = _lambda(state, sleep=slept.append)
+    plan = _lambda_plan(None, "role", "create_function", "publish_version", "alias")
+    deployment = target.apply(plan)
+    assert deployment.traffic == {"nfl:1": 100} and slept == [1.0, 2.0]
+    for stub in stubs:
+        stub.assert_no_pending_responses()
+
+    target, _ = _lambda(lambda *s: state(*s, final_error="not allowed"), sleep=slept.append)
+    with pytest.raises(DeployError, match="AccessDeniedException: not allowed"):
+        target.apply(plan)
+
+
+def test_lambda_public_url_without_keys_is_refused_unless_asked() -> None:
+    target, stubs = _lambda(lambda *stubs: None)  # no responses: any AWS call would fail the test
+    assert DeploySettings().function_url_auth == "AWS_IAM"
+    with pytest.raises(ConfigError, match="function_url_auth NONE without API keys") as caught:
+        target.plan(DeploySettings(service_name="nfl", function_url_auth="NONE"), ECR_IMAGE)
+    assert "--allow-unauthenticated" in (caught.value.hint or "")
+    for stub in stubs:
+        stub.assert_no_pending_responses()
+
+
+def test_cloudrun_a_tag_is_pinned_to_the_digest_it_points_at_now() -> None:
+    """A tag moved to another image plans a new revision (it used to plan 'nothing to change')."""
+    tagged = "us-docker.pkg.dev/p/r/nfl:v1"
+    digests = iter(["sha256:" + "ab" * 32, "sha256:" + "ef" * 32])
+    target = _cloudrun(RemoteState(), resolve=lambda image: next(digests))
+    first = target.plan(_settings(), tagged)
+    assert first.image == "us-docker.pkg.dev/p/r/nfl@sha256:" + "ab" * 32
+    assert first.get("template")["containers"][0]["image"] == first.image
+    state = RemoteState(_serving(target, _settings(), {first.get("revision"): 100}))
+    moved = _cloudrun(state, resolve=lambda image: next(digests)).plan(_settings(), tagged)
+    assert _kinds(moved) == ["update", "traffic"] and moved.get("revision") != first.get("revision")
+
+    def unreachable(image: str) -> str:
+        raise RemoteError("registry r not reachable")
+
+    with pytest.raises(DeployError, match=r"cannot resolve .* nothing was changed") as caught:
+        _cloudrun(RemoteState(), resolve=unreachable).plan(_settings(), tagged)
+    assert caught.value.exit_code == 4
+
+
+class ChangingState(RemoteState):
+    """A service that can be created, whose IAM policy can be written, and that may vanish meanwhile."""
+
+    def __init__(self, vanished: bool = False) -> None:
+        super().__init__()
+        self.vanished, self.iam_writes = vanished, 0
+
+    def create_service(self, **request: Any) -> Any:
+        self.service = request["service"]
+        return self
+
+    def result(self, timeout: float) -> Any:  # the long-running operation never finishes here
+        raise AssertionError("--no-wait must not wait")
+
+    def get_iam_policy(self, request: dict[str, Any]) -> policy_pb2.Policy:
+        if self.vanished:
+            raise exceptions.NotFound("Resource 'nfl' was not found")
+        return super().get_iam_policy(request)
+
+    def set_iam_policy(self, request: dict[str, Any]) -> policy_pb2.Policy:
+        self.iam_writes += 1
+        self.public = True
+        return request["policy"]
+
+
+def test_cloudrun_no_wait_still_makes_the_service_public() -> None:
+    state = ChangingState()
+    target = _cloudrun(state, wait=False)
+    plan = target.plan(_settings(allow_unauthenticated=True), IMAGE)
+    assert _kinds(plan) == ["create", "traffic", "iam"]
+    target.apply(plan)
+    assert state.iam_writes == 1 and state.public
+
+
+def test_cloudrun_not_found_where_it_should_exist_exits_4() -> None:
+    state = ChangingState(vanished=True)
+    target = _cloudrun(state)
+    state.service = _serving(target, _settings(), {})
+    with pytest.raises(DeployError, match=r"reading the IAM policy for nfl failed: .*not found") as caught:
+        target.plan(_settings(allow_unauthenticated=True), IMAGE)
+    assert caught.value.exit_code == 4

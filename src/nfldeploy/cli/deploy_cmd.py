@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from nfldeploy.cli.common import JSON_OPTION, SET_OPTION, SETTINGS_OPTION, resolve_settings
-from nfldeploy.cli.output import print_json, stderr, stdout
+from nfldeploy.cli.output import print_json, stderr, stdout, warn
 from nfldeploy.errors import ConfigError
 from nfldeploy.export.layout import DEFAULT_OUT
 from nfldeploy.settings import DeploySettings
@@ -71,7 +71,8 @@ def deploy(
     allow_unauthenticated: bool | None = typer.Option(
         None,
         "--allow-unauthenticated/--no-allow-unauthenticated",
-        help="cloudrun: let allUsers invoke the service (the run.invoker IAM binding).",
+        help="Make the service public on purpose. cloudrun: let allUsers invoke it (the run.invoker IAM "
+        "binding); lambda: accept function_url_auth NONE without API keys (refused otherwise).",
     ),
     smoke_token: str | None = typer.Option(
         None,
@@ -110,7 +111,12 @@ def deploy(
     if promote:
         plan = deployer.plan_promote()
     else:
-        wanted = image or default_image(target, export_dir, settings)
+        wanted = image or default_image(target, export_dir, settings, allow_unpushed=dry_run)
+        if image is None and target is TargetName.kubernetes and "@" not in wanted:
+            warn(
+                f"{wanted} is a local build the cluster cannot pull: push it first (nfldeploy push, the "
+                "'registry' setting names where), then deploy; below is what would be applied with its local tag"
+            )
         plan = deployer.plan(settings, wanted, canary=canary)
     if dry_run or (as_json and plan.empty):
         if as_json:
@@ -174,6 +180,8 @@ def status(
     for rev in state["revisions"]:
         table.add_row(rev["name"], rev["state"], rev["image"], f"{state['traffic'].get(rev['name'], 0)} %")
     stdout().print(table)
+    if state.get("reach"):
+        stdout().print(f"reach it: {state['reach']}", highlight=False, markup=False)
     if state.get("note"):
         stdout().print(state["note"], highlight=False)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nfldeploy.errors import DockerUnavailable
+from nfldeploy.errors import ConfigError, DockerUnavailable
 
 DOCKER_HINT = (
     "Start a Docker engine (on Debian as root: apt-get install docker.io && dockerd &, or run "
@@ -38,3 +38,16 @@ def engine_info(client: Any) -> dict[str, str]:
         "api_version": str(info.get("ApiVersion", "?")),
         "os": f"{info.get('Os', '?')}/{info.get('Arch', '?')}",
     }
+
+
+def image_id(client: Any, image: str) -> str:
+    """The id (config digest, ``sha256:...``) of a local image; ConfigError when the engine lacks it."""
+    from docker.errors import ImageNotFound
+
+    try:
+        return str(client.images.get(image).id)
+    except ImageNotFound as exc:
+        raise ConfigError(
+            f"{image} is not an image in the local Docker engine",
+            hint="Run nfldeploy build, or pass --image.",
+        ) from exc

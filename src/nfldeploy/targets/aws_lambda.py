@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,14 @@ TRUST = {
     ],
 }
 SECRET_ENV = "NFLDEPLOY_API_KEYS_SECRET_ARN"
+PUBLIC_URL_STATEMENT = "nfldeploy-public-url"
+MANIFEST_TYPES = [
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+]
+#: Seconds between attempts while a new execution role propagates (IAM is eventually consistent: Lambda
+#: refuses a role it cannot assume yet for several seconds after create_role).
+ROLE_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 10.0, 10.0, 10.0)
 
 
 def credential_source() -> str | None:
@@ -99,6 +108,25 @@ def _docker_push(region: str, ecr: Any) -> Callable[[str, str], str]:
     return push
 
 
+def _local_image_id(image: str) -> str:
+    """The image id (its config digest) of a local image, from the Docker engine."""
+    from nfldeploy.image.engine import connect, image_id
+
+    return image_id(connect(), image)
+
+
+def _role_not_ready(exc: Exception) -> bool:
+    """Lambda's answer while a new role has not propagated yet."""
+    from botocore.exceptions import ClientError
+
+    if not isinstance(exc, ClientError):
+        return False
+    error = exc.response.get("Error", {})
+    return (
+        error.get("Code") == "InvalidParameterValueException" and "role" in str(error.get("Message")).lower()
+    )
+
+
 SPEC_KEYS = ("digest", "memory", "timeout", "env", "arch", "role")
 
 
@@ -125,13 +153,17 @@ class LambdaTarget:
         region: str,
         *,
         push: Callable[[str, str], str] | None = None,
+        local_image_id: Callable[[str], str] = _local_image_id,
         wait: bool = True,
         waiter_config: dict[str, int] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.aws, self.function, self.region = clients, function, region
         self.push = push or _docker_push(region, clients.ecr)
+        self.local_image_id = local_image_id
         self.wait = wait
         self.waiter_config = waiter_config or {"Delay": 2, "MaxAttempts": 150}
+        self.sleep = sleep
 
     # -- calls -----------------------------------------------------------------------------------------
     def _error(self, what: str, exc: Exception) -> DeployError:
@@ -157,6 +189,19 @@ class LambdaTarget:
 
     def _call(self, what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
         return self._get(what, fn, "", **kwargs)
+
+    def _call_while_role_propagates(self, what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
+        """``fn(**kwargs)``, retried with backoff while Lambda cannot assume the execution role yet."""
+        from botocore.exceptions import ClientError
+
+        for delay in (*ROLE_RETRY_DELAYS, None):
+            try:
+                return fn(**kwargs)
+            except ClientError as exc:
+                if delay is None or not _role_not_ready(exc):
+                    raise self._error(what, exc) from exc
+                self.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _get(self, what: str, fn: Callable[..., Any], missing: str, **kwargs: Any) -> Any | None:
         """``fn(**kwargs)``, or None when AWS answers ``missing`` (e.g. ResourceNotFoundException); any other
@@ -260,6 +305,40 @@ class LambdaTarget:
             None if not found or not found["imageDetails"] else str(found["imageDetails"][0]["imageDigest"])
         )
 
+    def _pushed_digest(self, repository: str, image: str) -> str | None:
+        """The ECR digest of ``image`` (a local image) when the repository already holds exactly it under its
+        tag: the ECR manifest's config digest equals the local image id. None when it must be pushed."""
+        from nfldeploy.image.push import split_reference
+
+        local_id = self.local_image_id(image)
+        tag = split_reference(image)[1]
+        found = self._get(
+            "reading the image",
+            self.aws.ecr.batch_get_image,
+            "ImageNotFoundException",
+            repositoryName=repository,
+            imageIds=[{"imageTag": tag}],
+            acceptedMediaTypes=MANIFEST_TYPES,
+        )
+        for entry in (found or {}).get("images", []):
+            try:
+                config = json.loads(entry.get("imageManifest", "{}")).get("config", {})
+            except ValueError:
+                continue
+            if config.get("digest") == local_id:
+                return str(entry["imageId"]["imageDigest"])
+        return None
+
+    def _check_url_auth(self, settings: DeploySettings) -> None:
+        """A public function URL (auth NONE) in front of a service without API keys is refused unless asked."""
+        if settings.function_url_auth == "NONE" and not settings.auth and not settings.allow_unauthenticated:
+            raise ConfigError(
+                "function_url_auth NONE without API keys (auth) would let anyone on the internet call the "
+                "function; nothing was changed",
+                hint="Keep function_url_auth = AWS_IAM (the default), set auth = true with api_keys_secret, "
+                "or pass --allow-unauthenticated to make it public on purpose.",
+            )
+
     def _env(self, settings: DeploySettings) -> dict[str, str]:
         env = settings.service_env()
         if settings.auth:
@@ -279,6 +358,7 @@ class LambdaTarget:
         if canary is not None and not 0 < canary < 100:
             raise ConfigError(f"--canary must be between 1 and 99, not {canary}")
         check_lambda(settings)  # impossible settings are refused before any call, naming the limit
+        self._check_url_auth(settings)
         actions: list[Action] = []
         repository = self._repository(settings)
         if repository is None:
@@ -301,11 +381,13 @@ class LambdaTarget:
                 )
             push_to = None
         else:
-            digest, push_to = None, image
-            actions.append(Action("push", image, f"to ECR {settings.repository} with an ECR token"))
+            digest = self._pushed_digest(settings.repository, image) if repository is not None else None
+            push_to = None if digest is not None else image
+            if push_to is not None:
+                actions.append(Action("push", image, f"to ECR {settings.repository} with an ECR token"))
         env = self._env(settings)
         spec = {
-            "digest": digest or f"local:{image}",
+            "digest": digest or f"local:{self.local_image_id(image)}",
             "memory": settings.memory_mib,
             "timeout": settings.timeout,
             "env": env,
@@ -383,7 +465,7 @@ class LambdaTarget:
         }
         version = alias["FunctionVersion"] if alias else None
         if "create_function" in kinds:
-            self._call(
+            self._call_while_role_propagates(
                 "create",
                 self.aws.lambda_.create_function,
                 FunctionName=self.function,
@@ -402,7 +484,7 @@ class LambdaTarget:
                 Architectures=[plan.get("arch")],
             )
             self._wait("function_updated_v2", "code update", alias)
-            self._call(
+            self._call_while_role_propagates(
                 "configuration update",
                 self.aws.lambda_.update_function_configuration,
                 FunctionName=self.function,
@@ -538,14 +620,23 @@ class LambdaTarget:
                 Qualifier=ALIAS,
                 AuthType=auth,
             )
-        if auth == "NONE":
+        if auth != "NONE":  # no longer public: the permission that made it so goes too
+            self._get(
+                "removing public invocation",
+                self.aws.lambda_.remove_permission,
+                "ResourceNotFoundException",
+                FunctionName=self.function,
+                Qualifier=ALIAS,
+                StatementId=PUBLIC_URL_STATEMENT,
+            )
+        else:
             self._get(
                 "allowing public invocation",
                 self.aws.lambda_.add_permission,
                 "ResourceConflictException",
                 FunctionName=self.function,
                 Qualifier=ALIAS,
-                StatementId="nfldeploy-public-url",
+                StatementId=PUBLIC_URL_STATEMENT,
                 Action="lambda:InvokeFunctionUrl",
                 Principal="*",
                 FunctionUrlAuthType="NONE",

@@ -89,6 +89,14 @@ def services_client(endpoint: str | None = None) -> Any:
         ) from exc
 
 
+def resolve_in_registry(image: str) -> str:
+    """The digest ``image``'s registry serves for its tag, with the push credentials for that registry."""
+    from nfldeploy.image.push import registry_auth
+    from nfldeploy.image.registry import resolve_digest
+
+    return resolve_digest(image, registry_auth("auto", image, "us-east-1"))
+
+
 def _label(value: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "-" for c in value.lower())[:63]
 
@@ -120,6 +128,7 @@ class CloudRunTarget:
         verify: Callable[[str], None] | None = None,
         wait: bool = True,
         timeout: float = OPERATION_TIMEOUT,
+        resolve: Callable[[str], str] | None = None,
     ) -> None:
         if not project:
             raise ConfigError("Cloud Run needs a Google Cloud project", hint="Set project in nfldeploy.toml.")
@@ -127,6 +136,7 @@ class CloudRunTarget:
         self.lineage = lineage or {}
         self.verify = verify  # checks a canary through its tag URL before it gets traffic
         self.wait, self.timeout = wait, timeout
+        self.resolve = resolve or resolve_in_registry  # tag -> the digest its registry serves now
         self.parent = f"projects/{project}/locations/{region}"
         self.full_name = f"{self.parent}/services/{service}"
 
@@ -140,10 +150,13 @@ class CloudRunTarget:
 
         try:
             return fn(**kwargs)
-        except exceptions.NotFound:
+        except exceptions.NotFound as exc:
             if missing_ok:
                 return None
-            raise
+            raise DeployError(
+                f"Cloud Run {what} for {self.service} failed: {exc.message}",
+                hint="It may have been deleted meanwhile; run nfldeploy status, then plan again.",
+            ) from exc
         except exceptions.GoogleAPICallError as exc:
             hint = {
                 403: "Check the caller's roles (run.developer, iam.serviceAccountUser) on the project.",
@@ -247,6 +260,7 @@ class CloudRunTarget:
                 "a canary is checked before it gets traffic, so it cannot be deployed --no-wait"
             )
         check_cloudrun(settings)  # impossible settings are refused before any call, naming the limit
+        image = self._pinned(image)
         revision, template = self._template(settings, image)
         current = self._current()
         traffic = self._traffic(current)
@@ -283,6 +297,22 @@ class CloudRunTarget:
             "public": settings.allow_unauthenticated,
         }
         return Plan(self.name, self.service, image, tuple(actions), tuple(sorted(spec.items())))
+
+    def _pinned(self, image: str) -> str:
+        """``image`` by digest: a tag is resolved in its registry, so a tag moved to another image plans a
+        new revision, and the revision runs exactly the image planned."""
+        if "@sha256:" in image:
+            return image
+        from nfldeploy.image.push import split_reference
+
+        try:
+            digest = self.resolve(image)
+        except NfldeployError as exc:
+            raise DeployError(
+                f"cannot resolve {image} to a digest: {exc.message}; nothing was changed",
+                hint="Push the image first (nfldeploy push), or deploy by digest (--image REPO@sha256:...).",
+            ) from exc
+        return f"{split_reference(image)[0]}@{digest}"
 
     @staticmethod
     def _summary(settings: DeploySettings) -> str:
@@ -392,13 +422,13 @@ class CloudRunTarget:
             self._traffic_list(plan.get("traffic"), tag=revision if plan.get("canary") else None),
             previous,
         )
+        if plan.get("public"):  # the service exists once the change is accepted: grant before any wait
+            self._make_public()
         if not self.wait:
             return Deployment(
                 self.name, self.service, "", revision, plan.image, plan.get("traffic"), previous, True
             )
         service = self._wait(operation, "deploy")
-        if plan.get("public"):
-            self._make_public()
         return self._deployment(service, revision, previous)
 
     def _tag_url(self, service: Any) -> str:

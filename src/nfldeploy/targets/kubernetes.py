@@ -143,13 +143,27 @@ class KubernetesTarget:
         image = found["spec"]["template"]["spec"]["containers"][0]["image"]
         ready = found.get("status", {}).get("readyReplicas", 0)
         name = f"{self.service}-rev{revision}"
+        url, reach = self._reach()
         return {
             **base,
-            "url": f"http://{self.service}.default.svc.cluster.local",
+            "url": url,
+            "reach": reach,
             "serving": name,
             "traffic": {name: 100},
             "revisions": [{"name": name, "state": f"{ready} ready", "image": image, "revision": revision}],
         }
+
+    def _reach(self) -> tuple[str | None, str]:
+        """The Service's external address when it has one (a LoadBalancer's ingress), and how to reach it
+        from this machine either way (the port-forward line)."""
+        service = json.loads(self._run("get", f"service/{self.service}", "-o", "json").stdout)
+        ports: list[dict[str, Any]] = service.get("spec", {}).get("ports", [])
+        port = ports[0].get("port", 80) if ports else 80
+        ingress = service.get("status", {}).get("loadBalancer", {}).get("ingress") or []
+        host = next((entry.get("ip") or entry.get("hostname") for entry in ingress), None)
+        url = f"http://{host}" + ("" if port == 80 else f":{port}") if host else None
+        forward = f"kubectl --context {self.context} port-forward service/{self.service} 8080:{port}"
+        return url, (f"{url} (LoadBalancer)" if url else f"{forward}, then http://127.0.0.1:8080")
 
     def rollback(self) -> Deployment:
         if self.context is None:

@@ -30,9 +30,12 @@ def _build(export_dir: Path, kind: str) -> dict[str, Any]:
     return dict(preferred or (found[0] if found else {}))
 
 
-def default_image(name: TargetName, export_dir: Path, settings: DeploySettings) -> str:
+def default_image(
+    name: TargetName, export_dir: Path, settings: DeploySettings, *, allow_unpushed: bool = False
+) -> str:
     """The image a target deploys when --image is not given: the last build of the kind it runs, pushed
-    (by digest) for the cloud targets."""
+    (by digest) for the cloud targets; its local tag when ``allow_unpushed`` (a dry run shows what it would
+    apply) and it was not pushed yet."""
     kind = "lambda" if name is TargetName.lambda_ else "server"
     build = _build(export_dir, kind)
     if not build:
@@ -43,6 +46,8 @@ def default_image(name: TargetName, export_dir: Path, settings: DeploySettings) 
     if name in (TargetName.local, TargetName.lambda_):  # lambda pushes to ECR itself
         return str(build["tag"])
     pushed = build.get("pushed") or {}
+    if not pushed and allow_unpushed:
+        return str(build["tag"])
     if not pushed:
         raise ConfigError(
             f"{build['tag']} was not pushed; {name} pulls from a registry",
