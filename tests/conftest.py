@@ -8,17 +8,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import docker.errors
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from services import Registry, base_image, free_port, start_registry, unavailable
+from services import TEST_REPOSITORY, Registry, base_image, free_port, start_registry, unavailable
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_CONFIG = ROOT / "examples" / "outputs" / "nfl_production_v2_config.json"
-
-
-TEST_REPOSITORY = "nfldeploy-test/"  # every image a test builds or tags is named under it
 
 
 def _is_test_tag(tag: str) -> bool:
@@ -27,8 +25,9 @@ def _is_test_tag(tag: str) -> bool:
 
 @pytest.fixture(scope="session", autouse=True)
 def _remove_test_images() -> Iterator[None]:
-    """At the end of the session, even after failures: remove every image the tests created (tagged under
-    nfldeploy-test/, or left dangling by a rebuilt tag) and the test tags added to older images."""
+    """At the end of the session, even after failures: remove every image this session's tests created
+    (tagged under its TEST_REPOSITORY, or left dangling by a rebuilt tag) and the test tags it added to older
+    images."""
     from nfldeploy.errors import DockerUnavailable
     from nfldeploy.image.engine import connect
 
@@ -39,8 +38,6 @@ def _remove_test_images() -> Iterator[None]:
         return
     before = {image.id: set(image.tags) for image in client.images.list()}
     yield
-    import docker.errors
-
     for image in client.images.list():
         new_tags = [tag for tag in image.tags if tag not in before.get(image.id, set())]
         if image.id in before:
@@ -81,8 +78,6 @@ def docker_client() -> Iterator[Any]:
         client = connect(timeout=120)
     except DockerUnavailable as exc:
         unavailable(f"no Docker engine: {exc.message}")
-    import docker.errors
-
     try:
         client.images.get(base_image())
     except docker.errors.ImageNotFound:
@@ -114,6 +109,9 @@ def moto_server() -> Iterator[str]:
 
     from moto.server import ThreadedMotoServer
 
+    import moto_extensions
+
+    moto_extensions.install()
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"  # AWS managed policies, as in a real account
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
@@ -144,11 +142,12 @@ def _build_example(client: Any, example_export: Path, workdir: Path, kind: str, 
     result = build(
         export,
         ImageSpec(kind=kind, base_image=base_image()),
-        f"nfldeploy-test/{name}-{uuid.uuid4().hex[:6]}",
+        f"{TEST_REPOSITORY}{name}-{uuid.uuid4().hex[:6]}",
         client=client,
     )
     yield result.tag
-    client.images.remove(result.tag, force=True)
+    with contextlib.suppress(docker.errors.ImageNotFound):
+        client.images.remove(result.tag, force=True)
 
 
 @pytest.fixture(scope="session")
@@ -168,7 +167,53 @@ def pushed_image(docker_client: Any, server_image: str, registry: Registry) -> I
 
     reference, digest = push_image(docker_client, server_image, registry.address)
     yield f"{reference.rsplit(':', 1)[0]}@{digest}"
-    docker_client.images.remove(reference, force=True)
+    with contextlib.suppress(docker.errors.ImageNotFound):
+        docker_client.images.remove(reference, force=True)
+
+
+@pytest.fixture(scope="session")
+def retrained_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A second model of the example's shape (its checkpoint with every weight perturbed, as a retraining
+    would change it), exported: a canary that answers differently from ``example_export``."""
+    import torch
+
+    from nfldeploy.export.pipeline import ExportOptions, run_export
+
+    folder = tmp_path_factory.mktemp("retrained")
+    checkpoint = torch.load(ROOT / "examples/checkpoints/nfl_production_v2-best.ckpt", weights_only=False)
+    generator = torch.Generator().manual_seed(7)
+    for key, tensor in checkpoint["state_dict"].items():
+        if tensor.is_floating_point() and tensor.numel() > 1:
+            noise = torch.randn(tensor.shape, generator=generator, dtype=tensor.dtype)
+            checkpoint["state_dict"][key] = tensor + 0.1 * tensor.std() * noise
+    torch.save(checkpoint, folder / "retrained.ckpt")
+    out = folder / "exported_models"
+    run_export(
+        ExportOptions(
+            config=EXAMPLE_CONFIG,
+            checkpoint=folder / "retrained.ckpt",
+            formats=("onnx",),
+            quantize="none",
+            out=out,
+        )
+    )
+    return out
+
+
+@pytest.fixture(scope="session")
+def retrained_pushed_image(
+    docker_client: Any, retrained_export: Path, registry: Registry, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """``retrained_export``'s server image pushed to the local registry, by digest."""
+    from nfldeploy.image.push import push_image
+
+    for tag in _build_example(
+        docker_client, retrained_export, tmp_path_factory.mktemp("retrained-image"), "server", "retrained"
+    ):
+        reference, digest = push_image(docker_client, tag, registry.address)
+        yield f"{reference.rsplit(':', 1)[0]}@{digest}"
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            docker_client.images.remove(reference, force=True)
 
 
 @pytest.fixture(scope="session")

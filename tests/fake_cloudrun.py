@@ -5,7 +5,8 @@ It speaks the wire protocol the client uses (camelCase JSON, long-running operat
 Docker engine, pulled from its registry, started with the revision's env (``secretKeyRef`` values come from
 the fake's own Secret Manager), and only marked ready once its startup probe answers 200. Traffic is
 recorded as Cloud Run records it, and each revision and tag gets a URL that really serves it; the service URL
-is the revision with the largest share (this fake does not split requests by weight).
+is a router that splits requests across the revisions by their percent (smooth weighted round robin, so
+10 % is exactly one request in ten).
 
 Not the real thing: no auth check, no update masks, no revision garbage collection.
 """
@@ -13,6 +14,7 @@ Not the real thing: no auth check, no update masks, no revision garbage collecti
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import re
 import threading
@@ -64,6 +66,7 @@ class FakeCloudRun:
     calls: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
+    routers: dict[str, ThreadingHTTPServer] = field(default_factory=dict)  # service name -> its URL's router
 
     @property
     def endpoint(self) -> str:
@@ -111,9 +114,10 @@ class FakeCloudRun:
         return self
 
     def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+        for server in [self.server, *self.routers.values()]:
+            if server is not None:
+                server.shutdown()
+                server.server_close()
         for container in self.docker.containers.list(all=True, filters={"label": FAKE_LABEL}):
             container.remove(force=True)
 
@@ -264,14 +268,59 @@ class FakeCloudRun:
         total = sum(s["percent"] for s in statuses)
         if total != 100:
             raise ApiError(400, "INVALID_ARGUMENT", f"traffic percentages must add up to 100, not {total}")
-        serving = max(statuses, key=lambda s: s["percent"])["revision"]
         service.update(
             trafficStatuses=statuses,
-            uri=self.revisions[serving].url,
+            uri=self._router(service["name"]),
             reconciling=False,
             observedGeneration=service["generation"],
             terminalCondition={"type": "Ready", "state": "CONDITION_SUCCEEDED"},
         )
+
+    def _router(self, name: str) -> str:
+        """The service URL: requests go to its revisions by weight (created once per service)."""
+        if name not in self.routers:
+            fake, credit = self, {}
+
+            class Router(BaseHTTPRequestHandler):
+                def log_message(self, *args: Any) -> None:
+                    pass
+
+                def _pick(self) -> str:
+                    with fake.lock:
+                        shares = {s["revision"]: s["percent"] for s in fake.services[name]["trafficStatuses"]}
+                        for revision, percent in shares.items():
+                            credit[revision] = credit.get(revision, 0) + percent
+                        chosen = max((r for r in shares if shares[r]), key=lambda r: credit[r])
+                        credit[chosen] -= sum(shares.values())
+                    return chosen
+
+                def _forward(self) -> None:
+                    target = urlsplit(fake.revisions[self._pick()].url)
+                    body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                    headers = {
+                        k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")
+                    }
+                    upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
+                    try:
+                        upstream.request(self.command, self.path, body=body or None, headers=headers)
+                        answer = upstream.getresponse()
+                        data = answer.read()
+                    finally:
+                        upstream.close()
+                    self.send_response(answer.status)
+                    for key, value in answer.getheaders():
+                        if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                            self.send_header(key, value)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+
+                do_GET = do_POST = _forward
+
+            server = ThreadingHTTPServer(("127.0.0.1", free_port()), Router)
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            self.routers[name] = server
+        return f"http://127.0.0.1:{self.routers[name].server_address[1]}"
 
     def _start_revision(self, revision_name: str, template: dict[str, Any]) -> None:
         from docker.errors import APIError, ImageNotFound

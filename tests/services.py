@@ -13,12 +13,16 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
 import pytest
 
+#: Every image a test builds or tags is named under this session's own prefix, so the session-end sweep
+#: (conftest) removes this session's images and never another session's running in parallel.
+TEST_REPOSITORY = f"nfldeploy-test/{uuid.uuid4().hex[:6]}-"
 SETUP_HINT = "run scripts/test-services (as root) to install and start it"
 
 

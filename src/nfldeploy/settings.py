@@ -56,6 +56,24 @@ class DeploySettings(BaseModel):
         "Lambda accepts function_url_auth NONE without API keys",
     )
     architecture: Literal["x86_64", "arm64"] = Field(default="x86_64", description="Lambda architecture")
+    training_config: str | None = Field(
+        default=None,
+        description="the training config JSON in your repository, for the rendered workflow "
+        "(default: outputs/<experiment_name>_config.json, where the training project writes it)",
+    )
+    nfldeploy_wheel: str | None = Field(
+        default=None,
+        description="a wheel path (in your repository) or URL the rendered workflow installs nfldeploy from "
+        "(default: nfldeploy==<this version> from the package index)",
+    )
+    smoke_p95_budget_ms: float = Field(
+        default=250.0, gt=0, description="the rendered workflow's smoke test fails above this p95 latency"
+    )
+    lambda_endpoint: Literal["function_url", "api_gateway"] = Field(
+        default="function_url",
+        description="how callers reach the Lambda function: its function URL, or an API Gateway HTTP API "
+        "(throttled at rate_limit_rps / rate_limit_burst)",
+    )
     function_url_auth: Literal["NONE", "AWS_IAM"] = Field(
         default="AWS_IAM",
         description="Lambda function URL auth type (AWS_IAM: callers sign with SigV4; NONE: public)",

@@ -230,3 +230,114 @@ def test_cli_render(example_export: Path, tmp_path: Path, monkeypatch: pytest.Mo
         ],
     )
     assert lambda_only.exit_code == 1 and "900" in lambda_only.stderr and not (tmp_path / "y").exists()
+
+
+def test_rendered_cloudrun_service_and_the_deployed_revision_are_the_same(tmp_path: Path) -> None:
+    """render's service.yaml (Knative) and the Admin API request deploy sends describe the same container,
+    env, secret, probes, resources, scaling and labels, also for non-default settings (port 9000)."""
+    from nfldeploy.render.files import render_group
+    from nfldeploy.targets.cloudrun import CloudRunTarget
+
+    class NoService:
+        def get_service(self, name: str) -> Any:
+            from google.api_core import exceptions
+
+            raise exceptions.NotFound("none")
+
+    manifest = {**MANIFEST, "serving_default": "onnx", "artifacts": {"onnx": {"sha256": "5e" * 32}}}
+    image = "us-docker.pkg.dev/proj/nfl/api@sha256:" + "ab" * 32
+    settings = DeploySettings(
+        project="proj",
+        auth=True,
+        api_keys_secret="nfl-api-keys:3",
+        port=9000,
+        cpu=2,
+        memory="4Gi",
+        min_instances=1,
+        max_instances=7,
+        concurrency=40,
+        timeout=120,
+        service_account="api@proj.iam.gserviceaccount.com",
+    )
+    inputs = views.Inputs(settings, manifest, image, "")
+    knative = yaml.safe_load(render_group(inputs, "cloudrun")["cloudrun/service.yaml"])
+    revision = knative["spec"]["template"]
+    container = revision["spec"]["containers"][0]
+    target = CloudRunTarget(NoService(), "proj", "us-central1", settings.service_name, manifest=manifest)
+    api = target.plan(settings, image).get("template")
+    api_container = api["containers"][0]
+
+    assert container["image"] == api_container["image"] == image
+    assert container["ports"][0]["containerPort"] == api_container["ports"][0]["container_port"] == 9000
+    assert {e["name"]: e.get("value") for e in container["env"] if "value" in e} == {
+        e["name"]: e["value"] for e in api_container["env"] if "value" in e
+    }
+    secret = next(e for e in container["env"] if "valueFrom" in e)
+    api_secret = next(e for e in api_container["env"] if "value_source" in e)
+    assert secret["name"] == api_secret["name"] == "NFLDEPLOY_API_KEYS"
+    ref, api_ref = secret["valueFrom"]["secretKeyRef"], api_secret["value_source"]["secret_key_ref"]
+    assert (
+        api_ref["secret"] == f"projects/proj/secrets/{ref['name']}"
+        and ref["key"] == api_ref["version"] == "3"
+    )
+    assert (
+        container["resources"]["limits"]
+        == api_container["resources"]["limits"]
+        == {"cpu": "2", "memory": "4Gi"}
+    )
+    annotations = revision["metadata"]["annotations"]
+    assert (
+        annotations["run.googleapis.com/startup-cpu-boost"]
+        == str(api_container["resources"]["startup_cpu_boost"]).lower()
+    )
+    for knative_name, api_name in (("startupProbe", "startup_probe"), ("livenessProbe", "liveness_probe")):
+        probe, api_probe = container[knative_name], api_container[api_name]
+        assert probe["httpGet"] == api_probe["http_get"]
+        assert probe["httpGet"]["port"] == 9000
+        for field in ("periodSeconds", "timeoutSeconds", "failureThreshold"):
+            snake = "".join("_" + c.lower() if c.isupper() else c for c in field)
+            assert probe[field] == api_probe[snake], field
+    assert revision["metadata"]["labels"] == api["labels"]
+    assert api["labels"]["nfldeploy-model"] == "5e" * 6 and api["labels"]["managed-by"] == "nfldeploy"
+    assert (
+        int(annotations["autoscaling.knative.dev/minScale"]),
+        int(annotations["autoscaling.knative.dev/maxScale"]),
+    ) == (
+        api["scaling"]["min_instance_count"],
+        api["scaling"]["max_instance_count"],
+    )
+    assert revision["spec"]["containerConcurrency"] == api["max_instance_request_concurrency"] == 40
+    assert f"{revision['spec']['timeoutSeconds']}s" == api["timeout"] == "120s"
+    assert revision["spec"]["serviceAccountName"] == api["service_account"]
+
+
+def test_the_port_setting_reaches_every_rendered_file(tmp_path: Path) -> None:
+    render_all(_inputs(port=9000), tmp_path)
+    kubernetes = (tmp_path / "kubernetes" / "deployment.yaml").read_text()
+    assert "containerPort: 9000" in kubernetes and "8080" not in kubernetes
+    prometheus = (tmp_path / "compose" / "prometheus.yml").read_text()
+    nginx = (tmp_path / "compose" / "nginx.conf").read_text()
+    assert "api-1:9000" in nginx and "api-1:9000" in prometheus
+    assert "containerPort: 9000" in (tmp_path / "cloudrun" / "service.yaml").read_text()
+
+
+def test_sam_template_behind_an_http_api_passes_cfn_lint(tmp_path: Path) -> None:
+    render_all(
+        _inputs(lambda_endpoint="api_gateway", rate_limit_rps=25, rate_limit_burst=40), tmp_path, ["lambda"]
+    )
+    path = tmp_path / "aws/template.yaml"
+    result = _run([tool("cfn-lint") or "cfn-lint", str(path)])
+    assert result.returncode == 0, result.stdout + result.stderr
+    template = yaml.load(path.read_text(), Loader=_CfnLoader)
+    function = template["Resources"]["InferenceFunction"]["Properties"]
+    assert "FunctionUrlConfig" not in function and function["Events"]["Api"]["Type"] == "HttpApi"
+    api = template["Resources"]["InferenceApi"]["Properties"]
+    assert api["DefaultRouteSettings"] == {"ThrottlingRateLimit": 25, "ThrottlingBurstLimit": 40}
+    assert "ApiUrl" in template["Outputs"]
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML with CloudFormation's short-form tags (!Ref, !Sub, !GetAtt) read as plain values."""
+
+
+_CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: loader.construct_scalar(node))

@@ -132,4 +132,5 @@ def test_an_unreachable_service_fails_every_row(example_export: Path) -> None:
     result = _smoke(f"http://127.0.0.1:{free_port()}", example_export, "--ready-timeout", "1", "--json")
     assert result.exit_code == 3
     failed = json.loads(result.stdout)["failed"]
-    assert len(failed) == 10 and "auth" not in failed  # auth is not expected without --token
+    assert len(failed) == 11 and "auth" not in failed  # auth is not expected without --token
+    assert failed[0] == "wait for /ready"  # the failed wait is a row of the report, not only progress

@@ -38,7 +38,13 @@ def _settings(service: str, **values: Any) -> DeploySettings:
 
 def test_create_update_iam_and_secret_reference(fake: FakeCloudRun, pushed_image: str) -> None:
     service = f"svc-{uuid.uuid4().hex[:6]}"
-    target = _target(fake, service, lineage={"nfldeploy-model": "ABCDEF0123"})
+    manifest = {
+        "experiment_name": "Run/One",
+        "config": {"sha256": "c0" * 32},
+        "serving_default": "onnx",
+        "artifacts": {"onnx": {"sha256": "ab" * 32}},
+    }
+    target = _target(fake, service, manifest=manifest)
     settings = _settings(service)
     plan = target.plan(settings, pushed_image)
     assert [a.kind for a in plan.actions] == ["create", "traffic"]
@@ -49,8 +55,10 @@ def test_create_update_iam_and_secret_reference(fake: FakeCloudRun, pushed_image
     assert first.traffic == {revision: 100}
     assert httpx.get(first.url + "/ready").status_code == 200
     stored = fake.services[target.full_name]["template"]
-    assert stored["labels"]["nfldeploy-model"] == "abcdef0123"
+    assert stored["labels"]["nfldeploy-model"] == "ab" * 6
+    assert stored["labels"]["nfldeploy-experiment"] == "run-one"  # sanitized to a label value
     assert stored["containers"][0]["startupProbe"]["httpGet"]["path"] == "/ready"
+    assert stored["containers"][0]["livenessProbe"]["httpGet"]["path"] == "/health"
     assert (
         stored["scaling"] == {"minInstanceCount": 0, "maxInstanceCount": 10}
         or stored["scaling"]["maxInstanceCount"] == 10

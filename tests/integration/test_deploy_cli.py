@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -39,6 +40,8 @@ def test_cloudrun_deploy_canary_smoke_promote_rollback(
     cloudrun: FakeCloudRun,
     pushed_image: str,
     example_export: Path,
+    retrained_pushed_image: str,
+    retrained_export: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -55,7 +58,9 @@ def test_cloudrun_deploy_canary_smoke_promote_rollback(
     assert first.exit_code == 0, first.output
     first_rev = json.loads(first.stdout)["deployment"]["revision"]
 
-    canary = _cli("deploy", *common, "--image", pushed_image, "--set", "concurrency=20", "--canary", "10")
+    # the canary is a retrained model: its own export's golden outputs check it through its tag URL
+    retrained = ["--target", "cloudrun", "--export-dir", str(retrained_export)]
+    canary = _cli("deploy", *retrained, "--image", retrained_pushed_image, "--canary", "10")
     assert canary.exit_code == 0, canary.output
     assert "smoke-testing the canary at http://127.0.0.1:" in canary.output and "10 %" in canary.output
 
@@ -63,12 +68,31 @@ def test_cloudrun_deploy_canary_smoke_promote_rollback(
     state = json.loads(status.stdout)
     assert sorted(state["traffic"].values()) == [10, 90] and state["traffic"][first_rev] == 90
 
+    # the service URL splits by weight: one request in ten reaches the retrained model
+    models = {
+        json.loads((example_export / "manifest.json").read_text())["artifacts"]["onnx"]["sha256"]: "example",
+        json.loads((retrained_export / "manifest.json").read_text())["artifacts"]["onnx"][
+            "sha256"
+        ]: "retrained",
+    }
+    answers = [models[httpx.get(state["url"] + "/version").json()["model_sha256"]] for _ in range(40)]
+    assert answers.count("retrained") == 4 and answers.count("example") == 36
+
     junit = tmp_path / "smoke.xml"
     smoke = _cli(
-        "smoke-test", "--target", "cloudrun", "--manifest", str(example_export), "--junit", str(junit)
+        "smoke-test",
+        "--target",
+        "cloudrun",
+        "--canary",
+        "--manifest",
+        str(retrained_export),
+        "--junit",
+        str(junit),
     )
     assert smoke.exit_code == 0, smoke.output
     assert 'failures="0"' in junit.read_text()
+    mixed = _cli("smoke-test", "--target", "cloudrun", "--manifest", str(retrained_export))
+    assert mixed.exit_code == 3, mixed.output  # the weighted URL mostly serves the example: not the canary
 
     promoted = _cli("deploy", "--target", "cloudrun", "--promote", "--json")
     assert promoted.exit_code == 0, promoted.output

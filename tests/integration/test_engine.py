@@ -11,7 +11,7 @@ import pytest
 
 from nfldeploy.errors import RemoteError
 from nfldeploy.image.registry import ping, resolve_digest
-from services import Registry, base_image
+from services import TEST_REPOSITORY, Registry, base_image
 
 pytestmark = pytest.mark.docker
 
@@ -25,7 +25,7 @@ def test_build_run_push_and_read_back_the_digest(
         f'FROM {base_image()}\nRUN echo {marker} > /marker\nCMD ["python3", "-c", '
         "\"import sys; print(open('/marker').read().strip(), sys.version_info[:2])\"]\n"
     )
-    tag = f"{registry.address}/nfldeploy-test/tiny:{marker[:8]}"
+    tag = f"{registry.address}/{TEST_REPOSITORY}tiny:{marker[:8]}"
     image, _ = docker_client.images.build(path=str(tmp_path), tag=tag, rm=True, forcerm=True)
     try:
         output = docker_client.containers.run(tag, remove=True).decode()
@@ -38,7 +38,7 @@ def test_build_run_push_and_read_back_the_digest(
         assert len(pushed) == 1
 
         request = urllib.request.Request(
-            f"http://{registry.address}/v2/nfldeploy-test/tiny/manifests/{marker[:8]}",
+            f"http://{registry.address}/v2/{TEST_REPOSITORY}tiny/manifests/{marker[:8]}",
             method="HEAD",
             headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
         )
@@ -58,7 +58,7 @@ def test_registry_ping(registry: Registry, auth_registry: Registry) -> None:
 def test_push_with_wrong_password_is_refused_in_the_stream(
     docker_client: Any, auth_registry: Registry
 ) -> None:
-    tag = f"{auth_registry.address}/nfldeploy-test/base:auth"
+    tag = f"{auth_registry.address}/{TEST_REPOSITORY}base:auth"
     docker_client.images.get(base_image()).tag(tag)
     try:
         events = list(
@@ -86,7 +86,7 @@ def test_a_tag_resolves_to_the_digest_its_registry_serves_now(
     tags = []
     try:
         for address, auth in ((registry.address, None), (auth_registry.address, creds)):
-            tag = f"{address}/nfldeploy-test/resolve:{uuid.uuid4().hex[:8]}"
+            tag = f"{address}/{TEST_REPOSITORY}resolve:{uuid.uuid4().hex[:8]}"
             tags.append(tag)
             docker_client.images.get(base_image()).tag(tag)
             events = list(docker_client.images.push(tag, stream=True, decode=True, auth_config=auth))
@@ -95,7 +95,7 @@ def test_a_tag_resolves_to_the_digest_its_registry_serves_now(
         with pytest.raises(RemoteError, match=r"refused to show .* \(401\)"):
             resolve_digest(tags[1], None)
         with pytest.raises(RemoteError, match="not in its registry"):
-            resolve_digest(f"{registry.address}/nfldeploy-test/resolve:no-such-tag")
+            resolve_digest(f"{registry.address}/{TEST_REPOSITORY}resolve:no-such-tag")
     finally:
         for tag in tags:
             docker_client.images.remove(tag)

@@ -20,11 +20,11 @@ from nfldeploy.cli.app import app
 from nfldeploy.image.build import BuildResult
 from nfldeploy.image.pipeline import build
 from nfldeploy.render.dockerfile import ImageSpec
-from services import Registry, base_image, free_port
+from services import TEST_REPOSITORY, Registry, base_image, free_port
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 runner = CliRunner()
-REPOSITORY = f"nfldeploy-test/nfl-{uuid.uuid4().hex[:8]}"
+REPOSITORY = f"{TEST_REPOSITORY}nfl-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(scope="module")

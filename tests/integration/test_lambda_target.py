@@ -13,7 +13,7 @@ import pytest
 
 from ecr_local import MANIFEST_V2, ecr_via_local_registry
 from lambda_runtime import RuntimeAPI
-from nfldeploy.errors import DeployError
+from nfldeploy.errors import ConfigError, DeployError, SmokeTestError
 from nfldeploy.settings import DeploySettings
 from nfldeploy.targets.aws_lambda import AwsClients, LambdaTarget, _docker_push, aws_clients
 
@@ -33,9 +33,17 @@ def _settings(name: str, **values: Any) -> DeploySettings:
 
 
 def _invoke(
-    image: str, env: dict[str, str], docker_client: Any, path: str, token: str | None = None
+    image: str,
+    env: dict[str, str],
+    docker_client: Any,
+    path: str,
+    token: str | None = None,
+    domain: str = "x.lambda-url.us-east-1.on.aws",
+    api_id: str = "x",
+    stage: str | None = None,
 ) -> dict[str, Any]:
-    """Run the function's image with the function's env and answer one Function URL event."""
+    """Run the function's image with the function's env and answer one payload 2.0 event: a function URL's,
+    or with ``stage`` an API Gateway HTTP API's."""
     runtime = RuntimeAPI()
     container = docker_client.containers.run(
         image,
@@ -44,7 +52,7 @@ def _invoke(
         environment={**env, "AWS_LAMBDA_RUNTIME_API": runtime.address},
     )
     headers = {
-        "host": "x.lambda-url.us-east-1.on.aws",
+        "host": domain,
         **({"authorization": f"Bearer {token}"} if token else {}),
     }
     event = {
@@ -61,11 +69,12 @@ def _invoke(
                 "sourceIp": "203.0.113.9",
                 "userAgent": "t",
             },
-            "domainName": "x.lambda-url.us-east-1.on.aws",
+            "domainName": domain,
             "requestId": uuid.uuid4().hex,
             "routeKey": "$default",
-            "accountId": "anonymous",
-            "apiId": "x",
+            "accountId": "anonymous" if stage is None else "123456789012",
+            "apiId": api_id,
+            **({"stage": stage} if stage else {}),
         },
         "isBase64Encoded": False,
     }
@@ -135,9 +144,17 @@ def test_deploy_secret_canary_promote_rollback(
 
     secrets = boto3.client("secretsmanager", region_name="us-east-1")
     arn = secrets.create_secret(Name=f"{name}-keys", SecretString="lambda-key-1,lambda-key-2")["ARN"]
-    secured = _settings(name, auth=True, api_keys_secret=arn)
+    with pytest.raises(ConfigError, match="cannot work"):  # bearer tokens behind SigV4
+        target.plan(_settings(name, auth=True, api_keys_secret=arn), ecr_ref)
+    secured = _settings(name, auth=True, api_keys_secret=arn, function_url_auth="NONE")
     plan = target.plan(secured, ecr_ref)
-    assert [a.kind for a in plan.actions] == ["secret_ref", "update_function", "publish_version", "alias"]
+    assert [a.kind for a in plan.actions] == [
+        "secret_ref",
+        "update_function",
+        "publish_version",
+        "alias",
+        "function_url",
+    ]
     assert "lambda-key-1" not in json.dumps(plan.as_dict()) and arn in json.dumps(plan.as_dict())
     second = target.apply(plan)
     assert second.traffic == {f"{name}:2": 100} and second.previous == f"{name}:1"
@@ -158,16 +175,47 @@ def test_deploy_secret_canary_promote_rollback(
     assert _invoke(image, aws_env_vars, docker_client, "/version")["statusCode"] == 401
     assert _invoke(image, aws_env_vars, docker_client, "/version", token="lambda-key-2")["statusCode"] == 200
 
-    canary = target.apply(
-        target.plan(_settings(name, auth=True, api_keys_secret=arn, timeout=30), ecr_ref, canary=20)
+    # a canary that fails its check (through the canary alias's own URL) gets no traffic
+    def failing(url: str) -> None:
+        raise SmokeTestError("golden outputs differ")
+
+    failed_target = LambdaTarget(aws, name, "us-east-1", verify=failing)
+    with pytest.raises(
+        DeployError, match=r"canary .*:3 failed its check .* got no traffic; alias live still"
+    ):
+        failed_target.apply(
+            failed_target.plan(secured.model_copy(update={"timeout": 31}), ecr_ref, canary=20)
+        )
+    assert target.status()["traffic"] == {f"{name}:2": 100}
+
+    # a canary that passes: checked through its own URL while live still sends it nothing, then weighted
+    seen: list[tuple[str, dict[str, Any]]] = []
+    checked = LambdaTarget(
+        aws,
+        name,
+        "us-east-1",
+        verify=lambda url: seen.append((url, aws.lambda_.get_alias(FunctionName=name, Name="live"))),
     )
-    assert canary.traffic == {f"{name}:2": 80, f"{name}:3": 20}
-    assert target.status()["traffic"] == canary.traffic
+    plan = checked.plan(secured.model_copy(update={"timeout": 30}), ecr_ref, canary=20)
+    assert [a.kind for a in plan.actions][-3:] == ["canary_alias", "smoke_test", "alias"]
+    canary = checked.apply(plan)
+    assert canary.traffic == {f"{name}:2": 80, f"{name}:4": 20}
+    canary_config = aws.lambda_.get_function_url_config(FunctionName=name, Qualifier="canary")
+    canary_url = canary_config["FunctionUrl"]  # moto gives every qualifier the same URL; AWS does not
+    assert canary_config["AuthType"] == "NONE"  # the same auth as the live URL
+    ((url, live_then),) = seen
+    assert url == canary_url
+    assert live_then["FunctionVersion"] == "2" and not live_then.get("RoutingConfig", {}).get(
+        "AdditionalVersionWeights"
+    )
+    assert aws.lambda_.get_alias(FunctionName=name, Name="canary")["FunctionVersion"] == "4"
+    state = target.status()
+    assert state["traffic"] == canary.traffic and state["canary_url"] == canary_url
     promoted = target.apply(target.plan_promote())
-    assert promoted.traffic == {f"{name}:3": 100}
+    assert promoted.traffic == {f"{name}:4": 100}
     rolled = target.rollback()
     assert rolled.traffic == {f"{name}:2": 100}
-    assert [r["name"] for r in target.status()["revisions"]] == [f"{name}:1", f"{name}:2", f"{name}:3"]
+    assert [r["name"] for r in target.status()["revisions"]] == [f"{name}:{v}" for v in range(1, 5)]
 
 
 def test_an_image_missing_from_ecr_changes_nothing(
@@ -199,3 +247,85 @@ def test_the_default_push_goes_to_exactly_the_repository_uri(
     with urllib.request.urlopen(request) as response:
         assert response.headers["Docker-Content-Digest"] == digest
     docker_client.images.remove(destination, force=True)
+
+
+def test_behind_an_api_gateway_http_api(
+    aws: AwsClients, aws_env: str, docker_client: Any, registry: Any, lambda_image: str
+) -> None:
+    """The guide's option B: an HTTP API (API Gateway v2) with a Lambda proxy integration on alias live,
+    its invoke permission and a throttled $default stage; the function's image answers the API's events."""
+    name = f"fn-{uuid.uuid4().hex[:6]}"
+    pushed: dict[str, str] = {}
+    target = LambdaTarget(
+        aws,
+        name,
+        "us-east-1",
+        push=ecr_via_local_registry(docker_client, registry, aws.ecr, pushed),
+        endpoint="api_gateway",
+    )
+    with pytest.raises(ConfigError, match="HTTP API without API keys"):
+        target.plan(_settings(name, lambda_endpoint="api_gateway"), lambda_image)
+    settings = _settings(
+        name,
+        lambda_endpoint="api_gateway",
+        allow_unauthenticated=True,
+        rate_limit_rps=25,
+        rate_limit_burst=50,
+    )
+    plan = target.plan(settings, lambda_image)
+    kinds = [a.kind for a in plan.actions]
+    assert kinds[-1] == "api_gateway" and "function_url" not in kinds
+    first = target.apply(plan)
+
+    (api,) = [
+        a for a in aws.apigateway.get_apis()["Items"] if a.get("Tags", {}).get("nfldeploy-service") == name
+    ]
+    assert first.url == api["ApiEndpoint"] and api["ProtocolType"] == "HTTP"
+    (integration,) = aws.apigateway.get_integrations(ApiId=api["ApiId"])["Items"]
+    assert integration["IntegrationType"] == "AWS_PROXY" and integration["PayloadFormatVersion"] == "2.0"
+    assert integration["IntegrationUri"].endswith(f":function:{name}:live")
+    (route,) = aws.apigateway.get_routes(ApiId=api["ApiId"])["Items"]
+    assert (route["RouteKey"], route["Target"]) == (
+        "$default",
+        f"integrations/{integration['IntegrationId']}",
+    )
+    stage = aws.apigateway.get_stage(ApiId=api["ApiId"], StageName="$default")
+    assert stage["AutoDeploy"] is True
+    assert (
+        stage["DefaultRouteSettings"]["ThrottlingRateLimit"],
+        stage["DefaultRouteSettings"]["ThrottlingBurstLimit"],
+    ) == (25, 50)
+    policy = json.loads(aws.lambda_.get_policy(FunctionName=name, Qualifier="live")["Policy"])
+    grant = next(s for s in policy["Statement"] if s["Sid"] == "nfldeploy-api-gateway")
+    assert grant["Principal"] == {"Service": "apigateway.amazonaws.com"}
+    assert api["ApiId"] in json.dumps(grant["Condition"])
+    with pytest.raises(aws.lambda_.exceptions.ResourceNotFoundException):
+        aws.lambda_.get_function_url_config(FunctionName=name, Qualifier="live")  # the API is the way in
+
+    assert target.plan(settings, lambda_image).empty
+    slower = settings.model_copy(update={"rate_limit_rps": 10.0})
+    assert [a.kind for a in target.plan(slower, lambda_image).actions] == [
+        "update_function",
+        "publish_version",
+        "alias",
+        "api_gateway",
+    ]
+    second = target.apply(target.plan(slower, lambda_image))
+    stage = aws.apigateway.get_stage(ApiId=api["ApiId"], StageName="$default")
+    assert stage["DefaultRouteSettings"]["ThrottlingRateLimit"] == 10
+    assert second.url == api["ApiEndpoint"] and target.status()["url"] == api["ApiEndpoint"]
+    assert target.rollback().traffic == {f"{name}:1": 100}
+
+    # the function's image answers the HTTP API's events (payload 2.0 from the $default stage)
+    env = aws.lambda_.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+    domain = api["ApiEndpoint"].removeprefix("https://")
+    answer = _invoke(
+        pushed[next(iter(pushed))],
+        env,
+        docker_client,
+        "/health",
+        domain=domain,
+        api_id=api["ApiId"],
+        stage="$default",
+    )
+    assert answer["statusCode"] == 200, answer

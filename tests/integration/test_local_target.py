@@ -13,7 +13,7 @@ import pytest
 from nfldeploy.errors import DeployError
 from nfldeploy.settings import DeploySettings
 from nfldeploy.targets.local import SERVICE_LABEL, LocalTarget
-from services import base_image, free_port
+from services import TEST_REPOSITORY, base_image, free_port
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -87,3 +87,29 @@ def test_a_failed_apply_leaves_the_previous_revision_serving(target: LocalTarget
 def test_plan_for_a_missing_image(target: LocalTarget) -> None:
     with pytest.raises(DeployError, match="no image"):
         target.plan(_settings(target), "nfldeploy-test/no-such-image:1")
+
+
+def test_an_image_built_for_another_port_is_published_from_that_port(
+    docker_client: Any, target: LocalTarget, tmp_path: Path
+) -> None:
+    """The container port comes from the image (what the build's port setting exposed), not a constant."""
+    server = (
+        "import http.server, os\n"
+        "class H(http.server.BaseHTTPRequestHandler):\n"
+        "    def do_GET(self):\n"
+        "        self.send_response(200); self.end_headers(); self.wfile.write(b'port ' + os.environ['PORT'].encode())\n"
+        "http.server.HTTPServer(('0.0.0.0', int(os.environ['PORT'])), H).serve_forever()\n"
+    )
+    (tmp_path / "server.py").write_text(server)
+    (tmp_path / "Dockerfile").write_text(
+        f'FROM {base_image()}\nCOPY server.py /server.py\nENV PORT=9000\nEXPOSE 9000\nCMD ["python3", "/server.py"]\n'
+    )
+    tag = f"{TEST_REPOSITORY}port9000:{uuid.uuid4().hex[:6]}"
+    docker_client.images.build(path=str(tmp_path), tag=tag, rm=True, forcerm=True)
+    try:
+        deployed = target.apply(target.plan(_settings(target), tag))
+        assert httpx.get(deployed.url + "/ready").text == "port 9000"
+    finally:
+        for container in docker_client.containers.list(all=True, filters={"ancestor": tag}):
+            container.remove(force=True)
+        docker_client.images.remove(tag, force=True)

@@ -33,14 +33,16 @@ def _settings(settings_file: Path | None, overrides: list[str] | None, **flags: 
     return resolve_settings(settings_file, [*(overrides or []), *extra]).settings
 
 
-def _canary_check(export_dir: Path, token: str | None) -> Any:
+def _canary_check(export_dir: Path, token: str | None, target: TargetName, settings: DeploySettings) -> Any:
     """The smoke test a canary must pass through its own URL before it gets traffic."""
 
     def verify(url: str) -> None:
         from nfldeploy.smoke.run import smoke_url
+        from nfldeploy.smoke.sigv4 import endpoint_auth
 
         stderr().print(f"smoke-testing the canary at {url}", highlight=False)
-        smoke_url(url, export_dir, token, requests=20, p95_budget_ms=1000.0).raise_for_failures()
+        auth = endpoint_auth(target.value, settings, canary=True)
+        smoke_url(url, export_dir, token, requests=20, p95_budget_ms=1000.0, auth=auth).raise_for_failures()
 
     return verify
 
@@ -74,6 +76,12 @@ def deploy(
         help="Make the service public on purpose. cloudrun: let allUsers invoke it (the run.invoker IAM "
         "binding); lambda: accept function_url_auth NONE without API keys (refused otherwise).",
     ),
+    endpoint: str | None = typer.Option(
+        None,
+        "--endpoint",
+        help="lambda: function_url (default) or api_gateway (an HTTP API in front, throttled at "
+        "rate_limit_rps); the lambda_endpoint setting.",
+    ),
     smoke_token: str | None = typer.Option(
         None,
         "--smoke-token",
@@ -93,7 +101,9 @@ def deploy(
 
     Credentials come from the standard chains: Application Default Credentials for Cloud Run, the AWS chain
     for Lambda, kubectl's config for Kubernetes. Secrets travel as references, never as values."""
-    settings = _settings(settings_file, overrides, allow_unauthenticated=allow_unauthenticated)
+    settings = _settings(
+        settings_file, overrides, allow_unauthenticated=allow_unauthenticated, lambda_endpoint=endpoint
+    )
     if promote and (canary is not None or image is not None):
         raise ConfigError("--promote moves traffic to the deployed canary; it takes no --image or --canary")
     if promote and target not in (TargetName.cloudrun, TargetName.lambda_):
@@ -105,7 +115,7 @@ def deploy(
         settings,
         export_dir=export_dir,
         port=port,
-        verify=_canary_check(export_dir, smoke_token) if canary is not None else None,
+        verify=_canary_check(export_dir, smoke_token, target, settings) if canary is not None else None,
         wait=not no_wait,
     )
     if promote:

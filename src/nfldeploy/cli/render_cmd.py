@@ -19,7 +19,7 @@ def render(
         None, "--image", help="Image reference. Default: the last build, under the registry."
     ),
     only: str | None = typer.Option(
-        None, "--only", help="Comma-separated: cloudrun, lambda, kubernetes, compose."
+        None, "--only", help="Comma-separated: cloudrun, lambda, kubernetes, compose, github."
     ),
     replicas: int = typer.Option(
         2, "--replicas", min=1, help="API replicas behind nginx in the compose stack."
@@ -28,7 +28,8 @@ def render(
     overrides: list[str] | None = SET_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Render the deploy files from templates/ with the settings and the export manifest. Settings the target
+    """Render the deploy files from templates/ with the settings and the export manifest (github: the CI
+    workflow). Settings the target
     platform cannot take (cpu 3 on Cloud Run, 20Gi or a 1000 s timeout on Lambda, min above max instances)
     are refused before anything is written, naming the limit."""
     from nfldeploy.image.build import read_record

@@ -11,6 +11,7 @@ from nfldeploy.cli.common import JSON_OPTION, SETTINGS_OPTION, check_url
 from nfldeploy.cli.output import print_json, stderr, stdout
 from nfldeploy.errors import ConfigError
 from nfldeploy.export.layout import DEFAULT_OUT
+from nfldeploy.settings import DeploySettings
 from nfldeploy.smoke.checks import CheckResult
 
 
@@ -23,6 +24,12 @@ def smoke_test(
         None, "--target", help="A deploy target's serving URL: local, cloudrun, lambda, kubernetes."
     ),
     port: int = typer.Option(8080, "--port", help="With --target local: the service's host port."),
+    canary: bool = typer.Option(
+        False,
+        "--canary",
+        help="With --target cloudrun|lambda: test the canary through its own URL (Cloud Run's tag URL, "
+        "Lambda's canary alias) instead of the weighted service URL.",
+    ),
     manifest: Path = typer.Option(
         DEFAULT_OUT,
         "--manifest",
@@ -55,8 +62,16 @@ def smoke_test(
             f"no export manifest at {export_dir}",
             hint="Pass --manifest EXPORT_DIR (the output of nfldeploy export).",
         )
+    if canary and target not in ("cloudrun", "lambda"):
+        raise ConfigError("--canary needs --target cloudrun or --target lambda")
+    auth = None
     if target is not None:
-        url = _target_url(target, port, export_dir, settings_file)
+        from nfldeploy.settings import load_settings
+        from nfldeploy.smoke.sigv4 import endpoint_auth
+
+        settings = load_settings(settings_file=settings_file).settings
+        url, canary_url = _target_url(target, port, export_dir, settings, canary)
+        auth = endpoint_auth(target, settings, canary_url)
     url = check_url(url) if url is not None else None
     console = stderr()
 
@@ -76,7 +91,7 @@ def smoke_test(
         )
     else:
         assert url is not None
-        report = smoke_url(url, export_dir, token, requests, p95_budget_ms, ready_timeout, on_result)
+        report = smoke_url(url, export_dir, token, requests, p95_budget_ms, ready_timeout, on_result, auth)
     if junit:
         write_junit(junit, report.url, report.results)
     if as_json:
@@ -91,9 +106,10 @@ def smoke_test(
     report.raise_for_failures()
 
 
-def _target_url(target: str, port: int, export_dir: Path, settings_file: Path | None) -> str:
-    """The URL a deploy target serves at, from its status."""
-    from nfldeploy.settings import load_settings
+def _target_url(
+    target: str, port: int, export_dir: Path, settings: DeploySettings, canary: bool
+) -> tuple[str, bool]:
+    """The URL a deploy target serves at, or its canary's own URL (then True), from its status."""
     from nfldeploy.targets.select import TargetName, make_target
 
     try:
@@ -102,11 +118,22 @@ def _target_url(target: str, port: int, export_dir: Path, settings_file: Path | 
         raise ConfigError(
             f"unknown target {target!r}; choose from {', '.join(t.value for t in TargetName)}"
         ) from None
-    settings = load_settings(settings_file=settings_file).settings
     state = make_target(name, settings, export_dir=export_dir, port=port).status()
+    if canary and state.get("canary_url"):
+        return str(state["canary_url"]), True
+    if canary and state["url"] and list(state["traffic"].values()) == [100]:
+        # no canary in flight: the newest deploy took all traffic at once (the first one does)
+        stderr().print(
+            f"no canary in flight: {state['serving']} serves all traffic; testing it", highlight=False
+        )
+    elif canary:
+        raise ConfigError(
+            f"{state['service']} on the {target} target has no canary",
+            hint=f"Deploy one with nfldeploy deploy --target {target} --canary PCT.",
+        )
     if not state["url"]:
         raise ConfigError(
             f"nothing serves {state['service']} on the {target} target",
             hint=f"Run nfldeploy deploy --target {target}.",
         )
-    return str(state["url"])
+    return str(state["url"]), False

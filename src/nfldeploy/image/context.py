@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nfldeploy import __version__
 from nfldeploy.errors import BuildError, ConfigError
 from nfldeploy.render.dockerfile import (
     ImageSpec,
@@ -128,40 +129,29 @@ def project_root() -> Path | None:
 
 
 def project_wheel(dest: Path) -> Path:
-    """nfldeploy's own wheel: NFLDEPLOY_WHEEL if set, else built from the source checkout."""
+    """nfldeploy's own wheel: NFLDEPLOY_WHEEL if set, else built from the source checkout, else (installed
+    from a wheel) this version's wheel from the package index."""
     given = os.environ.get("NFLDEPLOY_WHEEL")
     dest.mkdir(parents=True, exist_ok=True)
     if given:
-        source = Path(given)
-        if not source.is_file():
+        wheel = Path(given)
+        if not wheel.is_file():
             raise ConfigError(f"NFLDEPLOY_WHEEL points at a missing file: {given}")
-        return Path(shutil.copy2(source, dest / source.name))
+        return Path(shutil.copy2(wheel, dest / wheel.name))
     root = project_root()
-    if root is None:
-        raise ConfigError(
-            "cannot find nfldeploy's source to build its wheel",
-            hint="Run from a source checkout, or set NFLDEPLOY_WHEEL to an nfldeploy wheel.",
-        )
+    # installed from a wheel (not a checkout): the same version's wheel from the package index
+    source = str(root) if root is not None else f"nfldeploy=={__version__}"
+    pip = [sys.executable, "-m", "pip", "wheel", "--disable-pip-version-check", "--quiet", "--no-deps"]
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--disable-pip-version-check",
-            "--quiet",
-            "--no-deps",
-            "--wheel-dir",
-            str(dest),
-            str(root),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
+        [*pip, "--wheel-dir", str(dest), source], capture_output=True, text=True, check=False
     )
     wheels = sorted(dest.glob("nfldeploy-*.whl"))
     if result.returncode != 0 or not wheels:
-        raise BuildError(f"building nfldeploy's wheel failed: {result.stderr.strip().splitlines()[-1:]}")
+        raise BuildError(
+            f"getting nfldeploy's wheel ({source}) failed: {result.stderr.strip().splitlines()[-1:]}",
+            hint="Set NFLDEPLOY_WHEEL to an nfldeploy wheel (the nfldeploy_wheel setting does it in the "
+            "rendered workflow).",
+        )
     return wheels[-1]
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from nfldeploy.errors import DeployError
 
-CONTAINER_PORT = 8080
+DEFAULT_CONTAINER_PORT = 8080
 
 
 def free_port() -> int:
@@ -19,6 +19,22 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def container_port(client: Any, image: str) -> int:
+    """The port ``image`` serves on: its exposed TCP port (the build's ``port`` setting), else $PORT in its
+    environment, else 8080."""
+    from docker.errors import ImageNotFound
+
+    try:
+        config = client.images.get(image).attrs.get("Config") or {}
+    except ImageNotFound as exc:
+        raise DeployError(f"no image {image} on the local engine", hint="Run nfldeploy build first.") from exc
+    exposed = [int(key.split("/")[0]) for key in config.get("ExposedPorts") or {} if key.endswith("/tcp")]
+    if exposed:
+        return exposed[0]
+    env = dict(item.split("=", 1) for item in config.get("Env") or [] if "=" in item)
+    return int(env["PORT"]) if env.get("PORT", "").isdigit() else DEFAULT_CONTAINER_PORT
 
 
 def start(
@@ -31,10 +47,12 @@ def start(
     memory_mib: int | None = None,
     labels: dict[str, str] | None = None,
 ) -> tuple[Any, str]:
-    """Start ``image`` detached, published on 127.0.0.1; returns (container, base URL)."""
+    """Start ``image`` detached, its serving port (see ``container_port``) published on 127.0.0.1:``port``;
+    returns (container, base URL)."""
     from docker.errors import APIError, ImageNotFound
 
     port = port or free_port()
+    inside = container_port(client, image)
     limits: dict[str, Any] = {}
     if cpus:
         limits["nano_cpus"] = int(cpus * 1e9)
@@ -47,7 +65,7 @@ def start(
             labels=labels or {},
             name=name,
             environment=env or {},
-            ports={f"{CONTAINER_PORT}/tcp": ("127.0.0.1", port)},
+            ports={f"{inside}/tcp": ("127.0.0.1", port)},
             **limits,
         )
     except ImageNotFound as exc:

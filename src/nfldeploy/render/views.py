@@ -3,19 +3,12 @@ export manifest and the image reference."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from nfldeploy import __version__
+from nfldeploy.render.cloudrun_spec import label_value, service_view
 from nfldeploy.settings import DeploySettings
-
-PORT = 8080
-
-
-def _label_value(value: str) -> str:
-    """A Kubernetes / Cloud Run label value: at most 63 of [a-z0-9_.-]."""
-    return re.sub(r"[^a-z0-9_.-]", "-", value.lower())[:63].strip("-_.") or "none"
 
 
 @dataclass(frozen=True)
@@ -35,7 +28,7 @@ def common(inputs: Inputs) -> dict[str, Any]:
     config_sha = str(m["config"]["sha256"])
     labels = {
         "app.kubernetes.io/name": s.service_name,
-        "nfldeploy-experiment": _label_value(str(m["experiment_name"])),
+        "nfldeploy-experiment": label_value(str(m["experiment_name"])),
         "nfldeploy-config": config_sha[:12],
     }
     env = list(s.service_env().items())
@@ -47,7 +40,7 @@ def common(inputs: Inputs) -> dict[str, Any]:
         "config_short": config_sha[:12],
         "image": inputs.image,
         "lambda_image": inputs.lambda_image,
-        "port": PORT,
+        "port": s.port,
         "cpu": f"{s.cpu:g}",
         "memory": s.memory,
         "memory_mib": s.memory_mib,
@@ -61,9 +54,6 @@ def common(inputs: Inputs) -> dict[str, Any]:
         "registry": s.registry or "REGISTRY",
         "repository": s.repository,
         "labels": sorted(labels.items()),
-        "cloudrun_labels": sorted(
-            {k.replace("app.kubernetes.io/name", "app"): v for k, v in labels.items()}.items()
-        ),
         "env": env,
         "auth": s.auth,
         "api_keys_secret": s.api_keys_secret,
@@ -71,11 +61,9 @@ def common(inputs: Inputs) -> dict[str, Any]:
 
 
 def cloudrun(inputs: Inputs) -> dict[str, Any]:
-    """Cloud Run's Knative service."""
+    """Cloud Run's Knative service: the same ``service_view`` deploy sends to the Admin API."""
     view = common(inputs)
-    view["secret_name"] = (
-        (inputs.settings.api_keys_secret or "").split("/")[-1] if inputs.settings.auth else ""
-    )
+    view["service"] = service_view(inputs.settings, inputs.image, view["project"], inputs.manifest)
     return view
 
 
@@ -94,6 +82,9 @@ def sam(inputs: Inputs) -> dict[str, Any]:
     """The SAM template of the Lambda variant."""
     view = common(inputs)
     view["function_url_auth"] = inputs.settings.function_url_auth
+    view["api_gateway"] = inputs.settings.lambda_endpoint == "api_gateway"
+    view["throttle_rate"] = f"{inputs.settings.rate_limit_rps:g}"
+    view["throttle_burst"] = inputs.settings.rate_limit_burst
     view["secret_arn"] = inputs.settings.api_keys_secret or ""
     return view
 
@@ -103,8 +94,9 @@ def compose(inputs: Inputs, upstream_hosts: list[str] | None = None) -> dict[str
     view = common(inputs)
     names = [f"api-{i + 1}" for i in range(inputs.replicas)]
     view["api_services"] = names
-    view["upstreams"] = upstream_hosts or [f"{name}:{PORT}" for name in names]
-    view["scrape_targets"] = [f"{name}:{PORT}" for name in names]
+    port = inputs.settings.port
+    view["upstreams"] = upstream_hosts or [f"{name}:{port}" for name in names]
+    view["scrape_targets"] = [f"{name}:{port}" for name in names]
     view["nginx_port"] = 8080
     return view
 
@@ -112,7 +104,18 @@ def compose(inputs: Inputs, upstream_hosts: list[str] | None = None) -> dict[str
 def workflow(inputs: Inputs) -> dict[str, Any]:
     """The GitHub Actions pipeline."""
     view = common(inputs)
-    view["config_path"] = "examples/outputs/nfl_production_v2_config.json"
+    s = inputs.settings
+    view["config_path"] = s.training_config or f"outputs/{inputs.manifest['experiment_name']}_config.json"
     view["canary_percent"] = 10
     view["default_target"] = "cloudrun"
+    view["smoke_p95_budget_ms"] = f"{s.smoke_p95_budget_ms:g}"
+    view["nfldeploy_wheel"] = s.nfldeploy_wheel or ""
+    view["install_core"] = _requirement(s.nfldeploy_wheel, "")
+    view["install_export"] = _requirement(s.nfldeploy_wheel, "export")
     return view
+
+
+def _requirement(wheel: str | None, extra: str) -> str:
+    """What pip installs nfldeploy (with ``extra``) from: the wheel, else this version from the index."""
+    extras = f"[{extra}]" if extra else ""
+    return f"{wheel}{extras}" if wheel else f"nfldeploy{extras}=={__version__}"

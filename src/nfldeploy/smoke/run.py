@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from nfldeploy.errors import SmokeTestError
+from nfldeploy.errors import ConfigError, SmokeTestError
 from nfldeploy.smoke.checks import CheckResult, load_context, run_checks
 
 
@@ -44,19 +45,40 @@ def smoke_url(
     p95_budget_ms: float = 250.0,
     ready_timeout: float = 60.0,
     on_result: Callable[[CheckResult], None] | None = None,
+    auth: httpx.Auth | None = None,
 ) -> SmokeReport:
-    """Wait for /ready (up to ``ready_timeout``), then run every check against ``url``."""
-    from nfldeploy.image.run import wait_ready
-
-    try:
-        wait_ready(url.rstrip("/"), None, ready_timeout)
-    except Exception as exc:  # a service that never gets ready still gets a report (its ready row fails)
-        if on_result:
-            on_result(CheckResult("wait for /ready", False, str(exc)))
-    with httpx.Client(base_url=url.rstrip("/"), timeout=30.0) as client:
+    """Wait for /ready (up to ``ready_timeout``), then run every check against ``url``. ``auth`` signs every
+    request (e.g. SigV4 for a Lambda function URL behind IAM)."""
+    if auth is not None and token:
+        raise ConfigError(
+            "--token and a signed endpoint both need the Authorization header",
+            hint="An endpoint behind IAM takes no bearer token: drop --token.",
+        )
+    with httpx.Client(base_url=url.rstrip("/"), timeout=30.0, auth=auth) as client:
+        waited = _wait_ready(client, ready_timeout)
+        # a service that never gets ready still gets a report, with this row failed in it
+        not_ready = [CheckResult("wait for /ready", False, waited)] if waited else []
+        if not_ready and on_result:
+            on_result(not_ready[0])
         ctx = load_context(client, export_dir, token, requests, p95_budget_ms)
-        results = run_checks(ctx, on_result)
+        results = [*not_ready, *run_checks(ctx, on_result)]
     return SmokeReport(url, results, {"latency": ctx.state.get("latency")})
+
+
+def _wait_ready(client: httpx.Client, timeout: float) -> str:
+    """Poll /ready until it answers 200; '' then, else what it answered last."""
+    deadline, last = time.monotonic() + timeout, "no answer"
+    while time.monotonic() < deadline:
+        try:
+            response = client.get("/ready", timeout=5.0)
+        except httpx.HTTPError as exc:
+            last = f"{type(exc).__name__}: {exc}"
+        else:
+            if response.status_code == 200:
+                return ""
+            last = f"/ready answered {response.status_code}"
+        time.sleep(0.2)
+    return f"{client.base_url} was not ready after {timeout:g} s ({last})"
 
 
 def smoke_image(

@@ -18,12 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from nfldeploy.errors import ConfigError, DeployError, PushError
+from nfldeploy.errors import ConfigError, DeployError, NfldeployError, PushError
 from nfldeploy.render.limits import check_lambda
 from nfldeploy.settings import DeploySettings
 from nfldeploy.targets.base import Action, Deployment, Plan
 
 ALIAS = "live"
+CANARY_ALIAS = "canary"  # the new version alone, with its own function URL, checked before it gets traffic
 SPEC_PREFIX = "nfldeploy spec "
 PREVIOUS_PREFIX = "previous version "
 BASIC_EXECUTION = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
@@ -35,6 +36,8 @@ TRUST = {
 }
 SECRET_ENV = "NFLDEPLOY_API_KEYS_SECRET_ARN"
 PUBLIC_URL_STATEMENT = "nfldeploy-public-url"
+API_STATEMENT = "nfldeploy-api-gateway"
+API_TAG = "nfldeploy-service"
 MANIFEST_TYPES = [
     "application/vnd.docker.distribution.manifest.v2+json",
     "application/vnd.oci.image.manifest.v1+json",
@@ -81,6 +84,7 @@ class AwsClients:
     lambda_: Any
     ecr: Any
     iam: Any
+    apigateway: Any = None  # apigatewayv2, for lambda_endpoint = "api_gateway"
 
 
 def aws_clients(region: str) -> AwsClients:
@@ -90,7 +94,12 @@ def aws_clients(region: str) -> AwsClients:
 
     try:
         session = boto3.Session(region_name=region)
-        return AwsClients(session.client("lambda"), session.client("ecr"), session.client("iam"))
+        return AwsClients(
+            session.client("lambda"),
+            session.client("ecr"),
+            session.client("iam"),
+            session.client("apigatewayv2"),
+        )
     except NoRegionError as exc:  # pragma: no cover - region always given
         raise ConfigError(str(exc)) from exc
 
@@ -113,6 +122,14 @@ def _local_image_id(image: str) -> str:
     from nfldeploy.image.engine import connect, image_id
 
     return image_id(connect(), image)
+
+
+def canary_url_auth(settings: DeploySettings) -> str:
+    """The auth of the canary alias's function URL: the live URL's; behind an HTTP API (no live URL), public
+    when API keys guard the service, else IAM."""
+    if settings.lambda_endpoint == "api_gateway":
+        return "NONE" if settings.auth else "AWS_IAM"
+    return settings.function_url_auth
 
 
 def _role_not_ready(exc: Exception) -> bool:
@@ -157,6 +174,8 @@ class LambdaTarget:
         wait: bool = True,
         waiter_config: dict[str, int] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        verify: Callable[[str], None] | None = None,
+        endpoint: str = "function_url",
     ) -> None:
         self.aws, self.function, self.region = clients, function, region
         self.push = push or _docker_push(region, clients.ecr)
@@ -164,6 +183,8 @@ class LambdaTarget:
         self.wait = wait
         self.waiter_config = waiter_config or {"Delay": 2, "MaxAttempts": 150}
         self.sleep = sleep
+        self.verify = verify  # checks a canary through its own alias's URL before it gets traffic
+        self.endpoint = endpoint  # how callers reach alias live: "function_url" or "api_gateway"
 
     # -- calls -----------------------------------------------------------------------------------------
     def _error(self, what: str, exc: Exception) -> DeployError:
@@ -244,13 +265,13 @@ class LambdaTarget:
         )
         return None if found is None else dict(found["Configuration"])
 
-    def _alias(self) -> dict[str, Any] | None:
+    def _alias(self, name: str = ALIAS) -> dict[str, Any] | None:
         found = self._get(
             "reading the alias",
             self.aws.lambda_.get_alias,
             "ResourceNotFoundException",
             FunctionName=self.function,
-            Name=ALIAS,
+            Name=name,
         )
         return None if found is None else dict(found)
 
@@ -264,18 +285,18 @@ class LambdaTarget:
         }
         return {alias["FunctionVersion"]: 100 - sum(extra.values()), **extra}
 
-    def _url_config(self) -> dict[str, Any] | None:
+    def _url_config(self, alias: str = ALIAS) -> dict[str, Any] | None:
         found = self._get(
             "reading the function URL",
             self.aws.lambda_.get_function_url_config,
             "ResourceNotFoundException",
             FunctionName=self.function,
-            Qualifier=ALIAS,
+            Qualifier=alias,
         )
         return None if found is None else dict(found)
 
-    def _url(self) -> str | None:
-        config = self._url_config()
+    def _url(self, alias: str = ALIAS) -> str | None:
+        config = self._url_config(alias)
         return None if config is None else str(config["FunctionUrl"])
 
     # -- what is wanted --------------------------------------------------------------------------------
@@ -330,7 +351,15 @@ class LambdaTarget:
         return None
 
     def _check_url_auth(self, settings: DeploySettings) -> None:
-        """A public function URL (auth NONE) in front of a service without API keys is refused unless asked."""
+        """A public function URL (auth NONE) in front of a service without API keys is refused unless asked;
+        API keys behind an AWS_IAM URL are refused too (both use the Authorization header: SigV4 would
+        replace the bearer token)."""
+        if settings.function_url_auth == "AWS_IAM" and settings.auth:
+            raise ConfigError(
+                "auth (API keys) with function_url_auth AWS_IAM cannot work: callers sign the Authorization "
+                "header with SigV4, where the bearer token would go; nothing was changed",
+                hint="Use IAM alone (auth = false), or API keys on a public URL (function_url_auth = NONE).",
+            )
         if settings.function_url_auth == "NONE" and not settings.auth and not settings.allow_unauthenticated:
             raise ConfigError(
                 "function_url_auth NONE without API keys (auth) would let anyone on the internet call the "
@@ -338,6 +367,40 @@ class LambdaTarget:
                 hint="Keep function_url_auth = AWS_IAM (the default), set auth = true with api_keys_secret, "
                 "or pass --allow-unauthenticated to make it public on purpose.",
             )
+
+    def _check_api_auth(self, settings: DeploySettings) -> None:
+        """The HTTP API is public: refused without API keys unless asked for."""
+        if (
+            settings.lambda_endpoint == "api_gateway"
+            and not settings.auth
+            and not settings.allow_unauthenticated
+        ):
+            raise ConfigError(
+                "an API Gateway HTTP API without API keys (auth) would let anyone call the function; "
+                "nothing was changed",
+                hint="Set auth = true with api_keys_secret, or pass --allow-unauthenticated on purpose.",
+            )
+
+    def _api(self) -> dict[str, Any] | None:
+        """The HTTP API nfldeploy made for this function (found by its tag)."""
+        if self.aws.apigateway is None:
+            raise ConfigError("no API Gateway client was given to the Lambda target")
+        listed = self._call("listing the HTTP APIs", self.aws.apigateway.get_apis)
+        for api in listed.get("Items", []):
+            if api.get("Tags", {}).get(API_TAG) == self.function:
+                return dict(api)
+        return None
+
+    def _api_throttling(self, api: dict[str, Any]) -> dict[str, Any]:
+        stage = self._get(
+            "reading the API's stage",
+            self.aws.apigateway.get_stage,
+            "NotFoundException",
+            ApiId=api["ApiId"],
+            StageName="$default",
+        )
+        routes = (stage or {}).get("DefaultRouteSettings", {})
+        return {"rate": routes.get("ThrottlingRateLimit"), "burst": routes.get("ThrottlingBurstLimit")}
 
     def _env(self, settings: DeploySettings) -> dict[str, str]:
         env = settings.service_env()
@@ -358,7 +421,10 @@ class LambdaTarget:
         if canary is not None and not 0 < canary < 100:
             raise ConfigError(f"--canary must be between 1 and 99, not {canary}")
         check_lambda(settings)  # impossible settings are refused before any call, naming the limit
-        self._check_url_auth(settings)
+        if settings.lambda_endpoint == "api_gateway":
+            self._check_api_auth(settings)
+        else:
+            self._check_url_auth(settings)
         actions: list[Action] = []
         repository = self._repository(settings)
         if repository is None:
@@ -411,6 +477,15 @@ class LambdaTarget:
             if canary is not None and alias is not None:
                 actions.append(
                     Action(
+                        "canary_alias",
+                        CANARY_ALIAS,
+                        f"the new version alone, its own function URL (auth {canary_url_auth(settings)})",
+                    )
+                )
+                if self.verify is not None:
+                    actions.append(Action("smoke_test", CANARY_ALIAS, "through the canary alias's URL"))
+                actions.append(
+                    Action(
                         "alias",
                         ALIAS,
                         f"new version {canary} %, version {alias['FunctionVersion']} {100 - canary} %",
@@ -421,7 +496,22 @@ class LambdaTarget:
         elif canary is None and len(weights) > 1:
             actions.append(Action("alias", ALIAS, "the canary version 100 %"))
         url = self._url_config() if alias is not None else None
-        if url is None or url["AuthType"] != settings.function_url_auth:
+        throttling = {"rate": settings.rate_limit_rps, "burst": settings.rate_limit_burst}
+        if settings.lambda_endpoint == "api_gateway":
+            api = self._api()
+            if api is None or self._api_throttling(api) != throttling:
+                verb = "create" if api is None else "update"
+                actions.append(
+                    Action(
+                        "api_gateway",
+                        self.function,
+                        f"{verb} the HTTP API: Lambda proxy on alias {ALIAS}, $default stage throttled at "
+                        f"{settings.rate_limit_rps:g} rps (burst {settings.rate_limit_burst})",
+                    )
+                )
+            if url is not None:
+                actions.append(Action("remove_function_url", ALIAS, "the HTTP API is the way in"))
+        elif url is None or url["AuthType"] != settings.function_url_auth:
             actions.append(Action("function_url", ALIAS, f"auth {settings.function_url_auth}"))
         plan_spec = {
             **spec,
@@ -430,6 +520,8 @@ class LambdaTarget:
             "repository": settings.repository,
             "canary": canary if alias is not None else None,
             "url_auth": settings.function_url_auth,
+            "canary_url_auth": canary_url_auth(settings),
+            "throttling": throttling,
             "previous": alias["FunctionVersion"] if alias else None,
         }
         return Plan(self.name, self.function, image, tuple(actions), tuple(sorted(plan_spec.items())))
@@ -497,10 +589,17 @@ class LambdaTarget:
             ]
         elif alias is not None:  # unchanged function, a canary in flight: the newest version takes all
             version = max(self._weights(alias), key=int)
+        if "canary_alias" in kinds:
+            assert version is not None
+            self._check_canary(version, plan.get("canary_url_auth"), alias)
         if "alias" in kinds:
             alias = self._point_alias(alias, version, plan.get("canary"))
         if "function_url" in kinds:
             self._ensure_url(plan.get("url_auth"))
+        if "remove_function_url" in kinds:
+            self._remove_url()
+        if "api_gateway" in kinds:
+            self._ensure_api(plan.get("throttling"))
         assert alias is not None
         return self._deployment(alias, plan.get("previous"))
 
@@ -602,14 +701,48 @@ class LambdaTarget:
             )
         )
 
-    def _ensure_url(self, auth: str) -> None:
-        existing = self._url()
+    def _check_canary(self, version: str, auth: str, live: dict[str, Any] | None) -> None:
+        """Point the canary alias at ``version`` alone, give it a function URL, and check it there before
+        the live alias routes any traffic to it."""
+        existing = self._alias(CANARY_ALIAS)
+        if existing is None:
+            self._call(
+                "creating the canary alias",
+                self.aws.lambda_.create_alias,
+                FunctionName=self.function,
+                Name=CANARY_ALIAS,
+                FunctionVersion=version,
+            )
+        else:
+            self._call(
+                "updating the canary alias",
+                self.aws.lambda_.update_alias,
+                FunctionName=self.function,
+                Name=CANARY_ALIAS,
+                FunctionVersion=version,
+                RoutingConfig={"AdditionalVersionWeights": {}},
+            )
+        self._ensure_url(auth, CANARY_ALIAS)
+        if self.verify is None:
+            return
+        url = self._url(CANARY_ALIAS) or ""
+        try:
+            self.verify(url)
+        except NfldeployError as exc:
+            serving = f"alias {ALIAS} still serves version {live['FunctionVersion']} (100 %)" if live else ""
+            raise DeployError(
+                f"the canary {self.function}:{version} failed its check at {url} and got no traffic; "
+                f"{serving}: {exc.message}"
+            ) from exc
+
+    def _ensure_url(self, auth: str, alias: str = ALIAS) -> None:
+        existing = self._url(alias)
         if existing is None:
             self._call(
                 "creating the function URL",
                 self.aws.lambda_.create_function_url_config,
                 FunctionName=self.function,
-                Qualifier=ALIAS,
+                Qualifier=alias,
                 AuthType=auth,
             )
         else:
@@ -617,7 +750,7 @@ class LambdaTarget:
                 "updating the function URL",
                 self.aws.lambda_.update_function_url_config,
                 FunctionName=self.function,
-                Qualifier=ALIAS,
+                Qualifier=alias,
                 AuthType=auth,
             )
         if auth != "NONE":  # no longer public: the permission that made it so goes too
@@ -626,7 +759,7 @@ class LambdaTarget:
                 self.aws.lambda_.remove_permission,
                 "ResourceNotFoundException",
                 FunctionName=self.function,
-                Qualifier=ALIAS,
+                Qualifier=alias,
                 StatementId=PUBLIC_URL_STATEMENT,
             )
         else:
@@ -635,12 +768,99 @@ class LambdaTarget:
                 self.aws.lambda_.add_permission,
                 "ResourceConflictException",
                 FunctionName=self.function,
-                Qualifier=ALIAS,
+                Qualifier=alias,
                 StatementId=PUBLIC_URL_STATEMENT,
                 Action="lambda:InvokeFunctionUrl",
                 Principal="*",
                 FunctionUrlAuthType="NONE",
             )
+
+    def _remove_url(self) -> None:
+        self._get(
+            "removing the function URL",
+            self.aws.lambda_.delete_function_url_config,
+            "ResourceNotFoundException",
+            FunctionName=self.function,
+            Qualifier=ALIAS,
+        )
+        self._get(
+            "removing public invocation",
+            self.aws.lambda_.remove_permission,
+            "ResourceNotFoundException",
+            FunctionName=self.function,
+            Qualifier=ALIAS,
+            StatementId=PUBLIC_URL_STATEMENT,
+        )
+
+    def _ensure_api(self, throttling: dict[str, Any]) -> None:
+        """An HTTP API whose $default route proxies to alias live (payload 2.0, as a function URL sends),
+        its $default stage auto-deployed with the throttling, and the permission to invoke the alias."""
+        gateway = self.aws.apigateway
+        routes = {"ThrottlingRateLimit": throttling["rate"], "ThrottlingBurstLimit": throttling["burst"]}
+        api = self._api()
+        if api is not None:
+            self._call(
+                "updating the API's throttling",
+                gateway.update_stage,
+                ApiId=api["ApiId"],
+                StageName="$default",
+                DefaultRouteSettings=routes,
+            )
+            return
+        function = self._call(
+            "reading the function", self.aws.lambda_.get_function, FunctionName=self.function
+        )
+        alias_arn = f"{function['Configuration']['FunctionArn']}:{ALIAS}"
+        api = self._call(
+            "creating the HTTP API",
+            gateway.create_api,
+            Name=self.function,
+            ProtocolType="HTTP",
+            Description=f"nfldeploy: the inference API of {self.function}",
+            Tags={API_TAG: self.function},
+        )
+        integration = self._call(
+            "creating the Lambda integration",
+            gateway.create_integration,
+            ApiId=api["ApiId"],
+            IntegrationType="AWS_PROXY",
+            IntegrationUri=alias_arn,
+            PayloadFormatVersion="2.0",
+        )
+        self._call(
+            "creating the $default route",
+            gateway.create_route,
+            ApiId=api["ApiId"],
+            RouteKey="$default",
+            Target=f"integrations/{integration['IntegrationId']}",
+        )
+        self._call(
+            "creating the $default stage",
+            gateway.create_stage,
+            ApiId=api["ApiId"],
+            StageName="$default",
+            AutoDeploy=True,
+            DefaultRouteSettings=routes,
+        )
+        account = alias_arn.split(":")[4]
+        self._get(
+            "letting the API invoke the function",
+            self.aws.lambda_.add_permission,
+            "ResourceConflictException",
+            FunctionName=self.function,
+            Qualifier=ALIAS,
+            StatementId=API_STATEMENT,
+            Action="lambda:InvokeFunction",
+            Principal="apigateway.amazonaws.com",
+            SourceArn=f"arn:aws:execute-api:{self.region}:{account}:{api['ApiId']}/*",
+        )
+
+    def _endpoint_url(self) -> str | None:
+        """Where callers reach alias live: the HTTP API's endpoint, or the function URL."""
+        if self.endpoint == "api_gateway":
+            api = self._api()
+            return None if api is None else str(api["ApiEndpoint"])
+        return self._url()
 
     def _deployment(self, alias: dict[str, Any], previous: str | None, changed: bool = True) -> Deployment:
         weights = self._weights(alias)
@@ -648,7 +868,7 @@ class LambdaTarget:
         return Deployment(
             self.name,
             self.function,
-            self._url() or "",
+            self._endpoint_url() or "",
             f"{self.function}:{newest}",
             self._image_uri(),
             {f"{self.function}:{v}": pct for v, pct in weights.items()},
@@ -665,10 +885,20 @@ class LambdaTarget:
         """Give the canary version (the alias's weighted one) all traffic."""
         alias = self._alias()
         weights = self._weights(alias)
-        if alias is None or len(weights) < 2:
-            raise DeployError(
-                f"{self.function} has no canary to promote", hint="Deploy with --canary PCT first."
-            )
+        if alias is None:
+            raise DeployError(f"{self.function} has no alias {ALIAS}", hint="Deploy it first.")
+        published = self._call(
+            "listing versions", self.aws.lambda_.list_versions_by_function, FunctionName=self.function
+        )["Versions"]
+        newest = str(max((int(v["Version"]) for v in published if v["Version"] != "$LATEST"), default=0))
+        if len(weights) < 2:
+            if weights != {newest: 100}:
+                raise DeployError(
+                    f"{self.function} has no canary to promote", hint="Deploy with --canary PCT first."
+                )
+            # the newest version already serves everything (e.g. the first deploy): nothing to do
+            spec: dict[str, Any] = {"canary": None, "promote": None}
+            return Plan(self.name, self.function, self._image_uri(), (), tuple(sorted(spec.items())))
         canary = max(weights, key=int)
         spec = {"canary": None, "promote": canary}
         actions = (Action("alias", ALIAS, f"version {canary} 100 %"),)
@@ -685,10 +915,12 @@ class LambdaTarget:
             )
             versions = [v for v in listed["Versions"] if v["Version"] != "$LATEST"]
         image = self._image_uri() if function else ""
+        canary = self._alias(CANARY_ALIAS) if len(weights) > 1 else None  # a canary in flight
         return {
             "target": self.name,
             "service": self.function,
-            "url": self._url() if alias else None,
+            "url": self._endpoint_url() if alias else None,
+            "canary_url": self._url(CANARY_ALIAS) if canary else None,
             "serving": f"{self.function}:{alias['FunctionVersion']}" if alias else None,
             "traffic": {f"{self.function}:{v}": pct for v, pct in weights.items()},
             "revisions": [

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from nfldeploy.errors import ConfigError, DeployError, NfldeployError
+from nfldeploy.render.cloudrun_spec import revision_template, service_view
 from nfldeploy.render.limits import check_cloudrun
 from nfldeploy.settings import DeploySettings
 from nfldeploy.targets.base import Action, Deployment, Plan
@@ -97,21 +98,6 @@ def resolve_in_registry(image: str) -> str:
     return resolve_digest(image, registry_auth("auto", image, "us-east-1"))
 
 
-def _label(value: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_" else "-" for c in value.lower())[:63]
-
-
-def _secret_ref(reference: str, project: str) -> tuple[str, str]:
-    """``projects/P/secrets/S[/versions/V]`` or ``S[:V]`` -> (secret, version)."""
-    if "/versions/" in reference:
-        secret, version = reference.split("/versions/", 1)
-    else:
-        secret, _, version = reference.partition(":")
-    if not secret.startswith("projects/"):
-        secret = f"projects/{project}/secrets/{secret}"
-    return secret, version or "latest"
-
-
 class CloudRunTarget:
     """One Cloud Run service, through an injected ``run_v2.ServicesClient``."""
 
@@ -124,7 +110,7 @@ class CloudRunTarget:
         region: str,
         service: str,
         *,
-        lineage: dict[str, str] | None = None,
+        manifest: dict[str, Any] | None = None,
         verify: Callable[[str], None] | None = None,
         wait: bool = True,
         timeout: float = OPERATION_TIMEOUT,
@@ -133,7 +119,7 @@ class CloudRunTarget:
         if not project:
             raise ConfigError("Cloud Run needs a Google Cloud project", hint="Set project in nfldeploy.toml.")
         self.client, self.project, self.region, self.service = client, project, region, service
-        self.lineage = lineage or {}
+        self.manifest = manifest  # the export served: its lineage labels the revisions
         self.verify = verify  # checks a canary through its tag URL before it gets traffic
         self.wait, self.timeout = wait, timeout
         self.resolve = resolve or resolve_in_registry  # tag -> the digest its registry serves now
@@ -205,42 +191,7 @@ class CloudRunTarget:
 
     # -- what is wanted --------------------------------------------------------------------------------
     def _template(self, settings: DeploySettings, image: str) -> tuple[str, dict[str, Any]]:
-        env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in settings.service_env().items()]
-        if settings.auth:
-            if not settings.api_keys_secret:
-                raise ConfigError("auth is on but api_keys_secret (a Secret Manager secret) is not set")
-            secret, version = _secret_ref(settings.api_keys_secret, self.project)
-            env.append(
-                {
-                    "name": "NFLDEPLOY_API_KEYS",
-                    "value_source": {"secret_key_ref": {"secret": secret, "version": version}},
-                }
-            )
-        container = {
-            "name": "api",
-            "image": image,
-            "ports": [{"name": "http1", "container_port": settings.port}],
-            "env": env,
-            "resources": {"limits": {"cpu": f"{settings.cpu:g}", "memory": settings.memory}},
-            "startup_probe": {
-                "http_get": {"path": "/ready", "port": settings.port},
-                "period_seconds": 2,
-                "failure_threshold": 30,
-                "timeout_seconds": 2,
-            },
-        }
-        template: dict[str, Any] = {
-            "labels": {"managed-by": "nfldeploy", **{k: _label(v) for k, v in self.lineage.items()}},
-            "scaling": {
-                "min_instance_count": settings.min_instances,
-                "max_instance_count": settings.max_instances,
-            },
-            "timeout": f"{settings.timeout}s",
-            "max_instance_request_concurrency": settings.concurrency,
-            "containers": [container],
-        }
-        if settings.service_account:
-            template["service_account"] = settings.service_account
+        template = revision_template(service_view(settings, image, self.project, self.manifest))
         digest = (
             image.split("@sha256:", 1)[1]
             if "@sha256:" in image
@@ -475,11 +426,16 @@ class CloudRunTarget:
         canary = next(
             (t.revision for t in (current.traffic_statuses if current else []) if t.tag == CANARY_TAG), None
         )
-        if current is None or canary is None:
-            raise DeployError(
-                f"{self.service} has no canary to promote", hint="Deploy with --canary PCT first."
-            )
+        if current is None:
+            raise DeployError(f"{self.service} does not exist on Cloud Run", hint="Deploy it first.")
         traffic = self._traffic(current)
+        if canary is None:
+            newest = current.latest_ready_revision.rsplit("/", 1)[-1]
+            if traffic != {newest: 100}:
+                raise DeployError(
+                    f"{self.service} has no canary to promote", hint="Deploy with --canary PCT first."
+                )
+            canary = newest  # the newest revision already serves everything (e.g. the first deploy)
         spec = {
             "revision": canary,
             "traffic": {canary: 100},
@@ -524,10 +480,14 @@ class CloudRunTarget:
                     "revision": index,
                 }
             )
+        canary_url = next(
+            (str(t.uri) for t in current.traffic_statuses if t.tag == CANARY_TAG and t.uri), None
+        )
         return {
             "target": self.name,
             "service": self.service,
             "url": str(current.uri) or None,
+            "canary_url": canary_url,
             "serving": max(traffic, key=lambda rev: traffic[rev]) if traffic else None,
             "traffic": traffic,
             "previous": current.annotations.get(PREVIOUS_ANNOTATION),

@@ -57,14 +57,12 @@ def default_image(
     return f"{reference.rsplit(':', 1)[0]}@{digest}"
 
 
-def lineage(export_dir: Path) -> dict[str, str]:
-    """Labels naming what the deployed image serves (from the build record)."""
-    labels = _build(export_dir, "server").get("labels", {})
-    return {
-        f"nfldeploy-{key}": str(labels[f"io.nfldeploy.{key}-sha256"])[:12]
-        for key in ("config", "model")
-        if f"io.nfldeploy.{key}-sha256" in labels
-    }
+def export_manifest(export_dir: Path) -> dict[str, Any] | None:
+    """The export's manifest when there is one (status and rollback work without it)."""
+    from nfldeploy.jsonfile import read_json_object
+
+    path = export_dir / "manifest.json"
+    return read_json_object(path, "export manifest") if path.is_file() else None
 
 
 def make_target(
@@ -91,7 +89,7 @@ def make_target(
             settings.project,
             settings.region,
             settings.service_name,
-            lineage=lineage(export_dir),
+            manifest=export_manifest(export_dir),
             verify=verify,
             wait=wait,
         )
@@ -99,7 +97,12 @@ def make_target(
         from nfldeploy.targets.aws_lambda import LambdaTarget, aws_clients
 
         return LambdaTarget(
-            aws_clients(settings.aws_region), settings.service_name, settings.aws_region, wait=wait
+            aws_clients(settings.aws_region),
+            settings.service_name,
+            settings.aws_region,
+            wait=wait,
+            verify=verify,
+            endpoint=settings.lambda_endpoint,
         )
     from nfldeploy.jsonfile import read_json_object
     from nfldeploy.targets.kubernetes import KubernetesTarget

@@ -1,0 +1,203 @@
+"""The rendered GitHub Actions workflow, executed (tests/workflow_runner.py) in a user's repository holding a
+training run (config JSON + checkpoint), its nfldeploy.toml and nfldeploy's wheel: test -> export -> build ->
+push (the local registry) -> deploy --canary -> smoke-test the canary -> promote, against the fake Cloud Run
+Admin API. A retrained model goes live through a canary; a broken one fails its canary check and the
+serving revision keeps all traffic."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+import yaml
+from typer.testing import CliRunner
+
+from fake_cloudrun import FakeCloudRun
+from nfldeploy.cli.app import app
+from nfldeploy.image.context import project_wheel
+from services import TEST_REPOSITORY, Registry, base_image
+from workflow_runner import LocalRunner
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+ROOT = Path(__file__).resolve().parents[2]
+CHECKPOINT = ROOT / "examples/checkpoints/nfl_production_v2-best.ckpt"
+PROJECT = "nfl-proj"
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return project_wheel(tmp_path_factory.mktemp("wheel"))
+
+
+@pytest.fixture(scope="module")
+def runner_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """setup-python's venv: empty; the workflow's own pip install steps fill it."""
+    venv = tmp_path_factory.mktemp("runner") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    return venv
+
+
+def _runner_env() -> dict[str, str]:
+    """The runner's environment: this machine's, without the dev venv or any nfldeploy setting."""
+    dev_bin = str(Path(sys.executable).parent)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NFLDEPLOY_", "VIRTUAL_ENV", "AWS_"))}
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p != dev_bin)
+    return env
+
+
+def _checkpoint(path: Path, change: str) -> None:
+    """The example checkpoint, retrained (every weight perturbed) or broken (predictions 300 yd off)."""
+    checkpoint = torch.load(CHECKPOINT, weights_only=False)
+    state = checkpoint["state_dict"]
+    if change == "retrained":
+        generator = torch.Generator().manual_seed(11)
+        for key, tensor in state.items():
+            if tensor.is_floating_point() and tensor.numel() > 1:
+                state[key] = tensor + 0.1 * tensor.std() * torch.randn(tensor.shape, generator=generator)
+    else:
+        state["model.decoder.gmm_head.2.bias"][0] += 300.0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(checkpoint, path)
+
+
+def _repository(folder: Path, wheel: Path, settings: dict[str, Any], export: Path, change: str) -> Path:
+    """A user's training repository after a run: config, checkpoint, settings, the rendered workflow."""
+    repo = folder / "repo"
+    (repo / "outputs").mkdir(parents=True)
+    shutil.copy2(ROOT / "examples/outputs/nfl_production_v2_config.json", repo / "outputs")
+    _checkpoint(repo / "checkpoints" / "nfl_production_v2-best.ckpt", change)
+    (repo / "dist").mkdir()
+    shutil.copy2(wheel, repo / "dist" / wheel.name)
+    lines = [f"{key} = {json.dumps(value)}" for key, value in settings.items()]
+    lines.append(f'nfldeploy_wheel = "dist/{wheel.name}"')
+    settings_file = repo / "nfldeploy.toml"
+    settings_file.write_text("\n".join(lines) + "\n")
+    rendered = CliRunner().invoke(
+        app,
+        [
+            "render",
+            str(export),
+            "--only",
+            "github",
+            "--out",
+            str(folder / "render"),
+            "--settings",
+            str(settings_file),
+        ],
+    )
+    assert rendered.exit_code == 0, rendered.output
+    (repo / ".github").mkdir()
+    shutil.copytree(folder / "render" / "github" / "workflows", repo / ".github" / "workflows")
+    return repo
+
+
+@pytest.fixture
+def cloudrun(docker_client: Any) -> Iterator[FakeCloudRun]:
+    fake = FakeCloudRun(docker_client).start()
+    yield fake
+    fake.stop()
+
+
+def _run(
+    tmp_path: Path, name: str, repo: Path, venv: Path, fake: FakeCloudRun
+) -> tuple[dict[str, Any], LocalRunner]:
+    workflow = yaml.safe_load((repo / ".github/workflows/nfldeploy.yml").read_text())
+    runner = LocalRunner(
+        repository=repo,
+        venv=venv,
+        workdir=tmp_path / name,
+        base_env=_runner_env(),
+        gcp_env={"NFLDEPLOY_CLOUDRUN_ENDPOINT": fake.endpoint},
+        vars={"NFLDEPLOY_TARGET": "cloudrun"},
+    )
+    return runner.run(workflow), runner
+
+
+def _explain(results: dict[str, Any]) -> str:
+    return "\n".join(
+        f"{job.name}/{step.name}: {step.outcome}\n{step.output[-3000:]}"
+        for job in results.values()
+        for step in job.steps
+        if step.outcome == "failure"
+    )
+
+
+def test_the_rendered_workflow_deploys_a_canary_and_promotes_it_or_keeps_the_serving_revision(
+    cloudrun: FakeCloudRun,
+    registry: Registry,
+    pushed_image: str,
+    example_export: Path,
+    wheel: Path,
+    runner_venv: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    docker_client: Any,
+) -> None:
+    service = f"wf-{uuid.uuid4().hex[:6]}"
+    settings = {
+        "service_name": service,
+        "project": PROJECT,
+        "registry": registry.address,
+        "repository": f"{TEST_REPOSITORY}wf-{service}",
+        "base_image": base_image(),
+        "memory": "1Gi",
+        "smoke_p95_budget_ms": 2000,
+        "training_config": "outputs/nfl_production_v2_config.json",
+    }
+    # the example already serves (deployed before this pipeline existed)
+    monkeypatch.setenv("NFLDEPLOY_CLOUDRUN_ENDPOINT", cloudrun.endpoint)
+    seeded = CliRunner().invoke(
+        app,
+        ["deploy", "--target", "cloudrun", "--image", pushed_image, "--export-dir", str(example_export)]
+        + [arg for key in ("service_name", "project") for arg in ("--set", f"{key}={settings[key]}")],
+    )
+    assert seeded.exit_code == 0, seeded.output
+    full_name = f"projects/{PROJECT}/locations/us-central1/services/{service}"
+    (serving,) = cloudrun.traffic(full_name)
+
+    try:
+        # a retrained model: canary (10 %, checked through its tag URL) -> smoke-tested canary -> promoted
+        repo = _repository(tmp_path / "retrained", wheel, settings, example_export, "retrained")
+        results, runner = _run(tmp_path, "retrained", repo, runner_venv, cloudrun)
+        assert [r.conclusion for r in results.values()] == ["success"] * 3, _explain(results)
+        release = results["release"]
+        assert release.step("Roll back").outcome == "skipped"
+        deployed = json.loads((release.workspace / "deploy.json").read_text())["deployment"]
+        assert deployed["traffic"] == {deployed["revision"]: 10, serving: 90}
+        assert cloudrun.traffic(full_name) == {deployed["revision"]: 100}  # promoted
+        reports = runner.workdir / "artifacts" / "nfldeploy-reports"
+        assert 'failures="0"' in (reports / "smoke.xml").read_text()
+        assert json.loads((reports / "smoke.json").read_text())["passed"]
+        exported = runner.workdir / "artifacts" / "exported-models" / "exported_models" / "manifest.json"
+        version = cloudrun.revisions[deployed["revision"]]
+        assert (
+            json.loads(exported.read_text())["checkpoint"]["sha256"]
+            != json.loads((example_export / "manifest.json").read_text())["checkpoint"]["sha256"]
+        )
+        assert version.ready
+
+        # a broken model (its predictions leave the field): its canary fails the check and gets no traffic
+        promoted = deployed["revision"]
+        repo = _repository(tmp_path / "broken", wheel, settings, example_export, "broken")
+        results, _ = _run(tmp_path, "broken", repo, runner_venv, cloudrun)
+        release = results["release"]
+        assert release.conclusion == "failure"
+        canary = release.step("Deploy the canary")
+        assert canary.outcome == "failure" and "failed its check" in canary.output
+        assert "positions finite and on the field" in canary.output
+        assert release.step("Promote the canary to 100 %").outcome == "skipped"
+        assert cloudrun.traffic(full_name) == {promoted: 100}  # the serving revision keeps everything
+    finally:
+        for image in docker_client.images.list():
+            for tag in image.tags:
+                if f"wf-{service}" in tag:
+                    docker_client.images.remove(tag, force=True)
