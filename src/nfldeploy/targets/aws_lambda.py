@@ -754,14 +754,7 @@ class LambdaTarget:
                 AuthType=auth,
             )
         if auth != "NONE":  # no longer public: the permission that made it so goes too
-            self._get(
-                "removing public invocation",
-                self.aws.lambda_.remove_permission,
-                "ResourceNotFoundException",
-                FunctionName=self.function,
-                Qualifier=alias,
-                StatementId=PUBLIC_URL_STATEMENT,
-            )
+            self._revoke_public(alias)
         else:
             self._get(
                 "allowing public invocation",
@@ -783,12 +776,16 @@ class LambdaTarget:
             FunctionName=self.function,
             Qualifier=ALIAS,
         )
+        self._revoke_public(ALIAS)
+
+    def _revoke_public(self, alias: str) -> None:
+        """Remove the permission that lets anyone invoke ``alias``'s function URL (if there is one)."""
         self._get(
             "removing public invocation",
             self.aws.lambda_.remove_permission,
             "ResourceNotFoundException",
             FunctionName=self.function,
-            Qualifier=ALIAS,
+            Qualifier=alias,
             StatementId=PUBLIC_URL_STATEMENT,
         )
 
