@@ -188,6 +188,19 @@ def test_optional_fields_and_num_frames_output(client: TestClient) -> None:
     assert body["horizon_frames"] == 4
     assert all(len(p["predicted_positions"]) == 4 for p in body["predictions"])
 
+    # more frames than the model predicts: a 422 naming the horizon (it used to answer 10 frames and claim 11)
+    beyond = client.post("/predict", json={**request, "num_frames_output": 11})
+    assert beyond.status_code == 422, beyond.text
+    error = beyond.json()["error"]
+    assert error["fields"][0]["field"] == "num_frames_output" and "predicts 10 frames" in error["message"]
+    full = client.post("/predict", json={**request, "num_frames_output": 10}).json()
+    assert full["horizon_frames"] == 10 == len(full["predictions"][0]["predicted_positions"])
+    batch = client.post("/predict_batch", json=[request, {**request, "num_frames_output": 12}])
+    assert (
+        batch.status_code == 422
+        and batch.json()["error"]["fields"][0]["field"] == "plays.1.num_frames_output"
+    )
+
 
 def test_predict_batch(client: TestClient, example_export: Path) -> None:
     requests = json.loads((example_export / "golden/requests.json").read_text())
@@ -196,6 +209,10 @@ def test_predict_batch(client: TestClient, example_export: Path) -> None:
     assert batch.status_code == 200, batch.text
     results = batch.json()["results"]
     assert len(results) == 3
+    bare = client.post("/predict_batch", json=requests)  # the deployment guide's body: a bare array
+    assert bare.status_code == 200, bare.text
+    assert [r["predictions"] for r in bare.json()["results"]] == [r["predictions"] for r in results]
+    assert client.post("/predict_batch", json=[]).status_code == 422
     for one, many in zip(single, results, strict=True):
         a = np.array([p["predicted_positions"] for p in one["predictions"]])
         b = np.array([p["predicted_positions"] for p in many["predictions"]])
@@ -217,8 +234,29 @@ def test_cache_hits(example_export: Path) -> None:
         first, second = (c.post("/predict", json=GUIDE_REQUEST).json() for _ in range(2))
         assert first["cached"] is False and second["cached"] is True
         assert first["predictions"] == second["predictions"]
+        fewer = c.post("/predict", json={**GUIDE_REQUEST, "num_frames_output": 3}).json()
+        assert fewer["cached"] is True and fewer["horizon_frames"] == 3  # the same play, cut from the entry
+        assert (
+            fewer["predictions"][0]["predicted_positions"]
+            == first["predictions"][0]["predicted_positions"][:3]
+        )
         metrics = c.get("/metrics").text
-        assert "nfldeploy_cache_hits_total 1.0" in metrics and "nfldeploy_cache_misses_total 1.0" in metrics
+        assert "nfldeploy_cache_hits_total 2.0" in metrics and "nfldeploy_cache_misses_total 1.0" in metrics
+
+
+def test_cache_keys_are_fixed_size_digests_of_what_the_model_sees() -> None:
+    from nfldeploy.serving.app import _cache_key
+    from nfldeploy.serving.schemas import PredictRequest
+
+    small = PredictRequest.model_validate(GUIDE_REQUEST)
+    history = [{"x": 40.0 + i / 10, "y": 26.0} for i in range(10)]
+    large = PredictRequest.model_validate(
+        {**GUIDE_REQUEST, "players": [{**GUIDE_REQUEST["players"][0], "history": history}] * 22}
+    )
+    assert len(large.model_dump_json()) > 10 * len(small.model_dump_json())
+    assert len(_cache_key(small)) == len(_cache_key(large)) == 32 and _cache_key(small) != _cache_key(large)
+    fewer = PredictRequest.model_validate({**GUIDE_REQUEST, "num_frames_output": 3})
+    assert _cache_key(fewer) == _cache_key(small)
 
 
 def test_service_routes(client: TestClient, example_export: Path) -> None:

@@ -205,3 +205,60 @@ def test_lambda_deploy_status_rollback_through_the_cli(
     nothing = _cli("rollback", "--target", "lambda")
     assert nothing.exit_code == 4 and f"no previous version of {name}" in nothing.output
     assert "Traceback" not in nothing.output
+
+
+def test_kubernetes_status_says_how_to_reach_the_service(
+    example_export: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Against a fake API server (the real kubectl): a ClusterIP Service gets the port-forward line, a
+    LoadBalancer its external address; never a cluster-internal name."""
+    if shutil.which("kubectl") is None:
+        unavailable("kubectl is not installed")
+    from fake_kubernetes import FakeKubernetes
+
+    fake = FakeKubernetes().start()
+    try:
+        monkeypatch.setenv("KUBECONFIG", str(fake.kubeconfig(tmp_path / "kubeconfig")))
+        monkeypatch.setenv("KUBECACHEDIR", str(tmp_path / "kube-cache"))
+        deployment = {
+            "metadata": {"annotations": {"deployment.kubernetes.io/revision": "3"}},
+            "spec": {
+                "template": {"spec": {"containers": [{"name": "api", "image": "r/api@sha256:" + "ab" * 32}]}}
+            },
+            "status": {"readyReplicas": 2},
+        }
+        fake.add("Deployment", "api", deployment)
+        fake.add("Service", "api", {"spec": {"type": "ClusterIP", "ports": [{"name": "http", "port": 80}]}})
+        common = [
+            "status",
+            "--target",
+            "kubernetes",
+            "--export-dir",
+            str(example_export),
+            "--set",
+            "service_name=api",
+        ]
+        state = json.loads(_cli(*common, "--json").stdout)
+        assert state["url"] is None and state["serving"] == "api-rev3"
+        assert (
+            state["reach"]
+            == "kubectl --context fake port-forward service/api 8080:80, then http://127.0.0.1:8080"
+        )
+        table = _cli(*common)
+        assert table.exit_code == 0 and "reach it: kubectl --context fake port-forward" in table.stdout
+        assert "svc.cluster.local" not in table.stdout
+
+        fake.add(
+            "Service",
+            "api",
+            {
+                "spec": {"type": "LoadBalancer", "ports": [{"name": "http", "port": 80}]},
+                "status": {"loadBalancer": {"ingress": [{"ip": "203.0.113.10"}]}},
+            },
+        )
+        state = json.loads(_cli(*common, "--json").stdout)
+        assert (
+            state["url"] == "http://203.0.113.10" and state["reach"] == "http://203.0.113.10 (LoadBalancer)"
+        )
+    finally:
+        fake.stop()

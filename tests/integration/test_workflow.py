@@ -2,7 +2,8 @@
 training run (config JSON + checkpoint), its nfldeploy.toml and nfldeploy's wheel: test -> export -> build ->
 push (the local registry) -> deploy --canary -> smoke-test the canary -> promote, against the fake Cloud Run
 Admin API. A retrained model goes live through a canary; a broken one fails its canary check and the
-serving revision keeps all traffic."""
+serving revision keeps all traffic; a canary that misses the smoke step's latency budget after taking traffic
+is rolled back."""
 
 from __future__ import annotations
 
@@ -195,7 +196,21 @@ def test_the_rendered_workflow_deploys_a_canary_and_promotes_it_or_keeps_the_ser
         assert canary.outcome == "failure" and "failed its check" in canary.output
         assert "positions finite and on the field" in canary.output
         assert release.step("Promote the canary to 100 %").outcome == "skipped"
+        assert release.step("Roll back").outcome == "skipped"  # it never took traffic: nothing to undo
         assert cloudrun.traffic(full_name) == {promoted: 100}  # the serving revision keeps everything
+
+        # a canary that passes its check but misses the pipeline's latency budget after taking traffic:
+        # the smoke step fails, promote is skipped, and the rollback step gives the serving revision 100 %
+        strict = {**settings, "concurrency": 40, "smoke_p95_budget_ms": 0.001}
+        repo = _repository(tmp_path / "slow", wheel, strict, example_export, "retrained")
+        results, _ = _run(tmp_path, "slow", repo, runner_venv, cloudrun)
+        release = results["release"]
+        assert release.step("Deploy the canary").outcome == "success", _explain(results)
+        smoke = release.step("Smoke-test the canary through its own URL")
+        assert smoke.outcome == "failure" and "latency" in smoke.output
+        assert release.step("Promote the canary to 100 %").outcome == "skipped"
+        assert release.step("Roll back").outcome == "success", _explain(results)
+        assert cloudrun.traffic(full_name) == {promoted: 100}
     finally:
         for image in docker_client.images.list():
             for tag in image.tags:

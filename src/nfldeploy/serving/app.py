@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import hashlib
 import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -134,6 +135,25 @@ def _validation_error(exc: ValidationError, request_id: str, prefix: str = "") -
     return JSONResponse(body, status_code=422)
 
 
+def _beyond_horizon(requests: list[PredictRequest], horizon: int, request_id: str) -> JSONResponse | None:
+    """422 for a request asking more frames than the model predicts (``num_frames_output`` > horizon)."""
+    for index, item in enumerate(requests):
+        if item.num_frames_output is not None and item.num_frames_output > horizon:
+            field = "num_frames_output" if len(requests) == 1 else f"plays.{index}.num_frames_output"
+            message = f"{field}: the model predicts {horizon} frames; ask for at most {horizon}"
+            body = error_body("invalid_request", message, request_id)
+            body["error"]["fields"] = [{"field": field, "message": message, "type": "less_than_equal"}]
+            return JSONResponse(body, status_code=422)
+    return None
+
+
+def _cache_key(request: PredictRequest) -> str:
+    """A fixed-size digest of the canonical request (what the model sees; the frames asked for are cut from
+    the cached answer), so an entry's key costs 32 bytes whatever the body's size."""
+    canonical = request.model_dump_json(exclude={"num_frames_output"})
+    return hashlib.blake2b(canonical.encode(), digest_size=16).hexdigest()
+
+
 def _unavailable(code: str, message: str, request_id: str) -> JSONResponse:
     """503 with Retry-After: the request was fine, the service cannot take it now."""
     return JSONResponse(error_body(code, message, request_id), status_code=503, headers={"Retry-After": "1"})
@@ -148,13 +168,12 @@ def _request_id(request: Request) -> str:
     return str(request.scope.get("state", {}).get("request_id", ""))
 
 
-def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
-        }
-    }
+def _body_schema(model: type[BaseModel], bare_array_of: type[BaseModel] | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"$ref": f"#/components/schemas/{model.__name__}"}
+    if bare_array_of is not None:
+        items = {"$ref": f"#/components/schemas/{bare_array_of.__name__}"}
+        schema = {"anyOf": [schema, {"type": "array", "items": items, "minItems": 1}]}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
 def create_app(config: ServeConfig, model: LoadedModel | None = None, preload: bool = False) -> Any:
@@ -258,7 +277,7 @@ def create_app(config: ServeConfig, model: LoadedModel | None = None, preload: b
 
     async def predict_one(request: PredictRequest) -> tuple[Play, PlayResult, bool]:
         play = request.to_play()
-        key = request.model_dump_json() if service.cache.size else ""
+        key = _cache_key(request) if service.cache.size else ""
         hit = service.cache.get(key) if key else None
         if hit is not None:
             service.metrics.cache_hits.inc()
@@ -286,6 +305,9 @@ def create_app(config: ServeConfig, model: LoadedModel | None = None, preload: b
             return _validation_error(exc, request_id)
         if service.predictor is None:
             return _not_ready(service, request_id)
+        too_far = _beyond_horizon([body], service.predictor.horizon, request_id)
+        if too_far is not None:
+            return too_far
         try:
             play, result, cached = await predict_one(body)
         except QueueFull:
@@ -302,12 +324,15 @@ def create_app(config: ServeConfig, model: LoadedModel | None = None, preload: b
         "/predict_batch",
         summary="Predict many plays with one model call",
         response_model=BatchResponse,
-        openapi_extra=_body_schema(BatchRequest),
+        openapi_extra=_body_schema(BatchRequest, bare_array_of=PredictRequest),
     )
     async def predict_batch(request: Request) -> Any:
         request_id = _request_id(request)
+        raw = await request.body()
+        if raw.lstrip()[:1] == b"[":  # the deployment guide's form: a bare array of play requests
+            raw = b'{"plays":' + raw + b"}"
         try:
-            body = BatchRequest.model_validate_json(await request.body())
+            body = BatchRequest.model_validate_json(raw)
         except ValidationError as exc:
             return _validation_error(exc, request_id)
         if len(body.plays) > config.max_batch_plays:
@@ -315,6 +340,9 @@ def create_app(config: ServeConfig, model: LoadedModel | None = None, preload: b
             return JSONResponse(error_body("batch_too_large", message, request_id), status_code=413)
         if service.predictor is None:
             return _not_ready(service, request_id)
+        too_far = _beyond_horizon(body.plays, service.predictor.horizon, request_id)
+        if too_far is not None:
+            return too_far
         plays = [item.to_play() for item in body.plays]
         results = await service.run_direct(plays)
         predictor = service.predictor
