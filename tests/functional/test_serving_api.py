@@ -367,3 +367,45 @@ def test_serving_imports_neither_torch_nor_cloud_sdks() -> None:
         env={"NFLDEPLOY_MODEL_DIR": str(env_dir / "nowhere"), "PATH": "/usr/bin:/bin"},
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("model_thread", [False, True])
+def test_a_failing_or_hanging_model_is_a_503_or_504_and_the_server_keeps_serving(
+    example_export: Path, monkeypatch: pytest.MonkeyPatch, model_thread: bool
+) -> None:
+    import threading
+
+    from nfldeploy.serving.predictor import Predictor
+
+    mode = {"now": "ok"}
+    release = threading.Event()
+    real = Predictor.run_plays
+
+    def injected(self: Predictor, plays: Any) -> Any:
+        if mode["now"] == "raise":
+            raise FloatingPointError("the runtime failed")
+        if mode["now"] == "hang":
+            release.wait(5)
+        return real(self, plays)
+
+    monkeypatch.setattr(Predictor, "run_plays", injected)
+    with _client(example_export, model_thread=model_thread, request_timeout_ms=300) as c:
+        _wait_ready(c)
+        mode["now"] = "raise"
+        failed = c.post("/predict", json=GUIDE_REQUEST, headers={"X-Request-ID": "req-failing-1"})
+        assert failed.status_code == 503 and failed.headers["Retry-After"] == "1"
+        assert (
+            failed.json()["error"]["code"] == "model_error" and failed.json()["request_id"] == "req-failing-1"
+        )
+        assert "FloatingPointError" not in failed.text  # the cause is logged, not shown
+        batch = c.post("/predict_batch", json=[GUIDE_REQUEST])
+        assert batch.status_code == 503 and batch.json()["error"]["code"] == "model_error"
+        if model_thread:  # a model on its own thread can be waited for with a deadline
+            mode["now"] = "hang"
+            hung = c.post("/predict", json={**GUIDE_REQUEST, "num_frames_output": 2})
+            assert hung.status_code == 504 and hung.json()["error"]["code"] == "timeout"
+            release.set()
+        mode["now"] = "ok"
+        assert c.post("/predict", json=GUIDE_REQUEST).status_code == 200  # still serving
+        metrics = c.get("/metrics").text
+        assert 'reason="model_error"' in metrics

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from nfldeploy.serving.batching import Draining, MicroBatcher, QueueFull
+from nfldeploy.serving.batching import DeadlineExceeded, Draining, MicroBatcher, ModelFailed, QueueFull
 
 
 class SlowDoubler:
@@ -121,4 +121,53 @@ def test_a_failing_model_call_fails_its_requests_only() -> None:
         return first[0], second
 
     error, second = _run(scenario())
-    assert isinstance(error, RuntimeError) and second == 2
+    assert isinstance(error, ModelFailed) and isinstance(error.__cause__, RuntimeError) and second == 2
+
+
+def test_a_dead_worker_is_restarted_and_a_failing_bookkeeping_step_fails_only_its_batch() -> None:
+    broken = {"on": True}
+
+    def on_batch(size: int, seconds: float) -> None:
+        if broken["on"]:
+            broken["on"] = False
+            raise RuntimeError("metrics exploded")
+
+    async def scenario() -> tuple[object, int, int]:
+        batcher = MicroBatcher(SlowDoubler(0.0), None, on_batch=on_batch)
+        batcher.start()
+        first = (await asyncio.gather(batcher.submit(1), return_exceptions=True))[0]
+        second = await batcher.submit(2)
+        assert batcher._worker is not None
+        batcher._worker.cancel()  # the worker is gone, however it went
+        await asyncio.sleep(0)
+        third = await asyncio.wait_for(batcher.submit(3), 2.0)  # not left hanging: a new worker answers
+        await batcher.drain()
+        return first, second, third
+
+    first, second, third = _run(scenario())
+    assert isinstance(first, ModelFailed) and "metrics exploded" in str(first)
+    assert (second, third) == (4, 6)
+
+
+def test_a_hanging_model_call_answers_past_the_deadline() -> None:
+    release = threading.Event()
+
+    def hangs_once(items: Sequence[int]) -> list[int]:
+        if 99 in items:
+            release.wait(5)
+        return [2 * item for item in items]
+
+    async def scenario() -> tuple[object, int, float]:
+        batcher = MicroBatcher(hangs_once, ThreadPoolExecutor(1), max_batch=1)
+        batcher.start()
+        started = time.monotonic()
+        hung = (await asyncio.gather(batcher.submit(99, timeout=0.2), return_exceptions=True))[0]
+        waited = time.monotonic() - started
+        release.set()
+        after = await batcher.submit(5, timeout=2.0)
+        await batcher.drain()
+        return hung, after, waited
+
+    hung, after, waited = _run(scenario())
+    assert isinstance(hung, DeadlineExceeded) and waited < 2.0
+    assert after == 10

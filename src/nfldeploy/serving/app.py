@@ -20,7 +20,7 @@ from nfldeploy import __version__
 from nfldeploy.errors import ConfigError, NfldeployError
 from nfldeploy.model.features import Play
 from nfldeploy.serving.backends import LoadedModel, load_model
-from nfldeploy.serving.batching import Draining, MicroBatcher, QueueFull
+from nfldeploy.serving.batching import DeadlineExceeded, Draining, MicroBatcher, ModelFailed, QueueFull
 from nfldeploy.serving.cache import LRUCache
 from nfldeploy.serving.config import ServeConfig
 from nfldeploy.serving.guard import Guard, error_body
@@ -93,13 +93,21 @@ class Service:
         self.batcher.start()
 
     async def run_direct(self, plays: list[Play]) -> list[PlayResult]:
-        """One model call for ``plays`` (on the model thread when configured, else in the loop)."""
+        """One model call for ``plays`` (on the model thread when configured, with the request deadline,
+        else in the loop); ``ModelFailed`` when it raises, ``DeadlineExceeded`` past the deadline."""
         assert self.predictor is not None
-        if self.config.model_thread:
-            loop = asyncio.get_running_loop()
-            results = await loop.run_in_executor(self.executor, self.predictor.run_plays, plays)
-        else:
-            results = self.predictor.run_plays(plays)
+        try:
+            if self.config.model_thread:
+                loop = asyncio.get_running_loop()
+                call = loop.run_in_executor(self.executor, self.predictor.run_plays, plays)
+                results = await asyncio.wait_for(call, self.config.request_timeout_ms / 1000.0)
+            else:
+                results = self.predictor.run_plays(plays)
+        except TimeoutError:
+            raise DeadlineExceeded from None
+        except Exception as exc:
+            log.exception("a model call failed", extra={"plays": len(plays)})
+            raise ModelFailed(f"{type(exc).__name__}: {exc}") from exc
         self.metrics.batch_size.observe(len(plays))
         self.metrics.model_seconds.observe(results[0].seconds)
         return results
@@ -133,6 +141,19 @@ def _validation_error(exc: ValidationError, request_id: str, prefix: str = "") -
     body = error_body("invalid_request", message, request_id)
     body["error"]["fields"] = fields
     return JSONResponse(body, status_code=422)
+
+
+def _model_trouble(service: Service, exc: Exception, request_id: str) -> JSONResponse:
+    """503 for a model call that failed, 504 for a request past its deadline; logged with the request id."""
+    if isinstance(exc, DeadlineExceeded):
+        service.metrics.rejected.labels("timeout").inc()
+        seconds = service.config.request_timeout_ms / 1000.0
+        log.error("request past its deadline", extra={"request_id": request_id, "timeout_s": seconds})
+        body = error_body("timeout", f"no answer from the model within {seconds:g} s", request_id)
+        return JSONResponse(body, status_code=504)
+    service.metrics.rejected.labels("model_error").inc()
+    log.error("model call failed", extra={"request_id": request_id, "error": str(exc)})
+    return _unavailable("model_error", "the model call failed; retry shortly", request_id)
 
 
 def _beyond_horizon(requests: list[PredictRequest], horizon: int, request_id: str) -> JSONResponse | None:
@@ -284,7 +305,7 @@ def create_app(config: ServeConfig, model: LoadedModel | None = None, preload: b
             return play, hit, True
         service.metrics.cache_misses.inc()
         if service.batcher is not None:
-            result = await service.batcher.submit(play)
+            result = await service.batcher.submit(play, config.request_timeout_ms / 1000.0)
         else:
             result = (await service.run_direct([play]))[0]
         if key:
@@ -316,6 +337,8 @@ def create_app(config: ServeConfig, model: LoadedModel | None = None, preload: b
             return _unavailable("overloaded", message, request_id)
         except Draining:
             return _unavailable("shutting_down", "the server is shutting down", request_id)
+        except (ModelFailed, DeadlineExceeded) as exc:
+            return _model_trouble(service, exc, request_id)
         return Response(
             to_json(service.predictor.respond(body, play, result, cached)), media_type="application/json"
         )
@@ -344,7 +367,10 @@ def create_app(config: ServeConfig, model: LoadedModel | None = None, preload: b
         if too_far is not None:
             return too_far
         plays = [item.to_play() for item in body.plays]
-        results = await service.run_direct(plays)
+        try:
+            results = await service.run_direct(plays)
+        except (ModelFailed, DeadlineExceeded) as exc:
+            return _model_trouble(service, exc, request_id)
         predictor = service.predictor
         answers = [
             predictor.respond(item, play, res, False)

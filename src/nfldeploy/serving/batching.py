@@ -1,9 +1,14 @@
-"""Micro-batching: concurrent /predict requests share one model call; results fan back to each request."""
+"""Micro-batching: concurrent /predict requests share one model call; results fan back to each request.
+
+Supervised: a model call that raises fails only its own requests (``ModelFailed``) and the worker goes on;
+a worker that died is restarted by the next submit; every request may carry a deadline
+(``DeadlineExceeded`` past it), so none is left waiting forever."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Generic, TypeVar
@@ -18,6 +23,17 @@ class QueueFull(Exception):
 
 class Draining(Exception):
     """The server is shutting down and takes no new work."""
+
+
+class ModelFailed(Exception):
+    """The model call that held this request raised; ``__cause__`` is what it raised."""
+
+
+class DeadlineExceeded(Exception):
+    """The request waited past its deadline (queued or in the model)."""
+
+
+log = logging.getLogger("nfldeploy.serving")
 
 
 class MicroBatcher(Generic[T, R]):
@@ -54,16 +70,33 @@ class MicroBatcher(Generic[T, R]):
         """Start the worker on the running loop."""
         self._worker = asyncio.get_running_loop().create_task(self._work())
 
-    async def submit(self, item: T) -> R:
-        """Queue ``item`` and wait for its result."""
+    def _supervise(self) -> None:
+        """Restart a worker that is gone (it only ends by a bug or a cancel); log why it ended."""
+        worker = self._worker
+        if worker is not None and not worker.done():
+            return
+        if worker is not None and not worker.cancelled() and worker.exception() is not None:
+            log.error("the batch worker died; restarting it", exc_info=worker.exception())
+        self._busy = False
+        self.start()
+
+    async def submit(self, item: T, timeout: float | None = None) -> R:
+        """Queue ``item`` and wait for its result, at most ``timeout`` seconds (``DeadlineExceeded`` then)."""
         if self._draining:
             raise Draining
+        self._supervise()
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         try:
             self.queue.put_nowait((item, future))
         except asyncio.QueueFull:
             raise QueueFull from None
-        return await future
+        if timeout is None:
+            return await future
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), timeout)
+        except TimeoutError:
+            future.cancel()  # still queued: the worker skips it; in the model: its result is dropped
+            raise DeadlineExceeded from None
 
     async def _collect(self) -> list[tuple[T, asyncio.Future[R]]]:
         batch = [await self.queue.get()]
@@ -87,10 +120,22 @@ class MicroBatcher(Generic[T, R]):
         while True:
             batch = await self._collect()
             self._busy = True
+            live = [(item, future) for item, future in batch if not future.done()]
             try:
-                await self._run([(item, future) for item, future in batch if not future.done()])
+                await self._run(live)
+            except Exception as exc:  # a bug past the model call: fail this batch, keep serving
+                log.exception("the batch worker failed a batch")
+                self._fail(live, exc)
             finally:
                 self._busy = False
+
+    @staticmethod
+    def _fail(live: list[tuple[T, asyncio.Future[R]]], exc: Exception) -> None:
+        for _, future in live:
+            if not future.done():
+                failure = ModelFailed(f"{type(exc).__name__}: {exc}")
+                failure.__cause__ = exc
+                future.set_exception(failure)
 
     async def _run(self, live: list[tuple[T, asyncio.Future[R]]]) -> None:
         if not live:
@@ -103,10 +148,11 @@ class MicroBatcher(Generic[T, R]):
                 results = self.run_batch(items)
             else:
                 results = await loop.run_in_executor(self.executor, self.run_batch, items)
+            if len(results) != len(items):
+                raise RuntimeError(f"the model answered {len(results)} of {len(items)} plays")
         except Exception as exc:
-            for _, future in live:
-                if not future.done():
-                    future.set_exception(exc)
+            log.exception("a model call failed", extra={"plays": len(items)})
+            self._fail(live, exc)
             return
         if self.on_batch:
             self.on_batch(len(live), loop.time() - started)

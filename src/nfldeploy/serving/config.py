@@ -45,6 +45,7 @@ class ServeConfig:
     api_keys: tuple[str, ...] = field(default=(), repr=False)
     rate_limit_rps: float = 50.0
     rate_limit_burst: int = 100
+    request_timeout_ms: float = 30_000.0  # a request waiting longer for the model is answered 504
     batching: bool = True  # False answers each request with its own model call (Lambda)
     model_thread: bool = False  # run the model on its own thread instead of in the event loop
     access_log: bool = True  # one JSON line per request on stdout
