@@ -21,7 +21,10 @@ def serving(asgi: Any) -> Iterator[str]:
     """Run an ASGI app with uvicorn on a free loopback port in a thread."""
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(asgi, host="127.0.0.1", port=port, log_level="error", lifespan="on")
+        # as nfldeploy.serving.server runs it: the app, not uvicorn, reads X-Forwarded-For
+        uvicorn.Config(
+            asgi, host="127.0.0.1", port=port, log_level="error", lifespan="on", proxy_headers=False
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -332,6 +332,65 @@ def test_rate_limit(example_export: Path) -> None:
         assert c.get("/health").status_code == 200  # probes are never limited
 
 
+def test_clients_behind_a_trusted_proxy_get_their_own_limits_and_token_guessing_is_throttled(
+    example_export: Path,
+) -> None:
+    """Over real HTTP from 127.0.0.1 (a trusted proxy by default, as the rendered nginx is): each client named
+    by X-Forwarded-For has its own bucket; a spoofed prefix does not buy a fresh one; bad tokens from one
+    address get 429 after the burst while a good token still works."""
+    import httpx
+
+    from functional_helpers import serving
+
+    config = ServeConfig(
+        model_dir=example_export,
+        rate_limit_rps=0.01,
+        rate_limit_burst=2,
+        auth_failure_rps=0.01,
+        auth_failure_burst=3,
+        api_keys=("good-key",),
+        access_log=False,
+    )
+    with serving(create_app(config)) as url, httpx.Client(base_url=url, timeout=30) as c:
+        for _ in range(200):
+            if c.get("/ready").status_code == 200:
+                break
+            time.sleep(0.05)
+        good = {"Authorization": "Bearer good-key"}
+
+        def predict(forwarded: str, headers: dict[str, str] = good) -> int:
+            return c.post(
+                "/predict", json=GUIDE_REQUEST, headers={**headers, "X-Forwarded-For": forwarded}
+            ).status_code
+
+        # with a key, the key is the caller: one bucket whatever the address
+        assert [predict("203.0.113.1"), predict("203.0.113.2"), predict("203.0.113.3")] == [200, 200, 429]
+
+        bad = {"Authorization": "Bearer guess"}
+        guesses = [predict("198.51.100.7", bad) for _ in range(5)]
+        assert guesses == [401, 401, 401, 429, 429]
+        assert predict("1.2.3.4, 198.51.100.7", bad) == 429  # a spoofed prefix is the same client
+        assert predict("198.51.100.8", bad) == 401  # another address has its own failure bucket
+        throttled = c.post("/version", headers={**bad, "X-Forwarded-For": "198.51.100.7"})
+        assert throttled.status_code == 429 and int(throttled.headers["retry-after"]) >= 1
+
+    open_config = ServeConfig(
+        model_dir=example_export, rate_limit_rps=0.01, rate_limit_burst=2, access_log=False
+    )
+    with serving(create_app(open_config)) as url, httpx.Client(base_url=url, timeout=30) as c:
+        for _ in range(200):
+            if c.get("/ready").status_code == 200:
+                break
+            time.sleep(0.05)
+
+        def anonymous(forwarded: str) -> int:
+            return c.post("/predict", json=GUIDE_REQUEST, headers={"X-Forwarded-For": forwarded}).status_code
+
+        assert [anonymous("203.0.113.1") for _ in range(3)] == [200, 200, 429]
+        assert anonymous("203.0.113.2") == 200  # without keys, clients are told apart by address
+        assert anonymous("203.0.113.2, 203.0.113.1") == 429  # the rightmost untrusted hop is the client
+
+
 def test_not_ready_is_503_never_500(tmp_path: Path, example_export: Path) -> None:
     broken = tmp_path / "broken"
     shutil.copytree(example_export, broken)

@@ -22,6 +22,7 @@ from nfldeploy.model.features import Play
 from nfldeploy.serving.backends import LoadedModel, load_model
 from nfldeploy.serving.batching import DeadlineExceeded, Draining, MicroBatcher, ModelFailed, QueueFull
 from nfldeploy.serving.cache import LRUCache
+from nfldeploy.serving.clients import ClientAddress, parse_networks
 from nfldeploy.serving.config import ServeConfig
 from nfldeploy.serving.guard import Guard, error_body
 from nfldeploy.serving.logs import AccessLog
@@ -386,7 +387,16 @@ def create_app(config: ServeConfig, model: LoadedModel | None = None, preload: b
     _add_request_schemas(api)
     keys = ApiKeys(config.api_keys)
     limiter = RateLimiter(config.rate_limit_rps, config.rate_limit_burst)
-    return Guard(api, service.metrics, keys, limiter, config.max_body_bytes, access_log)
+    return Guard(
+        api,
+        service.metrics,
+        keys,
+        limiter,
+        config.max_body_bytes,
+        access_log,
+        clients=ClientAddress(parse_networks(config.trusted_proxies)),
+        auth_failures=RateLimiter(config.auth_failure_rps, config.auth_failure_burst),
+    )
 
 
 def _add_request_schemas(api: FastAPI) -> None:

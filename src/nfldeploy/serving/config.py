@@ -45,6 +45,9 @@ class ServeConfig:
     api_keys: tuple[str, ...] = field(default=(), repr=False)
     rate_limit_rps: float = 50.0
     rate_limit_burst: int = 100
+    trusted_proxies: str = "127.0.0.1/32,::1/128"  # peers whose X-Forwarded-For names the client
+    auth_failure_rps: float = 1.0  # bad tokens an address may try per second (after the burst: 429)
+    auth_failure_burst: int = 10
     request_timeout_ms: float = 30_000.0  # a request waiting longer for the model is answered 504
     batching: bool = True  # False answers each request with its own model call (Lambda)
     model_thread: bool = False  # run the model on its own thread instead of in the event loop

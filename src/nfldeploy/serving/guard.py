@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from nfldeploy.serving.clients import ClientAddress
 from nfldeploy.serving.logs import AccessLog
 from nfldeploy.serving.metrics import Metrics
 from nfldeploy.serving.security import ApiKeys, RateLimiter, retry_after
@@ -74,10 +75,14 @@ class Guard:
         limiter: RateLimiter,
         max_body_bytes: int,
         access_log: AccessLog | None = None,
+        clients: ClientAddress | None = None,
+        auth_failures: RateLimiter | None = None,
     ) -> None:
         self.app, self.metrics, self.keys, self.limiter = app, metrics, keys, limiter
         self.max_body_bytes = max_body_bytes
         self.access_log = access_log or AccessLog()
+        self.clients = clients or ClientAddress(())
+        self.auth_failures = auth_failures or RateLimiter(1.0, 10)  # bad tokens per address
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -131,17 +136,23 @@ class Guard:
                     "status": status,
                     "duration_ms": round(elapsed * 1000, 3),
                     "caller": caller,
+                    "peer": peer[0] if (peer := scope.get("client")) else None,  # what trusted_proxies matches
                 }
             )
 
     def _admit(
         self, path: str, method: str, headers: dict[str, str], scope: Scope
     ) -> tuple[str, tuple[int, str, str, list[tuple[bytes, bytes]]] | None]:
-        client = scope.get("client")
-        caller = f"ip:{client[0]}" if client else "ip:unknown"
+        peer = scope.get("client")
+        address = self.clients.resolve(peer[0] if peer else None, headers.get("x-forwarded-for"))
+        caller = f"ip:{address}"
         if self.keys.enabled and path not in OPEN_PATHS:
             identity = self.keys.check(headers.get("authorization"))
             if identity is None:
+                wait = self.auth_failures.acquire(caller)  # token guessing is throttled per address
+                if wait > 0:
+                    retry = [(b"retry-after", retry_after(wait).encode())]
+                    return caller, (429, "too_many_auth_failures", "too many bad tokens; retry later", retry)
                 challenge = [(b"www-authenticate", b'Bearer realm="nfldeploy"')]
                 return caller, (401, "unauthorized", "a valid bearer token is required", challenge)
             caller = identity

@@ -39,6 +39,6 @@ def run(
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=graceful_seconds,
-        proxy_headers=True,
+        proxy_headers=False,  # the app resolves the client from X-Forwarded-For (NFLDEPLOY_TRUSTED_PROXIES)
         server_header=False,
     )
