@@ -468,3 +468,50 @@ def test_a_failing_or_hanging_model_is_a_503_or_504_and_the_server_keeps_serving
         assert c.post("/predict", json=GUIDE_REQUEST).status_code == 200  # still serving
         metrics = c.get("/metrics").text
         assert 'reason="model_error"' in metrics
+
+
+@pytest.mark.parametrize("size", [2_000_000, 10_000_000])
+def test_oversized_bodies_get_a_413_every_common_client_can_read(
+    example_export: Path, tmp_path: Path, size: int
+) -> None:
+    """Over real HTTP: the refused body is drained before the answer, so clients that send it whole before
+    reading (urllib, requests) see the 413 instead of "connection reset by peer"; chunked bodies too."""
+    import shutil as _shutil
+    import urllib.error
+    import urllib.request
+
+    import httpx
+    import requests
+
+    from functional_helpers import app_for, serving
+
+    body = b'{"players": [' + b" " * size + b"]}"
+    headers = {"Content-Type": "application/json"}
+    with serving(app_for(example_export)) as url:
+        seen = {}
+        seen["httpx"] = httpx.post(url + "/predict", content=body, headers=headers, timeout=60).status_code
+        seen["requests"] = requests.post(url + "/predict", data=body, headers=headers, timeout=60).status_code
+        try:
+            urllib.request.urlopen(
+                urllib.request.Request(url + "/predict", data=body, headers=headers), timeout=60
+            )
+        except urllib.error.HTTPError as exc:
+            seen["urllib"] = exc.code
+            assert json.loads(exc.read())["error"]["code"] == "body_too_large"
+        chunks = (body[i : i + 65536] for i in range(0, len(body), 65536))
+        seen["chunked"] = httpx.post(
+            url + "/predict", content=chunks, headers=headers, timeout=60
+        ).status_code
+        if _shutil.which("curl"):
+            (tmp_path / "body").write_bytes(body)
+            command = ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}"]
+            command += ["-H", "Content-Type: application/json", "--data-binary", f"@{tmp_path / 'body'}"]
+            curl = subprocess.run(
+                [*command, url + "/predict"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            seen["curl"] = int(curl.stdout or 0)
+        assert set(seen.values()) == {413}, seen
+        assert httpx.get(url + "/health").status_code == 200
