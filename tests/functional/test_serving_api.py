@@ -515,3 +515,51 @@ def test_oversized_bodies_get_a_413_every_common_client_can_read(
             seen["curl"] = int(curl.stdout or 0)
         assert set(seen.values()) == {413}, seen
         assert httpx.get(url + "/health").status_code == 200
+
+
+def test_predict_batch_goes_through_the_bounded_queue_and_health_answers_under_batch_load(
+    example_export: Path,
+) -> None:
+    import concurrent.futures
+
+    import httpx
+
+    from functional_helpers import app_for, serving
+
+    plays = json.loads((example_export / "golden/requests.json").read_text())
+    batch = [plays[i % len(plays)] for i in range(64)]
+    with serving(app_for(example_export, queue_size=32)) as url, httpx.Client(base_url=url, timeout=60) as c:
+        for _ in range(200):
+            if c.get("/ready").status_code == 200:
+                break
+            time.sleep(0.05)
+        # 64 plays cannot fit a queue of 32: a 503 with Retry-After, not a stall
+        full = c.post("/predict_batch", json=batch)
+        assert full.status_code == 503 and full.headers["Retry-After"] == "1"
+        assert full.json()["error"]["code"] == "overloaded"
+    with serving(app_for(example_export, cache_size=0)) as url, httpx.Client(base_url=url, timeout=60) as c:
+        for _ in range(200):
+            if c.get("/ready").status_code == 200:
+                break
+            time.sleep(0.05)
+        stop = time.monotonic() + 4.0
+
+        def load() -> list[int]:
+            with httpx.Client(base_url=url, timeout=60) as worker:
+                statuses = []
+                while time.monotonic() < stop:
+                    statuses.append(worker.post("/predict_batch", json=batch).status_code)
+                return statuses
+
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            loads = [pool.submit(load) for _ in range(8)]
+            time.sleep(0.5)
+            health = []
+            while time.monotonic() < stop - 0.5:
+                started = time.monotonic()
+                health.append((c.get("/health", timeout=10).status_code, time.monotonic() - started))
+                time.sleep(0.05)
+            statuses = [status for future in loads for status in future.result()]
+        assert health and all(status == 200 for status, _ in health), health
+        assert statuses and set(statuses) <= {200, 503}, set(statuses)
+        assert statuses.count(200) >= 8

@@ -313,6 +313,26 @@ def create_app(config: ServeConfig, model: LoadedModel | None = None, preload: b
             service.cache.put(key, result)
         return play, result, False
 
+    async def predict_many(requests: list[PredictRequest], plays: list[Play]) -> list[PlayResult]:
+        """The plays of one /predict_batch: cached ones from the cache, the rest through the same bounded
+        queue as /predict (coalesced into model calls of at most max_batch plays, so the event loop is never
+        held for a whole batch), or one direct call without batching (Lambda)."""
+        if service.batcher is None:
+            return await service.run_direct(plays)
+        keys = [_cache_key(request) if service.cache.size else "" for request in requests]
+        found = [service.cache.get(key) if key else None for key in keys]
+        missing = [i for i, hit in enumerate(found) if hit is None]
+        service.metrics.cache_hits.inc(len(plays) - len(missing))
+        service.metrics.cache_misses.inc(len(missing))
+        computed = await service.batcher.submit_many(
+            [plays[i] for i in missing], config.request_timeout_ms / 1000.0
+        )
+        for i, result in zip(missing, computed, strict=True):
+            found[i] = result
+            if keys[i]:
+                service.cache.put(keys[i], result)
+        return [result for result in found if result is not None]
+
     @api.post(
         "/predict",
         summary="Predict one play",
@@ -369,7 +389,13 @@ def create_app(config: ServeConfig, model: LoadedModel | None = None, preload: b
             return too_far
         plays = [item.to_play() for item in body.plays]
         try:
-            results = await service.run_direct(plays)
+            results = await predict_many(body.plays, plays)
+        except QueueFull:
+            service.metrics.rejected.labels("queue_full").inc()
+            message = f"the model queue has no room for {len(plays)} plays; retry shortly"
+            return _unavailable("overloaded", message, request_id)
+        except Draining:
+            return _unavailable("shutting_down", "the server is shutting down", request_id)
         except (ModelFailed, DeadlineExceeded) as exc:
             return _model_trouble(service, exc, request_id)
         predictor = service.predictor

@@ -98,6 +98,31 @@ class MicroBatcher(Generic[T, R]):
             future.cancel()  # still queued: the worker skips it; in the model: its result is dropped
             raise DeadlineExceeded from None
 
+    async def submit_many(self, items: Sequence[T], timeout: float | None = None) -> list[R]:
+        """Queue all of ``items`` or none (``QueueFull`` when the queue lacks room for them all), and wait for
+        their results; they are coalesced with other requests into calls of at most ``max_batch``."""
+        if self._draining:
+            raise Draining
+        self._supervise()
+        if self.queue.maxsize and self.queue.qsize() + len(items) > self.queue.maxsize:
+            raise QueueFull
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[R]] = []
+        for item in items:
+            future: asyncio.Future[R] = loop.create_future()
+            self.queue.put_nowait((item, future))
+            futures.append(future)
+        try:
+            return list(await asyncio.wait_for(asyncio.gather(*futures), timeout))
+        except TimeoutError:
+            for future in futures:
+                future.cancel()
+            raise DeadlineExceeded from None
+        except BaseException:
+            for future in futures:
+                future.cancel()  # one failed: the others' answers are not wanted any more
+            raise
+
     async def _collect(self) -> list[tuple[T, asyncio.Future[R]]]:
         batch = [await self.queue.get()]
         deadline = asyncio.get_running_loop().time() + self.max_wait
