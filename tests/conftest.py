@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,14 @@ def _is_test_tag(tag: str) -> bool:
     return TEST_REPOSITORY in tag
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _remove_test_images() -> Iterator[None]:
     """At the end of the session, even after failures: remove every image this session's tests created
@@ -37,13 +47,21 @@ def _remove_test_images() -> Iterator[None]:
         yield
         return
     before = {image.id: set(image.tags) for image in client.images.list()}
+    sessions = Path(tempfile.gettempdir()) / "nfldeploy-test-sessions"
+    sessions.mkdir(exist_ok=True)
+    (sessions / str(os.getpid())).touch()
     yield
+    (sessions / str(os.getpid())).unlink(missing_ok=True)
+    # another session on this engine may still need the images its rebuilt tags left dangling
+    alone = not any(_alive(int(other.name)) for other in sessions.iterdir() if other.name.isdigit())
     for image in client.images.list():
         new_tags = [tag for tag in image.tags if tag not in before.get(image.id, set())]
         if image.id in before:
             doomed = [tag for tag in new_tags if _is_test_tag(tag)]
-        elif all(_is_test_tag(tag) for tag in image.tags):  # a test's image, or dangling (no tags)
-            doomed = image.tags or [image.id]
+        elif image.tags and all(_is_test_tag(tag) for tag in image.tags):  # a test's image
+            doomed = image.tags
+        elif not image.tags and alone:  # dangling: left by a rebuilt tag
+            doomed = [image.id]
         else:
             doomed = []
         for reference in doomed:

@@ -29,7 +29,10 @@ from urllib.parse import parse_qs, urlsplit
 
 from services import free_port
 
-FAKE_LABEL = "io.nfldeploy.test.fake-cloudrun"
+FAKE_LABEL = "io.nfldeploy.test.fake-cloudrun"  # the revision
+INSTANCE_LABEL = (
+    "io.nfldeploy.test.fake-cloudrun-instance"  # which fake started it (stop removes only its own)
+)
 LOCATION = r"projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)"
 SERVICE = LOCATION + r"/services/(?P<service>[^/:]+)"
 REVISION_TYPE = {0: "UNSPECIFIED", 1: "LATEST", 2: "REVISION"}
@@ -67,6 +70,7 @@ class FakeCloudRun:
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
     routers: dict[str, ThreadingHTTPServer] = field(default_factory=dict)  # service name -> its URL's router
+    instance: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     @property
     def endpoint(self) -> str:
@@ -118,7 +122,8 @@ class FakeCloudRun:
             if server is not None:
                 server.shutdown()
                 server.server_close()
-        for container in self.docker.containers.list(all=True, filters={"label": FAKE_LABEL}):
+        mine = {"label": f"{INSTANCE_LABEL}={self.instance}"}
+        for container in self.docker.containers.list(all=True, filters=mine):
             container.remove(force=True)
 
     # -- routing ----------------------------------------------------------------------------------------
@@ -355,7 +360,7 @@ class FakeCloudRun:
                 image,
                 detach=True,
                 environment=env,
-                labels={FAKE_LABEL: revision_name},
+                labels={FAKE_LABEL: revision_name, INSTANCE_LABEL: self.instance},
                 ports={f"{port}/tcp": ("127.0.0.1", host_port)},
             )
         except APIError as exc:

@@ -17,7 +17,9 @@ runner = CliRunner()
 
 
 def test_bench_reports_throughput_and_percentiles(example_export: Path) -> None:
-    with serving(app_for(example_export)) as url:
+    import httpx
+
+    with serving(app_for(example_export, cache_size=1024)) as url:
         result = runner.invoke(
             app,
             [
@@ -35,8 +37,16 @@ def test_bench_reports_throughput_and_percentiles(example_export: Path) -> None:
                 "--json",
             ],
         )
+        metrics = httpx.get(url + "/metrics").text
     assert result.exit_code == 0, result.output
     levels = json.loads(result.stdout)["levels"]
+    assert all(level["distinct_bodies"] == 4096 for level in levels)
+    served = sum(level["requests"] for level in levels)
+    # distinct bodies: the cache answers nothing, the model everything (1.5 s stays far below the 4096 bodies
+    # after which a level's bodies repeat)
+    assert all(level["requests"] < 4096 for level in levels)
+    assert f"nfldeploy_cache_misses_total {float(served)}" in metrics
+    assert "nfldeploy_cache_hits_total 0.0" in metrics
     assert [level["concurrency"] for level in levels] == [1, 4]
     for level in levels:
         assert level["requests"] > 10 and level["errors"] == {}

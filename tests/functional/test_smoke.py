@@ -132,5 +132,38 @@ def test_an_unreachable_service_fails_every_row(example_export: Path) -> None:
     result = _smoke(f"http://127.0.0.1:{free_port()}", example_export, "--ready-timeout", "1", "--json")
     assert result.exit_code == 3
     failed = json.loads(result.stdout)["failed"]
-    assert len(failed) == 11 and "auth" not in failed  # auth is not expected without --token
-    assert failed[0] == "wait for /ready"  # the failed wait is a row of the report, not only progress
+    assert len(failed) == 10 and failed[0] == "wait for /ready"  # the failed wait is a row of the report
+    # rows that could verify nothing say so instead of passing
+    assert json.loads(result.stdout)["skipped"] == ["predict_batch", "auth"]
+
+
+def test_unverified_rows_are_skipped_and_latency_never_hits_the_cache(
+    example_export: Path, tmp_path: Path
+) -> None:
+    import httpx
+
+    with serving(_app(example_export, cache_size=1024)) as url:
+        junit = tmp_path / "smoke.xml"
+        result = _smoke(url, example_export, "--junit", str(junit), "--json")
+        hits = _cache_hits(httpx.get(url + "/metrics").text)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["skipped"] == ["auth"] and report["passed"]
+    auth = next(c for c in report["checks"] if c["name"] == "auth")
+    assert auth["skipped"] and "no token given" in auth["detail"]
+    suite = ET.parse(junit).getroot()
+    assert suite.get("skipped") == "1" and suite.find("testcase[@name='auth']/skipped") is not None
+    latency = next(c for c in report["checks"] if c["name"] == "latency")
+    assert "10 distinct requests (no cache hits)" in latency["detail"]
+    assert hits <= 4  # the metrics and batch checks repeat golden plays; the 10 latency requests never do
+
+
+def _cache_hits(metrics: str) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(metrics)
+        for sample in family.samples
+        if sample.name == "nfldeploy_cache_hits_total"
+    )

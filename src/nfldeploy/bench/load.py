@@ -1,6 +1,8 @@
-"""The load generator, run as its own process: ``python -m nfldeploy.bench.load SPEC_JSON``.
+"""The load generator, run as its own process: ``python -m nfldeploy.bench.load`` with its spec (JSON) on
+stdin.
 
-HTTP/1.1 keep-alive connections, ``concurrency`` workers posting one body for ``duration`` seconds. Progress
+HTTP/1.1 keep-alive connections, ``concurrency`` workers posting the bodies in turn (distinct bodies, so the
+server's prediction cache cannot answer) for ``duration`` seconds. Progress
 lines (JSON) every half second on stdout, then the result line: throughput, latency percentiles, errors.
 """
 
@@ -16,6 +18,8 @@ from typing import Any
 
 import httpx
 
+from nfldeploy.smoke.variants import vary
+
 
 def percentile(sorted_values: list[float], q: float) -> float:
     """Nearest-rank percentile of already sorted values."""
@@ -25,7 +29,7 @@ def percentile(sorted_values: list[float], q: float) -> float:
 
 
 async def generate(
-    url: str, body: bytes, concurrency: int, duration: float, headers: dict[str, str]
+    url: str, bodies: list[bytes], concurrency: int, duration: float, headers: dict[str, str]
 ) -> dict[str, Any]:
     latencies: list[float] = []
     errors: dict[str, int] = {}
@@ -35,9 +39,12 @@ async def generate(
     async with httpx.AsyncClient(
         limits=limits, timeout=30.0, headers={"Content-Type": "application/json", **headers}
     ) as client:
+        sent = [0]
 
         async def worker() -> None:
             while time.perf_counter() < deadline:
+                body = bodies[sent[0] % len(bodies)]
+                sent[0] += 1
                 t0 = time.perf_counter()
                 try:
                     response = await client.post(url, content=body)
@@ -73,6 +80,7 @@ async def generate(
         "seconds": elapsed,
         "concurrency": concurrency,
         "throughput_rps": len(latencies) / elapsed,
+        "distinct_bodies": len(bodies),
         "p50_ms": statistics.median(ordered) if ordered else math.nan,
         "p95_ms": percentile(ordered, 95),
         "p99_ms": percentile(ordered, 99),
@@ -80,10 +88,12 @@ async def generate(
 
 
 def main() -> None:
-    spec = json.loads(sys.argv[1])
-    body = spec["body"].encode()
+    spec = json.loads(sys.stdin.read())
+    count = int(spec.get("distinct_bodies", 4096))
+    first = int(spec.get("offset", 0))
+    bodies = [json.dumps(vary(spec["body"], first + index)).encode() for index in range(count)]
     result = asyncio.run(
-        generate(spec["url"], body, spec["concurrency"], spec["duration"], spec.get("headers", {}))
+        generate(spec["url"], bodies, spec["concurrency"], spec["duration"], spec.get("headers", {}))
     )
     print(json.dumps({"result": result}), flush=True)
 

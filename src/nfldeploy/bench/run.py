@@ -13,6 +13,8 @@ import httpx
 
 from nfldeploy.errors import RemoteError
 
+DISTINCT_BODIES = 4096  # the serving cache holds 1024 by default
+
 
 def load(
     url: str,
@@ -21,23 +23,31 @@ def load(
     duration: float,
     token: str | None = None,
     on_progress: Callable[[dict[str, Any]], None] | None = None,
+    offset: int = 0,
 ) -> dict[str, Any]:
-    """Drive ``url``/predict from a separate process; returns throughput, percentiles and errors."""
+    """Drive ``url``/predict from a separate process with DISTINCT_BODIES variants of ``body`` from
+    ``offset`` on (more than the server's default cache holds, so every request reaches the model); returns
+    throughput, percentiles and errors."""
     spec = {
         "url": url.rstrip("/") + "/predict",
-        "body": json.dumps(body),
+        "body": body,
+        "distinct_bodies": DISTINCT_BODIES,
+        "offset": offset,  # runs with different offsets share no body
         "concurrency": concurrency,
         "duration": duration,
         "headers": {"Authorization": f"Bearer {token}"} if token else {},
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "nfldeploy.bench.load", json.dumps(spec)],
+        [sys.executable, "-m", "nfldeploy.bench.load"],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     result: dict[str, Any] | None = None
-    assert process.stdout is not None
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write(json.dumps(spec))
+    process.stdin.close()
     for line in process.stdout:
         message = json.loads(line)
         if message.get("progress") and on_progress:

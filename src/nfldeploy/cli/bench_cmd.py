@@ -39,7 +39,7 @@ def bench(
     p50/p95/p99 and errors (by status or exception) per concurrency level, with a live display. With --image
     the container runs with its rate limit lifted (capacity, not the limiter, is measured). --cold-start N
     (with --image) measures container start -> /ready -> first /predict N times."""
-    from nfldeploy.bench.run import cold_starts, load
+    from nfldeploy.bench.run import DISTINCT_BODIES, cold_starts, load
 
     if (url is None) == (image is None):
         raise ConfigError("give exactly one of --url and --image")
@@ -67,11 +67,12 @@ def bench(
         wait_ready(url, container)
     assert url is not None
     try:
-        table = Table(title=f"bench {url}", title_justify="left")
+        title = f"bench {url} ({DISTINCT_BODIES} distinct bodies per level: the cache cannot answer)"
+        table = Table(title=title, title_justify="left")
         for column in ("concurrency", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors"):
             table.add_column(column, justify="right")
         with Live(table, console=stderr(), refresh_per_second=4, transient=as_json) as live:
-            for level in concurrency:
+            for index, level in enumerate(concurrency):
 
                 def on_progress(message: dict[str, Any], level: int = level) -> None:
                     live.console.print(
@@ -80,7 +81,7 @@ def bench(
                         highlight=False,
                     )
 
-                result = load(url, body, level, duration, token, on_progress)
+                result = load(url, body, level, duration, token, on_progress, offset=index * DISTINCT_BODIES)
                 if not result["requests"]:
                     kinds = ", ".join(f"{kind}: {n}" for kind, n in result["errors"].items()) or "no answer"
                     raise RemoteError(f"no request to {url} succeeded at concurrency {level} ({kinds})")

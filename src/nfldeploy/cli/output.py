@@ -53,3 +53,10 @@ def report_internal_error(exc: Exception) -> None:
 def _labelled(label: str, style: str, message: str) -> Text:
     """A styled label and a message taken literally (brackets in it are text, not Rich markup)."""
     return Text.assemble((label, style), " ", message)
+
+
+def check_mark(passed: bool, skipped: bool = False) -> str:
+    """A check's outcome as Rich markup: pass, skip or FAIL."""
+    if skipped:
+        return "[yellow]skip[/]"
+    return "[green]pass[/]" if passed else "[red]FAIL[/]"

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from nfldeploy.cli.common import JSON_OPTION, SETTINGS_OPTION, check_url
-from nfldeploy.cli.output import print_json, stderr, stdout
+from nfldeploy.cli.output import check_mark, print_json, stderr, stdout
 from nfldeploy.errors import ConfigError
 from nfldeploy.export.layout import DEFAULT_OUT
 from nfldeploy.settings import DeploySettings
@@ -76,7 +76,7 @@ def smoke_test(
     console = stderr()
 
     def on_result(result: CheckResult) -> None:
-        mark = "[green]pass[/]" if result.passed else "[red]FAIL[/]"
+        mark = check_mark(result.passed, result.skipped)
         console.print(f"{mark} {result.name}: {result.detail}", highlight=False)
 
     def on_logs(text: str) -> None:
@@ -101,7 +101,7 @@ def smoke_test(
         for column in ("check", "result", "detail"):
             table.add_column(column)
         for result in report.results:
-            table.add_row(result.name, "[green]pass[/]" if result.passed else "[red]FAIL[/]", result.detail)
+            table.add_row(result.name, check_mark(result.passed, result.skipped), result.detail)
         stdout().print(table)
     report.raise_for_failures()
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from nfldeploy.cli.common import JSON_OPTION, SET_OPTION, SETTINGS_OPTION, resolve_settings
-from nfldeploy.cli.output import print_json, stderr, stdout, warn
+from nfldeploy.cli.output import check_mark, print_json, stderr, stdout, warn
 from nfldeploy.smoke.checks import CheckResult
 
 
@@ -35,7 +35,7 @@ def up(
             status.update(message)
 
         def on_result(result: CheckResult) -> None:
-            mark = "[green]pass[/]" if result.passed else "[red]FAIL[/]"
+            mark = check_mark(result.passed, result.skipped)
             console.print(f"  {mark} {result.name}: {result.detail}", highlight=False)
 
         result = run_up(config_path, settings, port, on_step=on_step, on_result=on_result)
@@ -53,9 +53,13 @@ def up(
             }
         )
         return
-    passed = sum(r.passed for r in result.report.results)
+    passed = sum(r.passed and not r.skipped for r in result.report.results)
+    skipped = sum(r.skipped for r in result.report.results)
+    counts = f"{passed}/{len(result.report.results)} smoke checks passed" + (
+        f", {skipped} skipped" if skipped else ""
+    )
     stdout().print(
-        f"[green]up[/]: {result.url}  ({passed}/{len(result.report.results)} smoke checks passed)\n"
+        f"[green]up[/]: {result.url}  ({counts})\n"
         f"  {result.where}\n"
         f"  try: curl -X POST {result.url}/predict -H 'Content-Type: application/json' -d '{{\"players\": "
         f'[{{"x": 50, "y": 26, "s": 5.0, "a": 0.5, "dis": 1.2, "o": 90, "dir": 90}}], '

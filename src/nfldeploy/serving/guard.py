@@ -144,7 +144,9 @@ class Guard:
                     "status": status,
                     "duration_ms": round(elapsed * 1000, 3),
                     "caller": caller,
-                    "peer": peer[0] if (peer := scope.get("client")) else None,  # what trusted_proxies matches
+                    "peer": peer[0]
+                    if (peer := scope.get("client"))
+                    else None,  # what trusted_proxies matches
                 }
             )
 

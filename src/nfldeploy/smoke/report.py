@@ -16,6 +16,7 @@ def as_json(url: str, results: list[CheckResult], extra: dict[str, Any]) -> dict
         "url": url,
         "passed": all(r.passed for r in results),
         "failed": [r.name for r in results if not r.passed],
+        "skipped": [r.name for r in results if r.skipped],
         "checks": [asdict(r) for r in results],
         **extra,
     }
@@ -28,6 +29,7 @@ def write_junit(path: Path, url: str, results: list[CheckResult]) -> None:
         name="nfldeploy smoke-test",
         tests=str(len(results)),
         failures=str(sum(not r.passed for r in results)),
+        skipped=str(sum(r.skipped for r in results)),
         time=f"{sum(r.seconds for r in results):.3f}",
     )
     ET.SubElement(ET.SubElement(suite, "properties"), "property", name="url", value=url)
@@ -35,7 +37,9 @@ def write_junit(path: Path, url: str, results: list[CheckResult]) -> None:
         case = ET.SubElement(
             suite, "testcase", classname="nfldeploy.smoke", name=result.name, time=f"{result.seconds:.3f}"
         )
-        if result.passed:
+        if result.skipped:
+            ET.SubElement(case, "skipped", message=result.detail)
+        elif result.passed:
             ET.SubElement(case, "system-out").text = result.detail
         else:
             ET.SubElement(case, "failure", message=result.detail).text = result.detail
