@@ -28,7 +28,13 @@ from nfldeploy.serving.guard import Guard, error_body
 from nfldeploy.serving.logs import AccessLog
 from nfldeploy.serving.metrics import Metrics
 from nfldeploy.serving.predictor import PlayResult, Predictor, to_json
-from nfldeploy.serving.schemas import BatchRequest, BatchResponse, PredictRequest, PredictResponse
+from nfldeploy.serving.schemas import (
+    BatchRequest,
+    BatchResponse,
+    ErrorResponse,
+    PredictRequest,
+    PredictResponse,
+)
 from nfldeploy.serving.security import ApiKeys, RateLimiter
 
 log = logging.getLogger("nfldeploy.serving")
@@ -144,6 +150,22 @@ def _validation_error(exc: ValidationError, request_id: str, prefix: str = "") -
     return JSONResponse(body, status_code=422)
 
 
+ERROR_DESCRIPTIONS = {
+    401: "no bearer token, or a wrong one (when the service has API keys)",
+    413: "the body exceeds max_body_bytes, or a batch exceeds max_batch_plays",
+    415: "the content type is not application/json",
+    422: "the request is invalid; the fields are named",
+    429: "rate limited, or too many bad tokens from this address (Retry-After)",
+    503: "not ready yet, overloaded, shutting down, or the model call failed (Retry-After)",
+    504: "no answer from the model before the request's deadline",
+}
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the errors a route can answer, all in the ErrorResponse shape."""
+    return {code: {"model": ErrorResponse, "description": ERROR_DESCRIPTIONS[code]} for code in codes}
+
+
 def _model_trouble(service: Service, exc: Exception, request_id: str) -> JSONResponse:
     """503 for a model call that failed, 504 for a request past its deadline; logged with the request id."""
     if isinstance(exc, DeadlineExceeded):
@@ -246,7 +268,7 @@ def create_app(config: ServeConfig, model: LoadedModel | None = None, preload: b
     )
     api.state.service = service
 
-    @api.get("/", summary="Service information")
+    @api.get("/", summary="Service information", responses=_errors(401, 429))
     async def info() -> dict[str, Any]:
         predictor = service.predictor
         return {
@@ -261,13 +283,17 @@ def create_app(config: ServeConfig, model: LoadedModel | None = None, preload: b
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @api.get("/ready", summary="Readiness: 200 once the model is loaded and warm")
+    @api.get("/ready", summary="Readiness: 200 once the model is loaded and warm", responses=_errors(503))
     async def ready(request: Request) -> Any:
         if service.predictor is None:
             return _not_ready(service, _request_id(request))
         return {"status": "ready", "model_version": service.predictor.version}
 
-    @api.get("/version", summary="The served model's lineage (from the export manifest)")
+    @api.get(
+        "/version",
+        summary="The served model's lineage (from the export manifest)",
+        responses=_errors(401, 429, 503),
+    )
     async def version(request: Request) -> Any:
         if service.predictor is None:
             return _not_ready(service, _request_id(request))
@@ -291,7 +317,7 @@ def create_app(config: ServeConfig, model: LoadedModel | None = None, preload: b
             "nfldeploy_version": __version__,
         }
 
-    @api.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    @api.get("/metrics", summary="Prometheus metrics", response_class=Response, responses=_errors(401))
     async def metrics() -> Response:
         if service.batcher is not None:
             service.metrics.queue_depth.set(service.batcher.depth())
@@ -337,6 +363,7 @@ def create_app(config: ServeConfig, model: LoadedModel | None = None, preload: b
         "/predict",
         summary="Predict one play",
         response_model=PredictResponse,
+        responses=_errors(401, 413, 415, 422, 429, 503, 504),
         openapi_extra=_body_schema(PredictRequest),
     )
     async def predict(request: Request) -> Any:
@@ -368,6 +395,7 @@ def create_app(config: ServeConfig, model: LoadedModel | None = None, preload: b
         "/predict_batch",
         summary="Predict many plays with one model call",
         response_model=BatchResponse,
+        responses=_errors(401, 413, 415, 422, 429, 503, 504),
         openapi_extra=_body_schema(BatchRequest, bare_array_of=PredictRequest),
     )
     async def predict_batch(request: Request) -> Any:

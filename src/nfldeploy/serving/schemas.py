@@ -71,7 +71,14 @@ class GameContext(_Strict):
 
 
 class PredictRequest(_Strict):
-    """One play: the deployment guide's request plus optional fields the model can use."""
+    """One play: the deployment guide's request plus optional fields the model can use. nfl_ids must be
+    unique within a play, and num_frames_output at most the model's horizon (/version): both 422 otherwise."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "dependentRequired": {"ball_land_x": ["ball_land_y"], "ball_land_y": ["ball_land_x"]}
+        }
+    )
 
     players: list[PlayerIn] = Field(min_length=1, max_length=MAX_PLAYERS)
     game_context: GameContext
@@ -173,3 +180,26 @@ class BatchResponse(BaseModel):
     results: list[PredictResponse]
     inference_time_ms: float
     model_version: str
+
+
+class FieldError(BaseModel):
+    """One invalid field of a 422."""
+
+    field: str
+    message: str
+    type: str
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong: a stable code, a message, and for a 422 the invalid fields."""
+
+    code: str
+    message: str
+    fields: list[FieldError] | None = None
+
+
+class ErrorResponse(BaseModel):
+    """The body of every error the API answers (4xx, 503, 504), with the request's id."""
+
+    error: ErrorDetail
+    request_id: str
