@@ -26,8 +26,8 @@ GUIDE_CURL_BODY = (
 )
 
 
-def _start(export_dir: Path, port: int) -> subprocess.Popen[str]:
-    env = {**os.environ, "NFLDEPLOY_MAX_WAIT_MS": "1"}
+def _start(export_dir: Path, port: int, **settings: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "NFLDEPLOY_MAX_WAIT_MS": "1", **settings}
     return subprocess.Popen(
         [sys.executable, "-m", "nfldeploy", "serve", str(export_dir), "--port", str(port)],
         stdout=subprocess.PIPE,
@@ -139,3 +139,55 @@ def test_sigterm_during_a_burst_loses_no_accepted_request(server: tuple[int, sub
     entries = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
     served = [entry for entry in entries if entry.get("path") == "/predict_batch"]
     assert [entry["status"] for entry in served] == [200] * len(answered)
+
+
+def test_sigterm_under_keep_alive_load_answers_every_request_sent_before_it_and_exits_0(
+    example_export: Path,
+) -> None:
+    """16 keep-alive clients post plays continuously; SIGTERM mid-load. Every request sent before the signal
+    is answered 200 (none reset), and the process exits 0 within the drain timeout."""
+    port = free_port()
+    limits = {"NFLDEPLOY_RATE_LIMIT_RPS": "1e9", "NFLDEPLOY_RATE_LIMIT_BURST": "1000000000"}
+    process = _start(example_export, port, NFLDEPLOY_ACCESS_LOG="false", NFLDEPLOY_CACHE_SIZE="0", **limits)
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.extend(process.stdout or []), daemon=True)
+    reader.start()  # a full pipe would block the server's log writes
+    _wait_ready(port, process)
+    url = f"http://127.0.0.1:{port}/predict"
+    body = json.loads(GUIDE_CURL_BODY)
+    records: list[tuple[float, str]] = []  # (when the request was sent, its outcome)
+    lock = threading.Lock()
+    stop = time.monotonic() + 5
+
+    def client() -> None:
+        with httpx.Client(timeout=30) as session:  # one keep-alive connection per client
+            while time.monotonic() < stop:
+                sent = time.monotonic()
+                try:
+                    outcome = str(session.post(url, json=body).status_code)
+                except httpx.TransportError as exc:
+                    outcome = type(exc).__name__
+                with lock:
+                    records.append((sent, outcome))
+                if not outcome.isdigit():
+                    return
+
+    threads = [threading.Thread(target=client) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    time.sleep(2.0)
+    signalled = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    for thread in threads:
+        thread.join(timeout=40)
+    try:
+        code = process.wait(timeout=35)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    stopped = time.monotonic() - signalled
+    before = [outcome for sent, outcome in records if sent < signalled - 0.05]
+    assert len(before) > 50 and set(before) == {"200"}, {o: before.count(o) for o in set(before)}
+    assert code == 0 and stopped < 31, (code, stopped, output[-5:])
+    after = {outcome for sent, outcome in records if sent >= signalled}
+    assert after <= {"200", "ConnectError", "RemoteProtocolError", "ReadError"}, after

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 from pathlib import Path
+from types import FrameType
 
 from nfldeploy.serving import logs
 
@@ -30,6 +32,10 @@ def run(
     port = port if port is not None else int(os.environ.get("PORT", "8080"))
     logs.configure(os.environ.get("NFLDEPLOY_LOG_LEVEL", "INFO").upper())
     log.info("starting", extra={"host": host, "port": port, "workers": workers})
+    # uvicorn drains on SIGTERM/SIGINT, then raises the signal again for the handler that was there before:
+    # this one, so a clean shutdown exits 0 (what orchestrators read as "stopped cleanly").
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop, _stopped)
     uvicorn.run(
         "nfldeploy.serving.app:app_from_env",
         factory=True,
@@ -42,3 +48,7 @@ def run(
         proxy_headers=False,  # the app resolves the client from X-Forwarded-For (NFLDEPLOY_TRUSTED_PROXIES)
         server_header=False,
     )
+
+
+def _stopped(signum: int, frame: FrameType | None) -> None:
+    log.info("stopped", extra={"signal": signal.Signals(signum).name})
