@@ -191,3 +191,60 @@ def test_sigterm_under_keep_alive_load_answers_every_request_sent_before_it_and_
     assert code == 0 and stopped < 31, (code, stopped, output[-5:])
     after = {outcome for sent, outcome in records if sent >= signalled}
     assert after <= {"200", "ConnectError", "RemoteProtocolError", "ReadError"}, after
+
+
+def test_several_workers_report_one_set_of_metrics_and_share_the_rate_limit(example_export: Path) -> None:
+    """--workers 2: /metrics (answered by whichever worker) counts every worker's requests, and the instance
+    enforces the rate limit once (each worker its share), not once per worker."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "nfldeploy",
+            "serve",
+            str(example_export),
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "NFLDEPLOY_RATE_LIMIT_RPS": "0.001", "NFLDEPLOY_RATE_LIMIT_BURST": "4"},
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        statuses = []
+        for _ in range(12):  # a fresh connection each time: the kernel spreads them over the workers
+            response = httpx.post(
+                f"http://127.0.0.1:{port}/predict",
+                content=GUIDE_CURL_BODY,
+                headers={"content-type": "application/json", "connection": "close"},
+                timeout=30,
+            )
+            statuses.append(response.status_code)
+        assert set(statuses) <= {200, 429, 503}
+        accepted = statuses.count(200) + statuses.count(503)  # 503: that worker's model was still loading
+        assert 2 <= accepted <= 4, statuses  # burst 4 for the instance (2 per worker), not 4 per worker
+
+        for _ in range(4):  # whichever worker answers, it reports the instance's totals
+            metrics = httpx.get(
+                f"http://127.0.0.1:{port}/metrics", headers={"connection": "close"}, timeout=10
+            ).text
+            counted = sum(
+                float(line.rsplit(" ", 1)[1])
+                for line in metrics.splitlines()
+                if line.startswith("nfldeploy_requests_total{") and 'route="/predict"' in line
+            )
+            assert counted == len(statuses), metrics
+    finally:
+        process.terminate()
+        process.wait(timeout=40)

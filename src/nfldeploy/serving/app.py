@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ValidationError
 
 from nfldeploy import __version__
@@ -67,15 +67,13 @@ class Service:
             log.exception("model failed to load")
             return
         manifest = loaded.manifest
-        self.metrics.model_info.info(
-            {
-                "experiment": str(manifest["experiment_name"]),
-                "config_sha256": str(manifest["config"]["sha256"]),
-                "artifact": loaded.artifact,
-                "format": str(manifest["artifacts"][loaded.artifact]["format"]),
-                "version": predictor.version,
-            }
-        )
+        self.metrics.model_info.labels(
+            experiment=str(manifest["experiment_name"]),
+            config_sha256=str(manifest["config"]["sha256"]),
+            artifact=loaded.artifact,
+            format=str(manifest["artifacts"][loaded.artifact]["format"]),
+            version=predictor.version,
+        ).set(1)
         self.predictor = predictor
         tune_gc(self.config.gc_threshold)
         log.info("model ready", extra={"model_version": predictor.version})
@@ -321,7 +319,7 @@ def create_app(config: ServeConfig, model: LoadedModel | None = None, preload: b
     async def metrics() -> Response:
         if service.batcher is not None:
             service.metrics.queue_depth.set(service.batcher.depth())
-        return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(service.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     async def predict_one(request: PredictRequest) -> tuple[Play, PlayResult, bool]:
         play = request.to_play()
@@ -440,7 +438,10 @@ def create_app(config: ServeConfig, model: LoadedModel | None = None, preload: b
 
     _add_request_schemas(api)
     keys = ApiKeys(config.api_keys)
-    limiter = RateLimiter(config.rate_limit_rps, config.rate_limit_burst)
+    share = max(
+        1, config.workers
+    )  # each worker process enforces its share: the instance enforces the setting
+    limiter = RateLimiter(config.rate_limit_rps / share, max(1, round(config.rate_limit_burst / share)))
     return Guard(
         api,
         service.metrics,
@@ -449,7 +450,9 @@ def create_app(config: ServeConfig, model: LoadedModel | None = None, preload: b
         config.max_body_bytes,
         access_log,
         clients=ClientAddress(parse_networks(config.trusted_proxies)),
-        auth_failures=RateLimiter(config.auth_failure_rps, config.auth_failure_burst),
+        auth_failures=RateLimiter(
+            config.auth_failure_rps / share, max(1, round(config.auth_failure_burst / share))
+        ),
     )
 
 

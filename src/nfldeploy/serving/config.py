@@ -45,6 +45,7 @@ class ServeConfig:
     api_keys: tuple[str, ...] = field(default=(), repr=False)
     rate_limit_rps: float = 50.0
     rate_limit_burst: int = 100
+    workers: int = 1  # worker processes of this instance; each enforces its share of the rate limits
     trusted_proxies: str = "127.0.0.1/32,::1/128"  # peers whose X-Forwarded-For names the client
     auth_failure_rps: float = 1.0  # bad tokens an address may try per second (after the burst: 429)
     auth_failure_burst: int = 10

@@ -1,8 +1,23 @@
-"""Prometheus metrics of one app (its own registry, so several apps can live in one process)."""
+"""Prometheus metrics of one app (its own registry, so several apps can live in one process).
+
+With several worker processes (``PROMETHEUS_MULTIPROC_DIR`` set before they start, as ``nfldeploy serve
+--workers N`` does), every worker writes its samples to that folder and /metrics reports the totals of all
+workers (prometheus_client's multiprocess mode): counters and histograms add up, the gauges in flight and
+queue depth are summed over live workers."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, disable_created_metrics
+import os
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+    multiprocess,
+)
 
 disable_created_metrics()  # type: ignore[no-untyped-call]  # the *_created series double the output and nothing here reads them
 
@@ -40,12 +55,36 @@ class Metrics:
         )
         self.cache_hits = Counter("nfldeploy_cache_hits", "Prediction cache hits", registry=r)
         self.cache_misses = Counter("nfldeploy_cache_misses", "Prediction cache misses", registry=r)
-        self.in_flight = Gauge("nfldeploy_requests_in_flight", "HTTP requests being served", registry=r)
-        self.queue_depth = Gauge("nfldeploy_batch_queue_depth", "Plays waiting for the model", registry=r)
+        self.in_flight = Gauge(
+            "nfldeploy_requests_in_flight",
+            "HTTP requests being served",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.queue_depth = Gauge(
+            "nfldeploy_batch_queue_depth",
+            "Plays waiting for the model",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
         self.rejected = Counter(
             "nfldeploy_rejected_requests",
             "Requests refused before inference by reason",
             ["reason"],
             registry=r,
         )
-        self.model_info = Info("nfldeploy_model", "The served model's lineage", registry=r)
+        self.model_info = Gauge(
+            "nfldeploy_model_info",
+            "The served model's lineage (1 per model served)",
+            ["experiment", "config_sha256", "artifact", "format", "version"],
+            registry=r,
+            multiprocess_mode="max",
+        )
+
+    def exposition(self) -> bytes:
+        """The text /metrics answers: this app's registry, or every worker's totals in multiprocess mode."""
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            return bytes(generate_latest(self.registry))
+        combined = CollectorRegistry()
+        multiprocess.MultiProcessCollector(combined)  # type: ignore[no-untyped-call]
+        return bytes(generate_latest(combined))

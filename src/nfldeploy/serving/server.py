@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
+import tempfile
 from pathlib import Path
 from types import FrameType
 
@@ -23,7 +25,6 @@ def run(
 ) -> None:
     """Serve until SIGTERM/SIGINT: uvicorn stops accepting, finishes in-flight requests, then the app
     drains its batcher. Settings reach every worker through ``NFLDEPLOY_*`` variables."""
-    import uvicorn
 
     if model_dir is not None:
         os.environ["NFLDEPLOY_MODEL_DIR"] = str(model_dir.resolve())
@@ -36,6 +37,24 @@ def run(
     # this one, so a clean shutdown exits 0 (what orchestrators read as "stopped cleanly").
     for stop in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop, _stopped)
+    metrics_dir = None
+    if workers > 1:
+        # one view of several processes: /metrics sums every worker's samples, and each worker enforces its
+        # share of the rate limit (NFLDEPLOY_WORKERS divides it), so the instance's limit is the setting
+        os.environ["NFLDEPLOY_WORKERS"] = str(workers)
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            metrics_dir = tempfile.mkdtemp(prefix="nfldeploy-metrics-")
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        _serve(host, port, workers, graceful_seconds)
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _serve(host: str, port: int, workers: int, graceful_seconds: int) -> None:
+    import uvicorn
+
     uvicorn.run(
         "nfldeploy.serving.app:app_from_env",
         factory=True,
