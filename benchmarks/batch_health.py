@@ -13,52 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "examples" / "outputs" / "nfl_production_v2_config.json"
-
-
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _serve(export_dir: Path, extra_env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
-    port = _port()
-    env = {
-        **os.environ,
-        "NFLDEPLOY_RATE_LIMIT_RPS": "1e9",
-        "NFLDEPLOY_RATE_LIMIT_BURST": "1000000000",
-        "NFLDEPLOY_CACHE_SIZE": "0",
-        "NFLDEPLOY_ACCESS_LOG": "false",
-        **extra_env,
-    }
-    command = [sys.executable, "-m", "nfldeploy", "serve", str(export_dir), "--port", str(port)]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/ready", timeout=1).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    process.kill()
-    raise SystemExit(f"the server at {url} did not get ready")
+from common import ROOT, UNLIMITED, export_or_example, serve
 
 
 def _measure(url: str, batch: list[Any], duration: float, concurrency: int) -> dict[str, float]:
@@ -105,19 +67,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    export_dir = args.export_dir
-    if not (export_dir / "manifest.json").exists():
-        from nfldeploy.export.pipeline import ExportOptions, run_export
-
-        export_dir = Path(tempfile.mkdtemp()) / "exported_models"
-        run_export(ExportOptions(config=EXAMPLE, out=export_dir))
+    export_dir = export_or_example(args.export_dir)
     golden = json.loads((export_dir / "golden" / "requests.json").read_text())
     batch = [golden[i % len(golden)] for i in range(args.plays)]
     designs = {"queued": {}, "whole": {"NFLDEPLOY_BATCHING": "false"}}
     rounds: dict[str, list[dict[str, float]]] = {name: [] for name in designs}
     for _ in range(args.rounds):
         for name, env in designs.items():
-            process, url = _serve(export_dir, env)
+            process, url = serve(export_dir, {**UNLIMITED, "NFLDEPLOY_CACHE_SIZE": "0", **env})
             try:
                 rounds[name].append(_measure(url, batch, args.duration, args.concurrency))
             finally:

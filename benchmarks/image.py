@@ -12,11 +12,11 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
+from common import export_or_example
 
 from nfldeploy.image.engine import connect
 from nfldeploy.image.pipeline import build
@@ -53,12 +53,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    export_dir = args.export_dir
-    if not (export_dir / "manifest.json").exists():
-        from nfldeploy.export.pipeline import ExportOptions, run_export
-
-        export_dir = Path(tempfile.mkdtemp()) / "exported_models"
-        run_export(ExportOptions(config=EXAMPLE, out=export_dir))
+    export_dir = export_or_example(args.export_dir)
     client = connect()
     settings = DeploySettings()
     base = client.images.get(settings.base_image)

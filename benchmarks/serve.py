@@ -28,6 +28,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from common import export_or_example
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "outputs" / "nfl_production_v2_config.json"
 LUA = """
@@ -116,12 +118,7 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk (scripts/test-services installs it)")
-    export_dir = args.export_dir
-    if not (export_dir / "manifest.json").exists():
-        from nfldeploy.export.pipeline import ExportOptions, run_export
-
-        export_dir = Path(tempfile.mkdtemp()) / "exported_models"
-        run_export(ExportOptions(config=EXAMPLE, out=export_dir))
+    export_dir = export_or_example(args.export_dir)
     work = Path(tempfile.mkdtemp())
     request = json.loads((export_dir / "golden" / "requests.json").read_text())[0]
     (work / "body.json").write_text(json.dumps(request))

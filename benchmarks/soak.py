@@ -13,26 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
-import subprocess
-import sys
-import tempfile
-import time
 from pathlib import Path
 
-import httpx
+from common import ROOT, UNLIMITED, export_or_example, serve
 
 from nfldeploy.bench.run import DISTINCT_BODIES, load
-
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "examples" / "outputs" / "nfl_production_v2_config.json"
-
-
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _rss_mb(pid: int) -> float:
@@ -52,32 +37,10 @@ def main() -> None:
     parser.add_argument("--slice-seconds", type=float, default=60.0, help="length of one reported slice")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    export_dir = args.export_dir
-    if not (export_dir / "manifest.json").exists():
-        from nfldeploy.export.pipeline import ExportOptions, run_export
-
-        export_dir = Path(tempfile.mkdtemp()) / "exported_models"
-        run_export(ExportOptions(config=EXAMPLE, out=export_dir))
+    export_dir = export_or_example(args.export_dir)
     body = json.loads((export_dir / "golden" / "requests.json").read_text())[0]
-    port = _port()
-    env = {
-        **os.environ,
-        "NFLDEPLOY_RATE_LIMIT_RPS": "1e9",
-        "NFLDEPLOY_RATE_LIMIT_BURST": "1000000000",
-        "NFLDEPLOY_ACCESS_LOG": "false",
-    }
-    command = [sys.executable, "-m", "nfldeploy", "serve", str(export_dir), "--port", str(port)]
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    server, url = serve(export_dir, UNLIMITED)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(url + "/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
         slices = []
         count = max(1, round(args.minutes * 60 / args.slice_seconds))
         for index in range(count):

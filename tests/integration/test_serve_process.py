@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -37,7 +38,7 @@ def _start(export_dir: Path, port: int, **settings: str) -> subprocess.Popen[str
     )
 
 
-def _wait_ready(port: int, process: subprocess.Popen[str]) -> None:
+def _wait_ready(port: int, process: subprocess.Popen[Any]) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         assert process.poll() is None, process.stdout.read() if process.stdout else ""
@@ -214,14 +215,7 @@ def test_several_workers_report_one_set_of_metrics_and_share_the_rate_limit(exam
         env={**os.environ, "NFLDEPLOY_RATE_LIMIT_RPS": "0.001", "NFLDEPLOY_RATE_LIMIT_BURST": "4"},
     )
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
+        _wait_ready(port, process)  # one worker ready; the other may still load (then 503)
         statuses = []
         for _ in range(12):  # a fresh connection each time: the kernel spreads them over the workers
             response = httpx.post(

@@ -164,6 +164,20 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorResponse, "description": ERROR_DESCRIPTIONS[code]} for code in codes}
 
 
+#: Why an inference request was not answered with a prediction (each a 503 or 504, never a 500).
+INFERENCE_REFUSALS = (QueueFull, Draining, ModelFailed, DeadlineExceeded)
+
+
+def _refusal(service: Service, exc: Exception, request_id: str, full: str) -> JSONResponse:
+    """The answer for one of INFERENCE_REFUSALS; ``full`` says how the queue was full."""
+    if isinstance(exc, QueueFull):
+        service.metrics.rejected.labels("queue_full").inc()
+        return _unavailable("overloaded", f"{full}; retry shortly", request_id)
+    if isinstance(exc, Draining):
+        return _unavailable("shutting_down", "the server is shutting down", request_id)
+    return _model_trouble(service, exc, request_id)
+
+
 def _model_trouble(service: Service, exc: Exception, request_id: str) -> JSONResponse:
     """503 for a model call that failed, 504 for a request past its deadline; logged with the request id."""
     if isinstance(exc, DeadlineExceeded):
@@ -377,14 +391,10 @@ def create_app(config: ServeConfig, model: LoadedModel | None = None, preload: b
             return too_far
         try:
             play, result, cached = await predict_one(body)
-        except QueueFull:
-            service.metrics.rejected.labels("queue_full").inc()
-            message = f"the model queue is full ({config.queue_size} waiting); retry shortly"
-            return _unavailable("overloaded", message, request_id)
-        except Draining:
-            return _unavailable("shutting_down", "the server is shutting down", request_id)
-        except (ModelFailed, DeadlineExceeded) as exc:
-            return _model_trouble(service, exc, request_id)
+        except INFERENCE_REFUSALS as exc:
+            return _refusal(
+                service, exc, request_id, f"the model queue is full ({config.queue_size} waiting)"
+            )
         return Response(
             to_json(service.predictor.respond(body, play, result, cached)), media_type="application/json"
         )
@@ -416,14 +426,8 @@ def create_app(config: ServeConfig, model: LoadedModel | None = None, preload: b
         plays = [item.to_play() for item in body.plays]
         try:
             results = await predict_many(body.plays, plays)
-        except QueueFull:
-            service.metrics.rejected.labels("queue_full").inc()
-            message = f"the model queue has no room for {len(plays)} plays; retry shortly"
-            return _unavailable("overloaded", message, request_id)
-        except Draining:
-            return _unavailable("shutting_down", "the server is shutting down", request_id)
-        except (ModelFailed, DeadlineExceeded) as exc:
-            return _model_trouble(service, exc, request_id)
+        except INFERENCE_REFUSALS as exc:
+            return _refusal(service, exc, request_id, f"the model queue has no room for {len(plays)} plays")
         predictor = service.predictor
         answers = [
             predictor.respond(item, play, res, False)
