@@ -2,10 +2,11 @@
 
     python benchmarks/batch_health.py [EXPORT_DIR] [--duration 8] [--concurrency 8] [--plays 64] [--json]
 
-Two servers run side by side on loopback with the same export, one after the other within each of three
-rounds: ``queued`` (the default: a batch's plays go through the bounded queue in model calls of at most
-MAX_BATCH plays) and ``whole`` (NFLDEPLOY_BATCHING=false: each batch is one model call in the event loop, the
-design before). Threads post batches of --plays golden plays at --concurrency while another thread polls
+Three servers run on loopback with the same export, one after the other within each of three rounds:
+``queued`` (the default: a batch's plays go through the bounded queue in model calls of at most MAX_BATCH
+plays, in the event loop), ``queued+thread`` (the same with the model on its own thread,
+NFLDEPLOY_MODEL_THREAD=true) and ``whole`` (NFLDEPLOY_BATCHING=false: each batch is one model call in the
+event loop, the design before). Threads post batches of --plays golden plays at --concurrency while another thread polls
 /health every 20 ms. Reports median over rounds of /health p50/p99 and batch throughput (plays/s).
 """
 
@@ -70,7 +71,11 @@ def main() -> None:
     export_dir = export_or_example(args.export_dir)
     golden = json.loads((export_dir / "golden" / "requests.json").read_text())
     batch = [golden[i % len(golden)] for i in range(args.plays)]
-    designs = {"queued": {}, "whole": {"NFLDEPLOY_BATCHING": "false"}}
+    designs = {
+        "queued": {},
+        "queued+thread": {"NFLDEPLOY_MODEL_THREAD": "true"},
+        "whole": {"NFLDEPLOY_BATCHING": "false"},
+    }
     rounds: dict[str, list[dict[str, float]]] = {name: [] for name in designs}
     for _ in range(args.rounds):
         for name, env in designs.items():
@@ -96,7 +101,7 @@ def main() -> None:
     for name in designs:
         r = result[name]
         print(
-            f"  {name:7s} /health p50 {r['health_p50_ms']:7.1f} ms  p99 {r['health_p99_ms']:7.1f} ms  "
+            f"  {name:13s} /health p50 {r['health_p50_ms']:7.1f} ms  p99 {r['health_p99_ms']:7.1f} ms  "
             f"batch throughput {r['plays_per_s']:7.0f} plays/s"
         )
     print(f"  /health p99, whole over queued: {result['ratio_health_p99_whole_over_queued']:.1f}x")

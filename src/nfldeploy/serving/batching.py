@@ -153,6 +153,9 @@ class MicroBatcher(Generic[T, R]):
                 self._fail(live, exc)
             finally:
                 self._busy = False
+            # A model call in the loop never yields, and neither does get() on a non-empty queue: without
+            # this, a deep queue would run call after call while /health and new requests wait.
+            await asyncio.sleep(0)
 
     @staticmethod
     def _fail(live: list[tuple[T, asyncio.Future[R]]], exc: Exception) -> None:
