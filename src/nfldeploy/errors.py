@@ -1,7 +1,7 @@
 """The error tree. Every error carries a message and a hint; the CLI maps each class to an exit code.
 
 Exit codes (stable, for CI pipelines): 0 ok, 1 user/config error, 2 usage, 3 a check failed,
-4 remote/cloud/docker error.
+4 remote/cloud/docker error, 5 internal error (a bug in nfldeploy).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ EXIT_USER = 1
 EXIT_USAGE = 2
 EXIT_CHECK = 3
 EXIT_REMOTE = 4
+EXIT_INTERNAL = 5
 
 
 class NfldeployError(Exception):

@@ -126,3 +126,43 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     )
     assert proc.returncode != 0
     assert "Traceback" in proc.stderr and "ConfigError" in proc.stderr
+
+
+def test_an_internal_error_exits_5_with_the_bug_hint_and_brackets_survive(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A bug is not a user error: exit 5, the exception's type and message (taken literally, brackets
+    included), and how to get the traceback; with --debug the traceback itself."""
+    from nfldeploy.cli import config_cmd
+
+    def broken(path: Path) -> None:
+        raise KeyError("[model] missing")
+
+    monkeypatch.setattr(config_cmd, "load_training_config", broken)
+    result = CliRunner().invoke(app, ["config", "validate", str(tmp_path / "c.json")])
+    assert result.exit_code == 5, result.output
+    assert "internal error: KeyError: '[model] missing'" in result.stderr
+    assert "this is a bug in nfldeploy" in result.stderr and "--debug" in result.stderr
+    debug = CliRunner().invoke(app, ["--debug", "config", "validate", str(tmp_path / "c.json")])
+    assert isinstance(debug.exception, KeyError)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["build", "--runtime", "wasm"],
+        ["build", "--kind", "edge"],
+        ["serve", "--runtime", "tflite"],
+        ["push", "--auth", "password"],
+        ["render", "--only", "cloudrun,heroku"],
+        ["export", "c.json", "--quantize", "int4"],
+        ["export", "c.json", "--formats", "onnx,tflite"],
+        ["smoke-test", "--target", "heroku"],
+        ["deploy", "--target", "heroku"],
+    ],
+    ids=lambda args: " ".join(args[:3]),
+)
+def test_a_value_outside_an_options_choices_is_a_usage_error(args: list[str]) -> None:
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for" in result.output

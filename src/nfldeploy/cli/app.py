@@ -22,7 +22,7 @@ from nfldeploy.cli import (
     up_cmd,
 )
 from nfldeploy.cli.output import report_error, report_internal_error, stderr
-from nfldeploy.errors import EXIT_USER, NfldeployError
+from nfldeploy.errors import EXIT_INTERNAL, NfldeployError
 
 
 class _ErrorHandlingGroup(TyperGroup):
@@ -47,7 +47,7 @@ class _ErrorHandlingGroup(TyperGroup):
             if _debug(ctx):
                 raise
             report_internal_error(exc)
-            raise typer.Exit(EXIT_USER) from None
+            raise typer.Exit(EXIT_INTERNAL) from None
 
 
 def _debug(ctx: Any) -> bool:
@@ -60,7 +60,8 @@ app = typer.Typer(
     help=(
         "Take a trained NFL player-trajectory model from its training run (config JSON + checkpoint) to a "
         "verified inference service.\n\n"
-        "Exit codes: 0 ok, 1 user/config error, 2 usage, 3 a check failed, 4 remote/cloud/docker error."
+        "Exit codes: 0 ok, 1 user/config error, 2 usage, 3 a check failed, 4 remote/cloud/docker error, "
+        "5 internal error (a bug)."
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from nfldeploy.cli.choices import ImageKind, ImageRuntime
 from nfldeploy.cli.common import JSON_OPTION, SET_OPTION, SETTINGS_OPTION, resolve_settings
 from nfldeploy.cli.output import print_json, stderr, stdout
 from nfldeploy.errors import ConfigError
@@ -20,8 +21,12 @@ def build(
     platform: str = typer.Option(
         "linux/amd64", "--platform", help="Target platform of the wheelhouse and image."
     ),
-    runtime: str = typer.Option("onnx", "--runtime", help="onnx (no torch in the image) or torchscript."),
-    kind: str = typer.Option("server", "--kind", help="server (uvicorn) or lambda (awslambdaric handler)."),
+    runtime: ImageRuntime = typer.Option(
+        ImageRuntime.onnx, "--runtime", help="onnx (no torch in the image) or torchscript."
+    ),
+    kind: ImageKind = typer.Option(
+        ImageKind.server, "--kind", help="server (uvicorn) or lambda (awslambdaric handler)."
+    ),
     settings_file: Path | None = SETTINGS_OPTION,
     overrides: list[str] | None = SET_OPTION,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not stream the build log."),
@@ -33,14 +38,14 @@ def build(
     from nfldeploy.image.pipeline import build as run_build
     from nfldeploy.render.dockerfile import ImageSpec
 
-    if runtime not in ("onnx", "torchscript") or kind not in ("server", "lambda"):
-        raise ConfigError("--runtime is onnx or torchscript; --kind is server or lambda")
     if not (export_dir / "manifest.json").is_file():
         raise ConfigError(
             f"no export at {export_dir} (manifest.json missing)", hint="Run nfldeploy export first."
         )
     settings = resolve_settings(settings_file, overrides).settings
-    spec = ImageSpec(kind=kind, runtime=runtime, base_image=settings.base_image, port=settings.port)  # type: ignore[arg-type]
+    spec = ImageSpec(
+        kind=kind.value, runtime=runtime.value, base_image=settings.base_image, port=settings.port
+    )
     console = stderr()
     with console.status("building", spinner="dots") as status:
 

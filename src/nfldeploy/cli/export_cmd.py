@@ -8,6 +8,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from nfldeploy.cli.choices import Quantize, comma_list
 from nfldeploy.cli.common import JSON_OPTION
 from nfldeploy.cli.output import print_json, stderr, stdout, warn
 from nfldeploy.export.layout import DEFAULT_OUT, FORMATS
@@ -22,9 +23,14 @@ def export(
         "-c",
         help="Checkpoint (.ckpt or state dict). Default: from the config's checkpoint_dir.",
     ),
-    formats: str = typer.Option(",".join(FORMATS), "--formats", help="Comma-separated: onnx, torchscript."),
-    quantize: str = typer.Option(
-        "int8",
+    formats: str = typer.Option(
+        ",".join(FORMATS),
+        "--formats",
+        help="Comma-separated: onnx, torchscript.",
+        callback=comma_list(FORMATS),
+    ),
+    quantize: Quantize = typer.Option(
+        Quantize.int8,
         "--quantize",
         help="int8: also write INT8 variants, each kept only if it passes the accuracy gate; or none.",
     ),
@@ -64,7 +70,7 @@ def export(
                 config=config_path,
                 checkpoint=checkpoint,
                 formats=tuple(name.strip() for name in formats.split(",") if name.strip()),
-                quantize=quantize,
+                quantize=quantize.value,
                 out=out,
                 architecture=architecture,
                 parity_tolerance=parity_tolerance,

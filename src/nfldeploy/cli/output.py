@@ -45,7 +45,9 @@ def report_internal_error(exc: Exception) -> None:
     console = stderr()
     console.print(_labelled("internal error:", "bold red", f"{type(exc).__name__}: {exc}"), highlight=False)
     console.print(
-        _labelled("hint:", "cyan", "rerun with --debug for the traceback, and report it as a bug."),
+        _labelled(
+            "hint:", "cyan", "this is a bug in nfldeploy: rerun with --debug for the traceback and report it."
+        ),
         highlight=False,
     )
 

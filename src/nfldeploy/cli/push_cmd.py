@@ -7,6 +7,7 @@ from typing import Any
 
 import typer
 
+from nfldeploy.cli.choices import PushAuth
 from nfldeploy.cli.common import JSON_OPTION, SET_OPTION, SETTINGS_OPTION, resolve_settings
 from nfldeploy.cli.output import print_json, stderr, stdout
 from nfldeploy.errors import ConfigError
@@ -19,8 +20,8 @@ def push(
         None, "--registry", help="host\\[:port]\\[/path] (default: the 'registry' setting)."
     ),
     export_dir: Path = typer.Option(DEFAULT_OUT, "--export-dir", help="Where the build record lives."),
-    auth: str = typer.Option(
-        "auto",
+    auth: PushAuth = typer.Option(
+        PushAuth.auto,
         "--auth",
         help="auto (by registry host: ECR, Artifact Registry, else env, else docker config), ecr, gcp, env, docker.",
     ),
@@ -55,7 +56,7 @@ def push(
                 )
                 status.update(f"pushing {reference}: {done}/{len(layers)} layers")
 
-        credentials = registry_auth(auth, target_reference(reference, target), settings.aws_region)
+        credentials = registry_auth(auth.value, target_reference(reference, target), settings.aws_region)
         pushed, digest = push_image(connect(), reference, target, credentials, on_progress=on_progress)
     record_push(export_dir, reference, pushed, digest)
     if as_json:

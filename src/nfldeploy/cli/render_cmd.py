@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from nfldeploy.cli.choices import comma_list
 from nfldeploy.cli.common import JSON_OPTION, SET_OPTION, SETTINGS_OPTION, resolve_settings
 from nfldeploy.cli.output import print_json, stdout
 from nfldeploy.export.layout import DEFAULT_OUT
@@ -19,7 +20,10 @@ def render(
         None, "--image", help="Image reference. Default: the last build, under the registry."
     ),
     only: str | None = typer.Option(
-        None, "--only", help="Comma-separated: cloudrun, lambda, kubernetes, compose, github."
+        None,
+        "--only",
+        help="Comma-separated: cloudrun, lambda, kubernetes, compose, github.",
+        callback=comma_list(("cloudrun", "lambda", "kubernetes", "compose", "github")),
     ),
     replicas: int = typer.Option(
         2, "--replicas", min=1, help="API replicas behind nginx in the compose stack."

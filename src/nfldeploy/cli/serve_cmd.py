@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from nfldeploy.cli.choices import ServedArtifact
 from nfldeploy.errors import ConfigError
 from nfldeploy.export.layout import DEFAULT_OUT
 from nfldeploy.extras import require
@@ -17,8 +18,8 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (0.0.0.0 for every interface)."),
     port: int | None = typer.Option(None, "--port", help="Port (default: $PORT, else 8080)."),
     workers: int = typer.Option(1, "--workers", min=1, help="Worker processes, each with its own model."),
-    runtime: str = typer.Option(
-        "auto",
+    runtime: ServedArtifact = typer.Option(
+        ServedArtifact.auto,
         "--runtime",
         help="auto (the manifest's default), onnx, onnx_int8, torchscript, torchscript_int8.",
     ),
@@ -42,5 +43,5 @@ def serve(
         host=host,
         port=port if port is not None else int(os.environ.get("PORT", "8080")),
         workers=workers,
-        runtime=runtime,
+        runtime=runtime.value,
     )

@@ -13,6 +13,7 @@ from nfldeploy.errors import ConfigError
 from nfldeploy.export.layout import DEFAULT_OUT
 from nfldeploy.settings import DeploySettings
 from nfldeploy.smoke.checks import CheckResult
+from nfldeploy.targets.select import TargetName
 
 
 def smoke_test(
@@ -20,7 +21,7 @@ def smoke_test(
     image: str | None = typer.Option(
         None, "--image", help="An image to start on a free port, test, then remove."
     ),
-    target: str | None = typer.Option(
+    target: TargetName | None = typer.Option(
         None, "--target", help="A deploy target's serving URL: local, cloudrun, lambda, kubernetes."
     ),
     port: int = typer.Option(8080, "--port", help="With --target local: the service's host port."),
@@ -107,18 +108,12 @@ def smoke_test(
 
 
 def _target_url(
-    target: str, port: int, export_dir: Path, settings: DeploySettings, canary: bool
+    target: TargetName, port: int, export_dir: Path, settings: DeploySettings, canary: bool
 ) -> tuple[str, bool]:
     """The URL a deploy target serves at, or its canary's own URL (then True), from its status."""
-    from nfldeploy.targets.select import TargetName, make_target
+    from nfldeploy.targets.select import make_target
 
-    try:
-        name = TargetName(target)
-    except ValueError:
-        raise ConfigError(
-            f"unknown target {target!r}; choose from {', '.join(t.value for t in TargetName)}"
-        ) from None
-    state = make_target(name, settings, export_dir=export_dir, port=port).status()
+    state = make_target(target, settings, export_dir=export_dir, port=port).status()
     if canary and state.get("canary_url"):
         return str(state["canary_url"]), True
     if canary and state["url"] and list(state["traffic"].values()) == [100]:
