@@ -26,7 +26,7 @@ def test_bench_reports_throughput_and_percentiles(example_export: Path) -> None:
                 "bench",
                 "--url",
                 url,
-                "--manifest",
+                "--export-dir",
                 str(example_export),
                 "-c",
                 "1",
@@ -62,7 +62,7 @@ def test_bench_fails_when_nothing_succeeds(example_export: Path) -> None:
                 "bench",
                 "--url",
                 url,
-                "--manifest",
+                "--export-dir",
                 str(example_export),
                 "-c",
                 "2",
@@ -81,12 +81,12 @@ def test_percentile() -> None:
 
 
 def test_usage(example_export: Path) -> None:
-    assert runner.invoke(app, ["bench", "--manifest", str(example_export)]).exit_code == 1
-    no_scheme = runner.invoke(app, ["bench", "--url", "127.0.0.1:8080", "--manifest", str(example_export)])
+    assert runner.invoke(app, ["bench", "--export-dir", str(example_export)]).exit_code == 1
+    no_scheme = runner.invoke(app, ["bench", "--url", "127.0.0.1:8080", "--export-dir", str(example_export)])
     assert no_scheme.exit_code == 1 and "http://" in no_scheme.stderr
     assert (
         runner.invoke(
-            app, ["bench", "--url", "http://x", "--cold-start", "2", "--manifest", str(example_export)]
+            app, ["bench", "--url", "http://x", "--cold-start", "2", "--export-dir", str(example_export)]
         ).exit_code
         == 1
     )

@@ -22,7 +22,7 @@ runner = CliRunner()
 
 def _smoke(url: str, export: Path, *extra: str) -> Any:
     return runner.invoke(
-        app, ["smoke-test", "--url", url, "--manifest", str(export), "--requests", "10", *extra]
+        app, ["smoke-test", "--url", url, "--export-dir", str(export), "--requests", "10", *extra]
     )
 
 
@@ -119,11 +119,13 @@ def test_a_different_model_fails_the_version_and_golden_rows(
 
 
 def test_usage_errors(example_export: Path) -> None:
-    assert runner.invoke(app, ["smoke-test", "--manifest", str(example_export)]).exit_code == 1
-    missing = runner.invoke(app, ["smoke-test", "--url", "http://127.0.0.1:9", "--manifest", "/nonexistent"])
+    assert runner.invoke(app, ["smoke-test", "--export-dir", str(example_export)]).exit_code == 1
+    missing = runner.invoke(
+        app, ["smoke-test", "--url", "http://127.0.0.1:9", "--export-dir", "/nonexistent"]
+    )
     assert missing.exit_code == 1 and "no export manifest" in missing.stderr
     no_scheme = runner.invoke(
-        app, ["smoke-test", "--url", "localhost:8080", "--manifest", str(example_export)]
+        app, ["smoke-test", "--url", "localhost:8080", "--export-dir", str(example_export)]
     )
     assert no_scheme.exit_code == 1 and "must start with http://" in no_scheme.stderr
 
@@ -167,3 +169,21 @@ def _cache_hits(metrics: str) -> float:
         for sample in family.samples
         if sample.name == "nfldeploy_cache_hits_total"
     )
+
+
+def test_the_old_manifest_spelling_still_works_with_a_warning(example_export: Path) -> None:
+    with serving(_app(example_export)) as url:
+        result = runner.invoke(
+            app,
+            [
+                "smoke-test",
+                "--url",
+                url,
+                "--manifest",
+                str(example_export / "manifest.json"),
+                "--requests",
+                "5",
+            ],
+        )
+    assert result.exit_code == 0, result.output
+    assert "--manifest is deprecated" in result.stderr and "use --export-dir" in result.stderr

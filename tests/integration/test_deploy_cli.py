@@ -84,14 +84,14 @@ def test_cloudrun_deploy_canary_smoke_promote_rollback(
         "--target",
         "cloudrun",
         "--canary",
-        "--manifest",
+        "--export-dir",
         str(retrained_export),
         "--junit",
         str(junit),
     )
     assert smoke.exit_code == 0, smoke.output
     assert 'failures="0"' in junit.read_text()
-    mixed = _cli("smoke-test", "--target", "cloudrun", "--manifest", str(retrained_export))
+    mixed = _cli("smoke-test", "--target", "cloudrun", "--export-dir", str(retrained_export))
     assert mixed.exit_code == 3, mixed.output  # the weighted URL mostly serves the example: not the canary
 
     promoted = _cli("deploy", "--target", "cloudrun", "--promote", "--json")

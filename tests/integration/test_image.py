@@ -208,7 +208,7 @@ def test_smoke_test_of_the_image(
             "smoke-test",
             "--image",
             built.tag,
-            "--manifest",
+            "--export-dir",
             str(export_copy),
             "--token",
             "image-key",

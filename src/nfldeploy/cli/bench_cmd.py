@@ -11,10 +11,9 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
-from nfldeploy.cli.common import JSON_OPTION, check_url
+from nfldeploy.cli.common import EXPORT_DIR_OPTION, JSON_OPTION, MANIFEST_OPTION, check_url, export_dir_of
 from nfldeploy.cli.output import print_json, stderr, stdout
 from nfldeploy.errors import ConfigError, RemoteError
-from nfldeploy.export.layout import DEFAULT_OUT
 
 
 def bench(
@@ -22,9 +21,8 @@ def bench(
     image: str | None = typer.Option(
         None, "--image", help="An image: started on a free port for the run, then removed."
     ),
-    manifest: Path = typer.Option(
-        DEFAULT_OUT, "--manifest", help="Export directory: its first golden request is the load."
-    ),
+    export_dir: Path = EXPORT_DIR_OPTION,
+    manifest: Path | None = MANIFEST_OPTION,
     concurrency: list[int] = typer.Option(
         [1, 16], "--concurrency", "-c", help="Concurrent connections; repeatable."
     ),
@@ -46,10 +44,10 @@ def bench(
     url = check_url(url) if url is not None else None
     if cold_start and image is None:
         raise ConfigError("--cold-start needs --image")
-    export_dir = manifest.parent if manifest.name == "manifest.json" else manifest
+    export_dir = export_dir_of(export_dir, manifest)
     requests_file = export_dir / "golden" / "requests.json"
     if not requests_file.is_file():
-        raise ConfigError(f"no golden requests at {requests_file}", hint="Pass --manifest EXPORT_DIR.")
+        raise ConfigError(f"no golden requests at {requests_file}", hint="Pass --export-dir EXPORT_DIR.")
     body = json.loads(requests_file.read_text())[0]
     results: dict[str, Any] = {"levels": []}
     container = None

@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 from nfldeploy.errors import ConfigError
+from nfldeploy.export.layout import DEFAULT_OUT
 from nfldeploy.settings import DeploySettings, ResolvedSettings, load_settings
 
 JSON_OPTION = typer.Option(False, "--json", help="Print the result as JSON on stdout (for CI).")
@@ -51,3 +52,22 @@ def check_url(url: str) -> str:
     if not url.startswith(("http://", "https://")):
         raise ConfigError(f"--url must start with http:// or https://, got {url!r}")
     return url.rstrip("/")
+
+
+EXPORT_DIR_OPTION = typer.Option(
+    DEFAULT_OUT,
+    "--export-dir",
+    help="The export directory (the output of nfldeploy export), or its manifest.json.",
+)
+MANIFEST_OPTION = typer.Option(None, "--manifest", hidden=True, help="Deprecated spelling of --export-dir.")
+
+
+def export_dir_of(export_dir: Path, manifest: Path | None) -> Path:
+    """The export directory from --export-dir, or from the deprecated --manifest (with a warning); a path to
+    manifest.json means its folder."""
+    if manifest is not None:
+        from nfldeploy.cli.output import warn
+
+        warn("--manifest is deprecated and goes in the next release: use --export-dir")
+        export_dir = manifest
+    return export_dir.parent if export_dir.name == "manifest.json" else export_dir

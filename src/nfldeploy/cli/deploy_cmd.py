@@ -8,10 +8,9 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from nfldeploy.cli.common import JSON_OPTION, SET_OPTION, SETTINGS_OPTION, resolve_settings
+from nfldeploy.cli.common import EXPORT_DIR_OPTION, JSON_OPTION, SET_OPTION, SETTINGS_OPTION, resolve_settings
 from nfldeploy.cli.output import print_json, stderr, stdout, warn
 from nfldeploy.errors import ConfigError
-from nfldeploy.export.layout import DEFAULT_OUT
 from nfldeploy.settings import DeploySettings
 from nfldeploy.targets.select import TargetName, default_image, make_target
 
@@ -23,9 +22,6 @@ TARGET_OPTION = typer.Option(
     "(kubectl's context; render only without one).",
 )
 PORT_OPTION = typer.Option(8080, "--port", help="local: the host port the service answers on.")
-EXPORT_DIR_OPTION = typer.Option(
-    DEFAULT_OUT, "--export-dir", help="The export (its manifest and build record)."
-)
 
 
 def _settings(settings_file: Path | None, overrides: list[str] | None, **flags: Any) -> DeploySettings:

@@ -7,10 +7,16 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from nfldeploy.cli.common import JSON_OPTION, SETTINGS_OPTION, check_url
+from nfldeploy.cli.common import (
+    EXPORT_DIR_OPTION,
+    JSON_OPTION,
+    MANIFEST_OPTION,
+    SETTINGS_OPTION,
+    check_url,
+    export_dir_of,
+)
 from nfldeploy.cli.output import check_mark, print_json, stderr, stdout
 from nfldeploy.errors import ConfigError
-from nfldeploy.export.layout import DEFAULT_OUT
 from nfldeploy.settings import DeploySettings
 from nfldeploy.smoke.checks import CheckResult
 from nfldeploy.targets.select import TargetName
@@ -31,11 +37,8 @@ def smoke_test(
         help="With --target cloudrun|lambda: test the canary through its own URL (Cloud Run's tag URL, "
         "Lambda's canary alias) instead of the weighted service URL.",
     ),
-    manifest: Path = typer.Option(
-        DEFAULT_OUT,
-        "--manifest",
-        help="The export directory (or its manifest.json) the service should serve.",
-    ),
+    export_dir: Path = EXPORT_DIR_OPTION,
+    manifest: Path | None = MANIFEST_OPTION,
     token: str | None = typer.Option(
         None, "--token", envvar="NFLDEPLOY_SMOKE_TOKEN", help="Bearer token; expects auth (401 without it)."
     ),
@@ -57,11 +60,11 @@ def smoke_test(
 
     if sum(x is not None for x in (url, image, target)) != 1:
         raise ConfigError("give exactly one of --url, --image and --target")
-    export_dir = manifest.parent if manifest.name == "manifest.json" else manifest
+    export_dir = export_dir_of(export_dir, manifest)
     if not (export_dir / "manifest.json").is_file():
         raise ConfigError(
             f"no export manifest at {export_dir}",
-            hint="Pass --manifest EXPORT_DIR (the output of nfldeploy export).",
+            hint="Pass --export-dir EXPORT_DIR (the output of nfldeploy export).",
         )
     if canary and target not in ("cloudrun", "lambda"):
         raise ConfigError("--canary needs --target cloudrun or --target lambda")
