@@ -6,7 +6,8 @@ Starts ``nfldeploy serve`` (one worker, rate limit lifted, the cache on at its d
 /predict from a separate process (nfldeploy's load generator: distinct bodies, so the cache cannot answer
 and its memory bound is exercised) in one-minute slices. Reports per minute: requests, errors, p50 and p99,
 and the server's resident memory (VmRSS); then the totals and the RSS growth from the first minute to the
-last. Targets: 0 errors and RSS growth under 10 %.
+last, and over the second half (a leak keeps growing there; allocator warm-up has levelled off). Targets:
+0 errors and RSS growth under 10 %.
 """
 
 from __future__ import annotations
@@ -73,6 +74,8 @@ def main() -> None:
         "rss_first_mb": slices[0]["rss_mb"],
         "rss_last_mb": slices[-1]["rss_mb"],
         "rss_growth": slices[-1]["rss_mb"] / slices[0]["rss_mb"] - 1,
+        # a leak keeps growing; allocator warm-up (onnxruntime's arena, Python's heap) levels off
+        "rss_growth_second_half": slices[-1]["rss_mb"] / slices[len(slices) // 2]["rss_mb"] - 1,
         "slices": slices,
     }
     if args.json:
@@ -80,7 +83,8 @@ def main() -> None:
         return
     print(
         f"{summary['requests']} requests, {summary['errors']} errors; RSS {summary['rss_first_mb']:.1f} -> "
-        f"{summary['rss_last_mb']:.1f} MB ({summary['rss_growth']:+.1%}); targets: 0 errors, growth < 10 %"
+        f"{summary['rss_last_mb']:.1f} MB ({summary['rss_growth']:+.1%}; over the second half "
+        f"{summary['rss_growth_second_half']:+.1%}); targets: 0 errors, growth < 10 %"
     )
 
 
