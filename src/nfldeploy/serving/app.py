@@ -57,7 +57,8 @@ class Service:
         try:
             loaded = model or load_model(self.config.model_dir, self.config.runtime, self.config.threads)
             predictor = Predictor(loaded)
-            predictor.warm_up()
+            # the largest model call the batcher makes (Lambda, without batching, keeps its cold start short)
+            predictor.warm_up(self.config.max_batch if self.config.batching else 1)
         except NfldeployError as exc:
             self.load_error = exc.message
             log.error("model failed to load", extra={"error": exc.message})

@@ -67,11 +67,15 @@ class Predictor:
             for i, play in enumerate(plays)
         ]
 
-    def warm_up(self) -> None:
-        """Run a full play and a one-player play so the first request pays no first-call costs."""
+    def warm_up(self, max_batch: int = 1) -> None:
+        """Run a full play and a one-player play, then ``max_batch`` full plays at once, so the first requests
+        pay no first-call costs and the runtime's memory arena has already grown to the largest batch the
+        server sends (otherwise resident memory creeps up over the first minutes of load)."""
         player = PlayerState(x=50.0, y=26.0, s=5.0, a=0.5, dis=0.5, o=90.0, dir=90.0)
         full = Play(players=[player] * 22, down=1, distance=10.0)
         self.run_plays([full, Play(players=[player], down=1, distance=10.0)])
+        if max_batch > 1:
+            self.run_plays([full] * max_batch)
 
     def respond(
         self, request: PredictRequest, play: Play, result: PlayResult, cached: bool
