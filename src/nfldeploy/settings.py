@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from nfldeploy.errors import ConfigError
 
 ENV_PREFIX = "NFLDEPLOY_"
+#: Old setting names, accepted for one release with a warning: the new name, or None when the setting is gone.
+RENAMED: dict[str, str | None] = {"architecture": "lambda_architecture", "runtime": None}
 SETTINGS_FILE = "nfldeploy.toml"
 
 
@@ -37,7 +39,6 @@ class DeploySettings(BaseModel):
     registry: str | None = Field(default=None, description="registry host[:port][/path] images are pushed to")
     repository: str = Field(default="nfldeploy/nfl-trajectory", description="image repository name")
     base_image: str = Field(default="python:3.11-slim", description="base image of the serving image")
-    runtime: Literal["onnx", "torchscript"] = Field(default="onnx", description="model runtime served")
     cpu: float = Field(default=1.0, gt=0, description="vCPUs per instance")
     memory: str = Field(default="2Gi", pattern=r"^\d+(Mi|Gi)$", description="memory per instance, e.g. 2Gi")
     min_instances: int = Field(default=0, ge=0)
@@ -55,7 +56,9 @@ class DeploySettings(BaseModel):
         description="a public service on purpose: Cloud Run lets allUsers invoke it (IAM run.invoker); "
         "Lambda accepts function_url_auth NONE without API keys",
     )
-    architecture: Literal["x86_64", "arm64"] = Field(default="x86_64", description="Lambda architecture")
+    lambda_architecture: Literal["x86_64", "arm64"] = Field(
+        default="x86_64", description="the Lambda function's CPU architecture"
+    )
     training_config: str | None = Field(
         default=None,
         description="the training config JSON in your repository, for the rendered workflow "
@@ -108,6 +111,7 @@ class ResolvedSettings:
     settings: DeploySettings
     sources: dict[str, str] = field(default_factory=dict)
     settings_file: Path | None = None
+    warnings: tuple[str, ...] = ()
 
     def rows(self) -> list[tuple[str, Any, str]]:
         """(name, value, source) for every setting, in declaration order."""
@@ -161,6 +165,9 @@ def load_settings(
         found = find_settings_file(cwd or Path.cwd())
         if found:
             file_path, file_values = found
+    warnings: list[str] = []
+    flags = _renamed(dict(flags or {}), "--set", warnings)
+    file_values = _renamed(dict(file_values), str(file_path), warnings)
     unknown = sorted(set(file_values) - set(fields))
     if unknown:
         raise ConfigError(
@@ -175,6 +182,12 @@ def load_settings(
             values[name], sources[name] = flags[name], "flag"
         elif env_name in environ:
             values[name], sources[name] = environ[env_name], f"env:{env_name}"
+        elif old := next(
+            (o for o, new in RENAMED.items() if new == name and ENV_PREFIX + o.upper() in environ), None
+        ):
+            old_env = ENV_PREFIX + old.upper()
+            values[name], sources[name] = environ[old_env], f"env:{old_env}"
+            warnings.append(f"{old_env} is deprecated: use {env_name}")
         elif name in file_values:
             values[name], sources[name] = file_values[name], f"file:{file_path}"
     try:
@@ -187,4 +200,24 @@ def load_settings(
             message = str(err["msg"]).removeprefix("Value error, ")
             problems.append(f"{name}{origin}: {message}" if name else message)
         raise ConfigError("invalid deploy settings: " + "; ".join(problems)) from exc
-    return ResolvedSettings(settings=settings, sources=sources, settings_file=file_path)
+    return ResolvedSettings(
+        settings=settings, sources=sources, settings_file=file_path, warnings=tuple(warnings)
+    )
+
+
+def _renamed(values: dict[str, Any], where: str, warnings: list[str]) -> dict[str, Any]:
+    """``values`` with old setting names moved to their new ones (or dropped), each with a warning."""
+    for old, new in RENAMED.items():
+        if old not in values:
+            continue
+        value = values.pop(old)
+        if new is None:
+            warnings.append(
+                f"{where}: the setting {old!r} is gone (nothing read it) and is ignored; remove it"
+            )
+        else:
+            warnings.append(
+                f"{where}: the setting {old!r} is now {new!r}; the old name goes in the next release"
+            )
+            values.setdefault(new, value)
+    return values

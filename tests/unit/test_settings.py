@@ -80,3 +80,20 @@ def test_explicit_settings_file(tmp_path: Path) -> None:
 def test_memory_mib() -> None:
     assert DeploySettings(memory="2Gi").memory_mib == 2048
     assert DeploySettings(memory="512Mi").memory_mib == 512
+
+
+def test_renamed_settings_are_accepted_with_a_warning(tmp_path: Path) -> None:
+    (tmp_path / "nfldeploy.toml").write_text('architecture = "arm64"\nruntime = "onnx"\n')
+    resolved = load_settings(cwd=tmp_path, environ={})
+    assert resolved.settings.lambda_architecture == "arm64"
+    assert any("'architecture' is now 'lambda_architecture'" in w for w in resolved.warnings)
+    assert any("'runtime' is gone" in w for w in resolved.warnings)
+    from_env = load_settings(cwd=tmp_path / "none", environ={"NFLDEPLOY_ARCHITECTURE": "arm64"})
+    assert from_env.settings.lambda_architecture == "arm64" and from_env.warnings
+    flagged = load_settings({"architecture": "arm64"}, cwd=tmp_path / "none", environ={})
+    assert flagged.settings.lambda_architecture == "arm64"
+
+
+def test_the_serving_containers_runtime_variable_does_not_disturb_the_settings(tmp_path: Path) -> None:
+    resolved = load_settings(cwd=tmp_path, environ={"NFLDEPLOY_RUNTIME": "onnx_int8"})
+    assert resolved.warnings == () and "runtime" not in DeploySettings.model_fields

@@ -9,7 +9,7 @@ import typer
 
 from nfldeploy.errors import ConfigError
 from nfldeploy.export.layout import DEFAULT_OUT
-from nfldeploy.settings import DeploySettings, ResolvedSettings, load_settings
+from nfldeploy.settings import RENAMED, DeploySettings, ResolvedSettings, load_settings
 
 JSON_OPTION = typer.Option(False, "--json", help="Print the result as JSON on stdout (for CI).")
 SETTINGS_OPTION = typer.Option(
@@ -38,13 +38,19 @@ def parse_overrides(pairs: list[str] | None) -> dict[str, Any]:
 def resolve_settings(settings_file: Path | None, overrides: list[str] | None) -> ResolvedSettings:
     """Settings with CLI overrides applied; unknown override keys are errors."""
     flags = parse_overrides(overrides)
-    unknown = sorted(set(flags) - set(DeploySettings.model_fields))
+    unknown = sorted(set(flags) - set(DeploySettings.model_fields) - set(RENAMED))
     if unknown:
         raise ConfigError(
             f"unknown setting(s) in --set: {', '.join(unknown)}",
             hint=f"Known settings: {', '.join(DeploySettings.model_fields)}.",
         )
-    return load_settings(flags, settings_file=settings_file)
+    resolved = load_settings(flags, settings_file=settings_file)
+    if resolved.warnings:
+        from nfldeploy.cli.output import warn
+
+        for message in resolved.warnings:
+            warn(message)
+    return resolved
 
 
 def check_url(url: str) -> str:

@@ -82,6 +82,7 @@ def sam(inputs: Inputs) -> dict[str, Any]:
     """The SAM template of the Lambda variant."""
     view = common(inputs)
     view["function_url_auth"] = inputs.settings.function_url_auth
+    view["lambda_architecture"] = inputs.settings.lambda_architecture
     view["api_gateway"] = inputs.settings.lambda_endpoint == "api_gateway"
     view["throttle_rate"] = f"{inputs.settings.rate_limit_rps:g}"
     view["throttle_burst"] = inputs.settings.rate_limit_burst

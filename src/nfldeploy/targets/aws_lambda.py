@@ -457,7 +457,7 @@ class LambdaTarget:
             "memory": settings.memory_mib,
             "timeout": settings.timeout,
             "env": env,
-            "arch": settings.architecture,
+            "arch": settings.lambda_architecture,
             "role": self._role_name(),
         }
         spec_hash = _spec_hash(spec)
@@ -467,7 +467,9 @@ class LambdaTarget:
         unchanged = current is not None and current.get("Description", "") == SPEC_PREFIX + spec_hash
         if SECRET_ENV in env and not unchanged:
             actions.append(Action("secret_ref", SECRET_ENV, env[SECRET_ENV]))
-        summary = f"memory {settings.memory_mib} MiB, timeout {settings.timeout}s, {settings.architecture}"
+        summary = (
+            f"memory {settings.memory_mib} MiB, timeout {settings.timeout}s, {settings.lambda_architecture}"
+        )
         if current is None:
             actions.append(Action("create_function", self.function, f"PackageType Image, {summary}"))
         elif not unchanged:
