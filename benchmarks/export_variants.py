@@ -26,11 +26,11 @@ from nfldeploy.config import load_training_config
 from nfldeploy.export.checkpoint import load_weights, read_checkpoint
 from nfldeploy.export.gates import accuracy
 from nfldeploy.export.heldout import heldout_samples
-from nfldeploy.export.manifest import read_manifest
 from nfldeploy.export.pipeline import ExportOptions, run_export
 from nfldeploy.export.runtimes import Runner, eager_runner, onnx_runner, torchscript_runner
 from nfldeploy.model import build_model
 from nfldeploy.model.contracts import get_contract
+from nfldeploy.records.manifest import read_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "outputs" / "nfl_production_v2_config.json"
@@ -77,7 +77,7 @@ def main() -> None:
     if not (folder / "manifest.json").exists():
         folder = Path(tempfile.mkdtemp()) / "exported_models"
         run_export(ExportOptions(config=EXAMPLE, out=folder))
-    manifest = read_manifest(folder)
+    manifest = read_manifest(folder).model_dump(mode="json")
     variants = _variants(folder, manifest)
     samples = [s for s in heldout_samples(manifest["model"]["horizon"], 96) if len(s[0].players) == 22][:32]
     plays, truth = [p for p, _ in samples], [t for _, t in samples]

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from nfldeploy.model.contracts import get_contract
 from nfldeploy.model.features import Play, PlayerState, best_mode, to_field_positions
-from nfldeploy.serving.backends import read_manifest
+from nfldeploy.records.manifest import read_manifest
 
 
 class Player(BaseModel):
@@ -58,7 +58,7 @@ class Request(BaseModel):
 
 
 def build(export_dir: Path) -> FastAPI:
-    manifest = read_manifest(export_dir)
+    manifest = read_manifest(export_dir).model_dump(mode="json")
     torch.set_num_threads(1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

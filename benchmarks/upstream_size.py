@@ -49,7 +49,7 @@ def main() -> None:
     state = {f"model.{key}": value for key, value in model.state_dict().items()}
     torch.save({"state_dict": state, "hyper_parameters": {"hidden_dim": 128, "num_modes": 8}}, checkpoint)
     manifest = run_export(ExportOptions(config=config, checkpoint=checkpoint, out=out, on_step=print))
-    print(f"exported to {out}: {', '.join(manifest['artifacts'])}")
+    print(f"exported to {out}: {', '.join(manifest.artifacts)}")
 
 
 if __name__ == "__main__":

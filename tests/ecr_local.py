@@ -7,8 +7,8 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
+from nfldeploy.cloud.aws import ecr_login
 from nfldeploy.image.push import push_image
-from nfldeploy.targets.aws_lambda import ecr_login
 
 MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 

@@ -98,7 +98,7 @@ def check_registry(settings: DeploySettings) -> Check:
 
 def check_gcp() -> Check:
     """Application Default Credentials for Cloud Run (file location only)."""
-    from nfldeploy.targets.cloudrun import credential_source
+    from nfldeploy.cloud.gcp import credential_source
 
     try:
         source = credential_source()
@@ -117,7 +117,7 @@ def check_gcp() -> Check:
 
 def check_aws() -> Check:
     """Credentials for Lambda and ECR through the standard AWS chain (its method, never the keys)."""
-    from nfldeploy.targets.aws_lambda import credential_source
+    from nfldeploy.cloud.aws import credential_source
 
     try:
         source = credential_source()

@@ -11,6 +11,14 @@ from nfldeploy.errors import ConfigError
 
 def read_json_object(path: Path, what: str) -> dict[str, Any]:
     """Read a JSON object from ``path``; any problem is a ConfigError naming the file."""
+    data = read_json_value(path, what)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the {what} must be a JSON object, got {type(data).__name__}")
+    return data
+
+
+def read_json_value(path: Path, what: str) -> object:
+    """Read any JSON value from ``path``; any problem is a ConfigError naming the file."""
     if not path.exists():
         raise ConfigError(
             f"{what} not found: {path}", hint="Check the path; it is relative to where you run."
@@ -28,6 +36,4 @@ def read_json_object(path: Path, what: str) -> dict[str, Any]:
             f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
             hint=f"Fix the JSON syntax of the {what}; was the file truncated?",
         ) from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the {what} must be a JSON object, got {type(data).__name__}")
     return data

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from collections.abc import Callable
@@ -12,9 +11,10 @@ from typing import Any
 
 from nfldeploy.config import load_training_config
 from nfldeploy.errors import ConfigError, DockerUnavailable, NfldeployError
-from nfldeploy.export.checkpoint import resolve_checkpoint, sha256_file
+from nfldeploy.export.checkpoint import resolve_checkpoint
 from nfldeploy.export.layout import DEFAULT_OUT
 from nfldeploy.extras import require
+from nfldeploy.records.manifest import read_manifest_if_any, sha256_file
 from nfldeploy.settings import DeploySettings
 from nfldeploy.smoke.checks import CheckResult
 from nfldeploy.smoke.run import SmokeReport, smoke_url
@@ -50,12 +50,12 @@ def default_config() -> Path:
 def export_is_current(out: Path, config_sha: str, checkpoint_sha: str) -> bool:
     """An export exists for this exact config and checkpoint."""
     try:
-        manifest = json.loads((out / "manifest.json").read_text())
-    except (OSError, ValueError):
+        manifest = read_manifest_if_any(out)
+    except ConfigError:  # unreadable or from another version: export again
         return False
-    return bool(
-        manifest.get("config", {}).get("sha256") == config_sha
-        and manifest.get("checkpoint", {}).get("sha256") == checkpoint_sha
+    return manifest is not None and (manifest.config.sha256, manifest.checkpoint.sha256) == (
+        config_sha,
+        checkpoint_sha,
     )
 
 

@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 from nfldeploy.cli.app import app
 from nfldeploy.config import load_training_config
-from nfldeploy.export.checkpoint import sha256_file
 from nfldeploy.export.runtimes import eager_runner, onnx_runner, torchscript_runner
 from nfldeploy.model import build_model
+from nfldeploy.records.manifest import sha256_file
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
@@ -254,7 +254,7 @@ def test_int8_dropped_past_its_tolerance(tmp_path: Path, example_config: Path) -
     from nfldeploy.export.pipeline import ExportOptions, run_export
 
     out = tmp_path / "out"
-    manifest = run_export(ExportOptions(config=example_config, out=out, int8_tolerance=-1.0))
+    manifest = run_export(ExportOptions(config=example_config, out=out, int8_tolerance=-1.0)).model_dump()
     for name in ("onnx_int8", "torchscript_int8"):
         assert manifest["accuracy"][name]["kept"] is False
         assert "INT8 dropped" in manifest["accuracy"][name]["reason"]

@@ -228,7 +228,7 @@ import json, sys
 from pathlib import Path
 from nfldeploy.export.pipeline import ExportOptions, run_export
 m = run_export(ExportOptions(config=Path(sys.argv[1]), checkpoint=Path(sys.argv[2]), out=Path(sys.argv[3]),
-                             formats=("onnx",), quantize="none", heldout_plays=24))
+                             formats=("onnx",), quantize="none", heldout_plays=24)).model_dump(mode="json")
 print(json.dumps({"parity": m["parity"], "accuracy": m["accuracy"], "onnx": m["artifacts"]["onnx"]["sha256"],
                   "golden": m["files"]["golden/outputs.json"]["sha256"]}))
 """

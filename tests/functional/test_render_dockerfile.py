@@ -2,29 +2,26 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from nfldeploy.errors import ConfigError
+from nfldeploy.records.manifest import Manifest, read_manifest
 from nfldeploy.render.dockerfile import ImageSpec, dockerfile_view, render_dockerfile, render_dockerignore
 from nfldeploy.render.environment import render_template
 from services import tool
 
 
 @pytest.fixture(scope="module")
-def manifest(example_export: Path) -> dict[str, object]:
-    data: dict[str, object] = json.loads((example_export / "manifest.json").read_text())
-    return data
+def manifest(example_export: Path) -> Manifest:
+    return read_manifest(example_export)
 
 
 @pytest.mark.parametrize("kind", ["server", "lambda"])
 @pytest.mark.parametrize("runtime", ["onnx", "torchscript"])
-def test_dockerfile_passes_hadolint(
-    manifest: dict[str, object], tmp_path: Path, kind: str, runtime: str
-) -> None:
+def test_dockerfile_passes_hadolint(manifest: Manifest, tmp_path: Path, kind: str, runtime: str) -> None:
     spec = ImageSpec(kind=kind, runtime=runtime, base_image="registry.example/python:3.11-slim", port=9000)  # type: ignore[arg-type]
     text = render_dockerfile(dockerfile_view(manifest, spec, "nfldeploy-0.1.0-py3-none-any.whl", "abc123"))
     lines = text.splitlines()
@@ -39,7 +36,7 @@ def test_dockerfile_passes_hadolint(
     ]
     assert order == sorted(order)
     assert "--no-index" in text and "USER 10001:10001" in lines
-    assert 'LABEL io.nfldeploy.config-sha256="' + str(manifest["config"]["sha256"]) + '"' in lines  # type: ignore[index]
+    assert 'LABEL io.nfldeploy.config-sha256="' + manifest.config.sha256 + '"' in lines
     assert 'LABEL org.opencontainers.image.revision="abc123"' in lines
     artifact = "onnx" if runtime == "onnx" else "torchscript"
     assert f"NFLDEPLOY_RUNTIME={artifact}" in text
@@ -64,8 +61,8 @@ def test_dockerignore_allows_only_the_context() -> None:
     assert lines == ["*", "!wheels/", "!requirements.txt", "!dist/", "!model/"]
 
 
-def test_missing_artifact_is_a_config_error(manifest: dict[str, object]) -> None:
-    stripped = {**manifest, "artifacts": {"onnx": manifest["artifacts"]["onnx"]}}  # type: ignore[index]
+def test_missing_artifact_is_a_config_error(manifest: Manifest) -> None:
+    stripped = manifest.model_copy(update={"artifacts": {"onnx": manifest.artifacts["onnx"]}})
     with pytest.raises(ConfigError, match="no torchscript artifact"):
         dockerfile_view(stripped, ImageSpec(runtime="torchscript"), "w.whl")
 

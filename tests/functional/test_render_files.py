@@ -14,6 +14,7 @@ import yaml
 from typer.testing import CliRunner
 
 from cloudrun_schema import service_schema
+from manifests import sample_manifest
 from nfldeploy.cli.app import app
 from nfldeploy.errors import ConfigError
 from nfldeploy.render import views
@@ -23,10 +24,7 @@ from nfldeploy.settings import DeploySettings
 from services import tool, unavailable
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "render"
-MANIFEST: dict[str, Any] = {
-    "experiment_name": "nfl_production_v2",
-    "config": {"sha256": "07ddda2891bd78242e64c2781cc6666157e253a8dd2c5feca12a1f369bc4b3f4"},
-}
+MANIFEST = sample_manifest()
 runner = CliRunner()
 
 
@@ -244,7 +242,7 @@ def test_rendered_cloudrun_service_and_the_deployed_revision_are_the_same(tmp_pa
 
             raise exceptions.NotFound("none")
 
-    manifest = {**MANIFEST, "serving_default": "onnx", "artifacts": {"onnx": {"sha256": "5e" * 32}}}
+    manifest = MANIFEST
     image = "us-docker.pkg.dev/proj/nfl/api@sha256:" + "ab" * 32
     settings = DeploySettings(
         project="proj",
@@ -264,7 +262,7 @@ def test_rendered_cloudrun_service_and_the_deployed_revision_are_the_same(tmp_pa
     revision = knative["spec"]["template"]
     container = revision["spec"]["containers"][0]
     target = CloudRunTarget(NoService(), "proj", "us-central1", settings.service_name, manifest=manifest)
-    api = target.plan(settings, image).get("template")
+    api = target.plan(settings, image).spec.template
     api_container = api["containers"][0]
 
     assert container["image"] == api_container["image"] == image

@@ -12,9 +12,11 @@ import httpx
 import pytest
 
 from fake_cloudrun import FakeCloudRun
+from manifests import sample_manifest
+from nfldeploy.cloud.gcp import services_client
 from nfldeploy.errors import DeployError, SmokeTestError
 from nfldeploy.settings import DeploySettings
-from nfldeploy.targets.cloudrun import CloudRunTarget, services_client
+from nfldeploy.targets.cloudrun import CloudRunTarget
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 PROJECT, REGION = "nfl-proj", "us-central1"
@@ -38,12 +40,14 @@ def _settings(service: str, **values: Any) -> DeploySettings:
 
 def test_create_update_iam_and_secret_reference(fake: FakeCloudRun, pushed_image: str) -> None:
     service = f"svc-{uuid.uuid4().hex[:6]}"
-    manifest = {
-        "experiment_name": "Run/One",
-        "config": {"sha256": "c0" * 32},
-        "serving_default": "onnx",
-        "artifacts": {"onnx": {"sha256": "ab" * 32}},
-    }
+    base = sample_manifest()
+    manifest = base.model_copy(
+        update={
+            "experiment_name": "Run/One",
+            "config": base.config.model_copy(update={"sha256": "c0" * 32}),
+            "artifacts": {"onnx": base.artifacts["onnx"].model_copy(update={"sha256": "ab" * 32})},
+        }
+    )
     target = _target(fake, service, manifest=manifest)
     settings = _settings(service)
     plan = target.plan(settings, pushed_image)
@@ -102,7 +106,7 @@ def test_canary_promote_rollback(fake: FakeCloudRun, pushed_image: str) -> None:
     statuses = fake.services[target.full_name]["trafficStatuses"]
     assert any(s.get("tag") == "canary" and s["revision"] == canary.revision for s in statuses)
     status = target.status()
-    assert status["traffic"] == {canary.revision: 10, first.revision: 90}
+    assert status.traffic == {canary.revision: 10, first.revision: 90}
 
     promoted = target.apply(target.plan_promote())
     assert promoted.traffic == {canary.revision: 100}
@@ -135,7 +139,7 @@ def test_a_failed_operation_keeps_the_previous_revision(
     assert service in caught.value.message and "not found" in caught.value.message
     assert f"{first.revision} 100 %" in caught.value.message
     assert fake.traffic(target.full_name) == {first.revision: 100}
-    assert target.status()["revisions"][-1]["state"] == "failed"
+    assert target.status().revisions[-1].state == "failed"
 
 
 def test_permission_denied_names_the_service_and_quotes_the_api(
@@ -172,6 +176,6 @@ def test_no_wait_returns_once_submitted(fake: FakeCloudRun, pushed_image: str) -
     submitted = target.apply(target.plan(_settings(service), pushed_image))
     assert submitted.url == "" and "GetOperation" not in fake.calls
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not target.status()["traffic"]:
+    while time.monotonic() < deadline and not target.status().traffic:
         time.sleep(0.5)
-    assert target.status()["traffic"] == {submitted.revision: 100}
+    assert target.status().traffic == {submitted.revision: 100}

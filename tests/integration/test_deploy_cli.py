@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from fake_cloudrun import FakeCloudRun
 from nfldeploy.cli.app import app
+from nfldeploy.records.build import Build, BuildRecord, write_build_record
 from services import free_port, unavailable
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -155,11 +156,18 @@ def test_kubernetes_dry_run_of_an_unpushed_build_prints_what_it_would_apply(
     export = tmp_path / "exported_models"
     shutil.copytree(example_export, export)
     tag = "nfldeploy/nfl-trajectory:e814d187027c-onnx"
-    (export / "build-record.json").write_text(
-        json.dumps(
-            {"builds": {"server-onnx": {"tag": tag, "kind": "server", "labels": {}}}, "last": "server-onnx"}
-        )
+    build = Build(
+        image_id="sha256:" + "0" * 64,
+        tag=tag,
+        size_bytes=1,
+        layers=1,
+        labels={},
+        kind="server",
+        runtime="onnx",
+        seconds=1.0,
+        cached_steps=0,
     )
+    write_build_record(export, BuildRecord().with_build(build))
     common = ["--target", "kubernetes", "--export-dir", str(export)]
     dry = _cli("deploy", *common, "--dry-run")
     assert dry.exit_code == 0, dry.output
@@ -179,7 +187,7 @@ def test_lambda_deploy_status_rollback_through_the_cli(
 ) -> None:
     """An image already in (moto's) ECR deployed by reference; the CLI reads the AWS chain from the env."""
     from ecr_local import ecr_via_local_registry
-    from nfldeploy.targets.aws_lambda import aws_clients
+    from nfldeploy.cloud.aws import aws_clients
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("AWS_ENDPOINT_URL", aws_env)

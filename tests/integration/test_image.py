@@ -17,8 +17,8 @@ import pytest
 from typer.testing import CliRunner
 
 from nfldeploy.cli.app import app
-from nfldeploy.image.build import BuildResult
 from nfldeploy.image.pipeline import build
+from nfldeploy.records.build import Build
 from nfldeploy.render.dockerfile import ImageSpec
 from services import TEST_REPOSITORY, Registry, base_image, free_port
 
@@ -35,7 +35,7 @@ def export_copy(example_export: Path, tmp_path_factory: pytest.TempPathFactory) 
 
 
 @pytest.fixture(scope="module")
-def built(docker_client: Any, export_copy: Path) -> Iterator[BuildResult]:
+def built(docker_client: Any, export_copy: Path) -> Iterator[Build]:
     result = build(export_copy, ImageSpec(base_image=base_image()), REPOSITORY, client=docker_client)
     yield result
     for image in docker_client.images.list(name=REPOSITORY):
@@ -59,7 +59,7 @@ def _wait_ready(url: str, container: Any) -> None:
 
 
 def test_the_image_runs_as_non_root_and_serves_the_golden_outputs(
-    docker_client: Any, built: BuildResult, export_copy: Path
+    docker_client: Any, built: Build, export_copy: Path
 ) -> None:
     port = free_port()
     container = docker_client.containers.run(built.tag, detach=True, ports={"8080/tcp": ("127.0.0.1", port)})
@@ -92,7 +92,7 @@ def test_the_image_runs_as_non_root_and_serves_the_golden_outputs(
         container.remove(force=True)
 
 
-def test_labels_carry_the_lineage(built: BuildResult, export_copy: Path) -> None:
+def test_labels_carry_the_lineage(built: Build, export_copy: Path) -> None:
     manifest = json.loads((export_copy / "manifest.json").read_text())
     labels = built.labels
     assert labels["io.nfldeploy.config-sha256"] == manifest["config"]["sha256"]
@@ -104,7 +104,7 @@ def test_labels_carry_the_lineage(built: BuildResult, export_copy: Path) -> None
 
 
 def test_a_new_model_reuses_the_dependency_layers(
-    docker_client: Any, built: BuildResult, export_copy: Path, example_config: Path, tmp_path: Path
+    docker_client: Any, built: Build, export_copy: Path, example_config: Path, tmp_path: Path
 ) -> None:
     from custom_models import export_other_model
 
@@ -140,7 +140,7 @@ def _push(*args: str, env: dict[str, str] | None = None) -> Any:
 
 
 def test_push_to_a_registry_and_read_back_the_digest(
-    built: BuildResult, registry: Registry, export_copy: Path
+    built: Build, registry: Registry, export_copy: Path
 ) -> None:
     result = _push("--registry", registry.address, "--export-dir", str(export_copy), "--json")
     assert result.exit_code == 0, result.output
@@ -157,9 +157,7 @@ def test_push_to_a_registry_and_read_back_the_digest(
     assert record["builds"][record["last"]]["pushed"][pushed["reference"]] == pushed["digest"]
 
 
-def test_push_with_a_wrong_password_exits_4(
-    built: BuildResult, auth_registry: Registry, export_copy: Path
-) -> None:
+def test_push_with_a_wrong_password_exits_4(built: Build, auth_registry: Registry, export_copy: Path) -> None:
     wrong = {"NFLDEPLOY_REGISTRY_USERNAME": "tester", "NFLDEPLOY_REGISTRY_PASSWORD": "wrong"}
     result = _push(
         built.tag, "--registry", auth_registry.address, "--export-dir", str(export_copy), env=wrong
@@ -198,9 +196,7 @@ def test_a_broken_build_exits_4_and_leaves_no_containers(docker_client: Any, exp
     assert stray == []  # a failed build leaves no (stopped) build containers behind
 
 
-def test_smoke_test_of_the_image(
-    built: BuildResult, export_copy: Path, docker_client: Any, tmp_path: Path
-) -> None:
+def test_smoke_test_of_the_image(built: Build, export_copy: Path, docker_client: Any, tmp_path: Path) -> None:
     before = {c.id for c in docker_client.containers.list(all=True)}
     result = runner.invoke(
         app,
@@ -304,7 +300,7 @@ def test_the_lambda_image_answers_through_the_runtime_api(docker_client: Any, la
 
 
 def test_push_to_ecr_with_a_token_from_boto3(
-    built: BuildResult, export_copy: Path, aws_env: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    built: Build, export_copy: Path, aws_env: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """moto's ECR hands out AWS:<account>-auth-token; a registry that demands exactly that takes the push."""
     from services import start_registry
@@ -321,7 +317,7 @@ def test_push_to_ecr_with_a_token_from_boto3(
 
 
 def test_push_to_artifact_registry_with_an_adc_token(
-    built: BuildResult, export_copy: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    built: Build, export_copy: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """google-auth signs a service account's JWT and trades it at a local OAuth token endpoint (the
     key file's token_uri); the registry accepts oauth2accesstoken with that access token."""

@@ -13,9 +13,10 @@ import pytest
 
 from ecr_local import MANIFEST_V2, ecr_via_local_registry
 from lambda_runtime import RuntimeAPI
+from nfldeploy.cloud.aws import AwsClients, aws_clients
 from nfldeploy.errors import ConfigError, DeployError, SmokeTestError
 from nfldeploy.settings import DeploySettings
-from nfldeploy.targets.aws_lambda import AwsClients, LambdaTarget, _docker_push, aws_clients
+from nfldeploy.targets.aws_lambda import LambdaTarget, _docker_push
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -186,7 +187,7 @@ def test_deploy_secret_canary_promote_rollback(
         failed_target.apply(
             failed_target.plan(secured.model_copy(update={"timeout": 31}), ecr_ref, canary=20)
         )
-    assert target.status()["traffic"] == {f"{name}:2": 100}
+    assert target.status().traffic == {f"{name}:2": 100}
 
     # a canary that passes: checked through its own URL while live still sends it nothing, then weighted
     seen: list[tuple[str, dict[str, Any]]] = []
@@ -210,12 +211,12 @@ def test_deploy_secret_canary_promote_rollback(
     )
     assert aws.lambda_.get_alias(FunctionName=name, Name="canary")["FunctionVersion"] == "4"
     state = target.status()
-    assert state["traffic"] == canary.traffic and state["canary_url"] == canary_url
+    assert state.traffic == canary.traffic and state.canary_url == canary_url
     promoted = target.apply(target.plan_promote())
     assert promoted.traffic == {f"{name}:4": 100}
     rolled = target.rollback()
     assert rolled.traffic == {f"{name}:2": 100}
-    assert [r["name"] for r in target.status()["revisions"]] == [f"{name}:{v}" for v in range(1, 5)]
+    assert [r.name for r in target.status().revisions] == [f"{name}:{v}" for v in range(1, 5)]
 
 
 def test_an_image_missing_from_ecr_changes_nothing(
@@ -229,7 +230,7 @@ def test_an_image_missing_from_ecr_changes_nothing(
     uri = aws.ecr.describe_repositories(repositoryNames=[f"nfl/{name}"])["repositories"][0]["repositoryUri"]
     with pytest.raises(DeployError, match=r"is not in the ECR repository.*nothing was changed"):
         target.plan(_settings(name), f"{uri}@sha256:{'0' * 64}")
-    assert target.status()["traffic"] == first.traffic == {f"{name}:1": 100}
+    assert target.status().traffic == first.traffic == {f"{name}:1": 100}
 
 
 def test_the_default_push_goes_to_exactly_the_repository_uri(
@@ -313,7 +314,7 @@ def test_behind_an_api_gateway_http_api(
     second = target.apply(target.plan(slower, lambda_image))
     stage = aws.apigateway.get_stage(ApiId=api["ApiId"], StageName="$default")
     assert stage["DefaultRouteSettings"]["ThrottlingRateLimit"] == 10
-    assert second.url == api["ApiEndpoint"] and target.status()["url"] == api["ApiEndpoint"]
+    assert second.url == api["ApiEndpoint"] and target.status().url == api["ApiEndpoint"]
     assert target.rollback().traffic == {f"{name}:1": 100}
 
     # the function's image answers the HTTP API's events (payload 2.0 from the $default stage)

@@ -63,8 +63,8 @@ def test_deploy_update_rollback(target: LocalTarget, image: str, tmp_path: Path)
     )
 
     status = target.status()
-    assert status["serving"] == second.revision and status["traffic"] == {second.revision: 100}
-    assert {r["name"]: r["state"] for r in status["revisions"]}[first.revision] == "exited"
+    assert status.serving == second.revision and status.traffic == {second.revision: 100}
+    assert {r.name: r.state for r in status.revisions}[first.revision] == "exited"
 
     back = target.rollback()
     assert back.revision == first.revision and back.previous == second.revision
@@ -78,9 +78,9 @@ def test_a_failed_apply_leaves_the_previous_revision_serving(target: LocalTarget
     plan = target.plan(broken, base_image())
     with pytest.raises(DeployError, match=f"nothing was replaced; {first.revision} keeps serving"):
         target.apply(plan)
-    assert target.status()["serving"] == first.revision
+    assert target.status().serving == first.revision
     assert httpx.get(first.url + "/ready").status_code == 200
-    names = [r["name"] for r in target.status()["revisions"]]
+    names = [r.name for r in target.status().revisions]
     assert not [n for n in names if n.endswith("-verify")]  # the trial container is gone
 
 

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from manifests import sample_manifest
 from nfldeploy.image.context import image_requirements, model_files, pinned_requirements
-from nfldeploy.image.push import split_reference, target_reference
+from nfldeploy.image.references import split_reference, target_reference
 from nfldeploy.render.dockerfile import ImageSpec
 
 REQUIRES = [
@@ -49,16 +50,9 @@ def test_pins_from_wheel_names(tmp_path: Path) -> None:
 
 
 def test_model_files_are_the_served_artifact_and_its_lineage() -> None:
-    manifest = {
-        "config": {"file": "run_config.json"},
-        "artifacts": {"onnx": {"file": "model.onnx"}, "torchscript": {"file": "model.torchscript.pt"}},
-        "files": {
-            "model.onnx": {},
-            "model.torchscript.pt": {},
-            "run_config.json": {},
-            "golden/requests.json": {},
-        },
-    }
+    entry = {"sha256": "00" * 32, "bytes": 1}
+    names = ("model.onnx", "model.torchscript.pt", "run_config.json", "golden/requests.json")
+    manifest = sample_manifest(files={name: entry for name in names})
     assert model_files(manifest, "onnx") == [
         "golden/requests.json",
         "manifest.json",
@@ -91,17 +85,17 @@ def test_split_reference() -> None:
 
 
 def test_registry_auth_picks_by_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nfldeploy.cloud import aws, gcp
     from nfldeploy.image.push import registry_auth
-    from nfldeploy.targets import aws_lambda, cloudrun
 
     calls: list[str] = []
     monkeypatch.setattr(
-        aws_lambda,
+        aws,
         "ecr_login",
         lambda region: calls.append(f"ecr:{region}") or {"username": "AWS", "password": "x"},
     )
     monkeypatch.setattr(
-        cloudrun,
+        gcp,
         "artifact_registry_login",
         lambda: calls.append("gcp") or {"username": "oauth2accesstoken", "password": "y"},
     )

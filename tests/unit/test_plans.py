@@ -13,9 +13,10 @@ from google.api_core import exceptions
 from google.cloud import run_v2
 from google.iam.v1 import policy_pb2
 
+from nfldeploy.cloud.aws import AwsClients
 from nfldeploy.errors import ConfigError, DeployError, RemoteError
 from nfldeploy.settings import DeploySettings
-from nfldeploy.targets.aws_lambda import SPEC_PREFIX, AwsClients, LambdaTarget
+from nfldeploy.targets.aws_lambda import SPEC_PREFIX, LambdaSpec, LambdaTarget
 from nfldeploy.targets.base import Action, Plan
 from nfldeploy.targets.cloudrun import CloudRunTarget
 
@@ -48,7 +49,7 @@ def _settings(**values: Any) -> DeploySettings:
 
 def _serving(target: CloudRunTarget, settings: DeploySettings, traffic: dict[str, int]) -> run_v2.Service:
     """The service as it is after ``settings`` were deployed and traffic set to ``traffic``."""
-    template = target.plan(settings, IMAGE).get("template")
+    template = target.plan(settings, IMAGE).spec.template
     return run_v2.Service(
         name=target.full_name,
         template=template,
@@ -64,9 +65,9 @@ def _kinds(plan: Plan) -> list[str]:
 def test_cloudrun_first_deploy_creates_and_routes_everything() -> None:
     plan = _cloudrun(RemoteState()).plan(_settings(), IMAGE)
     assert _kinds(plan) == ["create", "traffic"]
-    revision = plan.get("revision")
-    assert revision.startswith("nfl-abababab-") and plan.get("traffic") == {revision: 100}
-    container = plan.get("template")["containers"][0]
+    revision = plan.spec.revision
+    assert revision.startswith("nfl-abababab-") and plan.spec.traffic == {revision: 100}
+    container = plan.spec.template["containers"][0]
     assert container["startup_probe"]["http_get"]["path"] == "/ready"
     assert container["resources"]["limits"] == {"cpu": "1", "memory": "2Gi"}
 
@@ -82,20 +83,20 @@ def test_cloudrun_unchanged_settings_give_the_empty_plan() -> None:
 
 def test_cloudrun_changed_settings_update_with_a_new_revision() -> None:
     target = _cloudrun(RemoteState())
-    old = target.plan(_settings(), IMAGE).get("revision")
+    old = target.plan(_settings(), IMAGE).spec.revision
     state = RemoteState(_serving(target, _settings(), {old: 100}))
     plan = _cloudrun(state).plan(_settings(memory="4Gi", cpu=2), IMAGE)
-    assert _kinds(plan) == ["update", "traffic"] and plan.get("revision") != old
-    assert plan.get("previous") == old
+    assert _kinds(plan) == ["update", "traffic"] and plan.spec.revision != old
+    assert plan.spec.previous == old
 
 
 def test_cloudrun_canary_splits_and_checks_before_traffic() -> None:
     target = _cloudrun(RemoteState())
-    old = target.plan(_settings(), IMAGE).get("revision")
+    old = target.plan(_settings(), IMAGE).spec.revision
     state = RemoteState(_serving(target, _settings(), {old: 100}))
     plan = _cloudrun(state, verify=lambda url: None).plan(_settings(concurrency=10), IMAGE, canary=10)
     assert _kinds(plan) == ["update", "tag", "smoke_test", "traffic"]
-    assert plan.get("traffic") == {plan.get("revision"): 10, old: 90}
+    assert plan.spec.traffic == {plan.spec.revision: 10, old: 90}
     with pytest.raises(ConfigError, match="between 1 and 99"):
         _cloudrun(state).plan(_settings(), IMAGE, canary=100)
     with pytest.raises(ConfigError, match="Cloud Run cpu must be one of"):
@@ -171,7 +172,7 @@ def test_lambda_unchanged_function_gives_the_empty_plan() -> None:
     target, _ = _lambda(state)
     changed = target.plan(settings, ECR_IMAGE)
     assert _kinds(changed) == ["update_function", "publish_version", "alias"]
-    target, stubs = _lambda(lambda *s: state(*s, description=SPEC_PREFIX + changed.get("spec_hash")))
+    target, stubs = _lambda(lambda *s: state(*s, description=SPEC_PREFIX + changed.spec.spec_hash))
     assert target.plan(settings, ECR_IMAGE).empty
     for stub in stubs:
         stub.assert_no_pending_responses()
@@ -179,21 +180,23 @@ def test_lambda_unchanged_function_gives_the_empty_plan() -> None:
 
 def _lambda_plan(previous: str | None, *kinds: str) -> Plan:
     """A plan as LambdaTarget.plan makes it, for an image already in ECR."""
-    spec = {
-        "digest": "sha256:" + "cd" * 32,
-        "memory": 2048,
-        "timeout": 300,
-        "env": {},
-        "arch": "x86_64",
-        "role": "nfl-nfldeploy",
-        "repository": "nfl",
-        "canary": None,
-        "url_auth": "NONE",
-        "previous": previous,
-    }
-    return Plan(
-        "lambda", "nfl", ECR_IMAGE, tuple(Action(kind, "nfl") for kind in kinds), tuple(sorted(spec.items()))
+    spec = LambdaSpec(
+        digest="sha256:" + "cd" * 32,
+        memory=2048,
+        timeout=300,
+        env={},
+        arch="x86_64",
+        role="nfl-nfldeploy",
+        spec_hash="",
+        push_to=None,
+        repository="nfl",
+        canary=None,
+        url_auth="NONE",
+        canary_url_auth="AWS_IAM",
+        throttling={},
+        previous=previous,
     )
+    return Plan("lambda", "nfl", ECR_IMAGE, tuple(Action(kind, "nfl") for kind in kinds), spec)
 
 
 def test_lambda_failed_update_leaves_the_alias_on_the_serving_version() -> None:
@@ -286,7 +289,7 @@ def test_lambda_local_image_is_pushed_only_when_ecr_lacks_exactly_it(
     target, stubs = _lambda(state, local_image_id={LOCAL_IMAGE: LOCAL_ID}.__getitem__)
     plan = target.plan(DeploySettings(service_name="nfl", repository="nfl"), LOCAL_IMAGE)
     assert ("push" in _kinds(plan)) is pushes
-    assert plan.get("digest") == (f"local:{LOCAL_ID}" if pushes else "sha256:" + "cd" * 32)
+    assert plan.spec.digest == (f"local:{LOCAL_ID}" if pushes else "sha256:" + "cd" * 32)
     for stub in stubs:
         stub.assert_no_pending_responses()
 
@@ -344,10 +347,10 @@ def test_cloudrun_a_tag_is_pinned_to_the_digest_it_points_at_now() -> None:
     target = _cloudrun(RemoteState(), resolve=lambda image: next(digests))
     first = target.plan(_settings(), tagged)
     assert first.image == "us-docker.pkg.dev/p/r/nfl@sha256:" + "ab" * 32
-    assert first.get("template")["containers"][0]["image"] == first.image
-    state = RemoteState(_serving(target, _settings(), {first.get("revision"): 100}))
+    assert first.spec.template["containers"][0]["image"] == first.image
+    state = RemoteState(_serving(target, _settings(), {first.spec.revision: 100}))
     moved = _cloudrun(state, resolve=lambda image: next(digests)).plan(_settings(), tagged)
-    assert _kinds(moved) == ["update", "traffic"] and moved.get("revision") != first.get("revision")
+    assert _kinds(moved) == ["update", "traffic"] and moved.spec.revision != first.spec.revision
 
     def unreachable(image: str) -> str:
         raise RemoteError("registry r not reachable")

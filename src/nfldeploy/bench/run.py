@@ -3,22 +3,70 @@
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-from nfldeploy.errors import RemoteError
+from nfldeploy.errors import ConfigError, RemoteError
+from nfldeploy.records.golden import read_golden
+from nfldeploy.records.manifest import read_manifest
 
 DISTINCT_BODIES = 4096  # the serving cache holds 1024 by default
+UNREACHABLE_LIMITS = {"NFLDEPLOY_RATE_LIMIT_RPS": "1000000", "NFLDEPLOY_RATE_LIMIT_BURST": "1000000"}
+
+
+def golden_body(export_dir: Path) -> dict[str, object]:
+    """The first golden request of an export: the body bench varies."""
+    try:
+        manifest = read_manifest(export_dir)
+    except ConfigError as exc:
+        raise ConfigError(
+            f"{exc.message}", hint="Pass --export-dir EXPORT_DIR (the output of nfldeploy export)."
+        ) from exc
+    return read_golden(export_dir, manifest.golden).bodies[0]
+
+
+@contextmanager
+def service_under_test(
+    url: str | None, image: str | None, token: str | None, client: Any = None
+) -> Iterator[str]:
+    """The URL to load: ``url`` itself, or a container of ``image`` started for the run (its rate limits
+    out of reach: capacity is measured, not the limiter) and removed afterwards, even on failure."""
+    if url is not None:
+        yield url
+        return
+    assert image is not None
+    from nfldeploy.image.engine import connect
+    from nfldeploy.image.run import remove, start, wait_ready
+
+    env = dict(UNREACHABLE_LIMITS, **({"NFLDEPLOY_API_KEYS": token} if token else {}))
+    container, started = start(client or connect(), image, env=env)
+    try:
+        wait_ready(started, container)
+        yield started
+    finally:
+        remove(container)
+
+
+def cold_start_summary(runs: list[dict[str, float]]) -> dict[str, Any]:
+    """The runs and their medians."""
+    return {
+        "runs": runs,
+        "median_first_predict_s": statistics.median(r["first_predict_s"] for r in runs),
+        "median_ready_s": statistics.median(r["ready_s"] for r in runs),
+    }
 
 
 def load(
     url: str,
-    body: dict[str, Any],
+    body: dict[str, object],
     concurrency: int,
     duration: float,
     token: str | None = None,
@@ -63,7 +111,7 @@ def load(
 def cold_starts(
     client: Any,
     image: str,
-    body: dict[str, Any],
+    body: dict[str, object],
     runs: int,
     timeout: float = 120.0,
     on_run: Callable[[int, dict[str, float]], None] | None = None,

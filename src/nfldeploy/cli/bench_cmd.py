@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import statistics
 from pathlib import Path
 from typing import Any
 
@@ -37,34 +35,23 @@ def bench(
     p50/p95/p99 and errors (by status or exception) per concurrency level, with a live display. With --image
     the container runs with its rate limit lifted (capacity, not the limiter, is measured). --cold-start N
     (with --image) measures container start -> /ready -> first /predict N times."""
-    from nfldeploy.bench.run import DISTINCT_BODIES, cold_starts, load
+    from nfldeploy.bench.run import (
+        DISTINCT_BODIES,
+        cold_start_summary,
+        cold_starts,
+        golden_body,
+        load,
+        service_under_test,
+    )
 
     if (url is None) == (image is None):
         raise ConfigError("give exactly one of --url and --image")
     url = check_url(url) if url is not None else None
     if cold_start and image is None:
         raise ConfigError("--cold-start needs --image")
-    export_dir = export_dir_of(export_dir, manifest)
-    requests_file = export_dir / "golden" / "requests.json"
-    if not requests_file.is_file():
-        raise ConfigError(f"no golden requests at {requests_file}", hint="Pass --export-dir EXPORT_DIR.")
-    body = json.loads(requests_file.read_text())[0]
+    body = golden_body(export_dir_of(export_dir, manifest))
     results: dict[str, Any] = {"levels": []}
-    container = None
-    client = None
-    if image is not None:
-        from nfldeploy.image.engine import connect
-        from nfldeploy.image.run import start, wait_ready
-
-        client = connect()
-        # The run measures capacity, not the rate limiter: the container gets a limit it will not reach.
-        env = {"NFLDEPLOY_RATE_LIMIT_RPS": "1000000", "NFLDEPLOY_RATE_LIMIT_BURST": "1000000"}
-        if token:
-            env["NFLDEPLOY_API_KEYS"] = token
-        container, url = start(client, image, env=env)
-        wait_ready(url, container)
-    assert url is not None
-    try:
+    with service_under_test(url, image, token) as url:
         title = f"bench {url} ({DISTINCT_BODIES} distinct bodies per level: the cache cannot answer)"
         table = Table(title=title, title_justify="left")
         for column in ("concurrency", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors"):
@@ -94,14 +81,11 @@ def bench(
                     str(sum(result["errors"].values())),
                 )
                 live.refresh()
-    finally:
-        if container is not None:
-            from nfldeploy.image.run import remove
-
-            remove(container)
     if cold_start and image is not None:
+        from nfldeploy.image.engine import connect
+
         runs = cold_starts(
-            client,
+            connect(),
             image,
             body,
             cold_start,
@@ -109,11 +93,7 @@ def bench(
                 f"cold start {i + 1}: ready {r['ready_s']:.2f} s, first /predict {r['first_predict_s']:.2f} s"
             ),
         )
-        results["cold_start"] = {
-            "runs": runs,
-            "median_first_predict_s": statistics.median(r["first_predict_s"] for r in runs),
-            "median_ready_s": statistics.median(r["ready_s"] for r in runs),
-        }
+        results["cold_start"] = cold_start_summary(runs)
     results["url"] = url
     if as_json:
         print_json(results)

@@ -61,7 +61,7 @@ def build(
             export_dir, spec, settings.repository, tag, platform, on_step=on_step, on_line=on_line
         )
     if as_json:
-        print_json(result.as_dict())
+        print_json(result.model_dump(mode="json"))
         return
     stdout().print(
         f"[green]built[/] {result.tag}\n  image id {result.image_id}\n  size {result.size_bytes / 1e6:.0f} MB, "

@@ -12,6 +12,7 @@ from nfldeploy.cli.common import EXPORT_DIR_OPTION, JSON_OPTION, SET_OPTION, SET
 from nfldeploy.cli.output import print_json, stderr, stdout, warn
 from nfldeploy.errors import ConfigError
 from nfldeploy.settings import DeploySettings
+from nfldeploy.targets.base import Plan
 from nfldeploy.targets.select import TargetName, default_image, make_target
 
 TARGET_OPTION = typer.Option(
@@ -149,7 +150,7 @@ def deploy(
     )
 
 
-def _print_plan(plan: Any, show_manifest: bool = False) -> None:
+def _print_plan(plan: Plan, show_manifest: bool = False) -> None:
     table = Table(title=f"plan for {plan.service} on {plan.target}: {plan.image}", title_justify="left")
     for column in ("#", "action", "subject", "detail"):
         table.add_column(column)
@@ -160,7 +161,9 @@ def _print_plan(plan: Any, show_manifest: bool = False) -> None:
     else:
         stdout().print(table)
     if show_manifest:
-        stdout().print(plan.get("manifest"), markup=False, highlight=False)
+        from nfldeploy.targets.kubernetes import KubernetesSpec
+
+        stdout().print(plan.spec_as(KubernetesSpec).manifest, markup=False, highlight=False)
 
 
 def status(
@@ -175,21 +178,21 @@ def status(
     settings = _settings(settings_file, overrides)
     state = make_target(target, settings, export_dir=export_dir, port=port).status()
     if as_json:
-        print_json(state)
+        print_json(state.as_dict())
         return
     table = Table(
-        title=f"{state['service']} on {state['target']}: {state['url'] or 'not serving'}",
+        title=f"{state.service} on {state.target}: {state.url or 'not serving'}",
         title_justify="left",
     )
     for column in ("revision", "state", "image", "traffic"):
         table.add_column(column)
-    for rev in state["revisions"]:
-        table.add_row(rev["name"], rev["state"], rev["image"], f"{state['traffic'].get(rev['name'], 0)} %")
+    for rev in state.revisions:
+        table.add_row(rev.name, rev.state, rev.image, f"{state.traffic.get(rev.name, 0)} %")
     stdout().print(table)
-    if state.get("reach"):
-        stdout().print(f"reach it: {state['reach']}", highlight=False, markup=False)
-    if state.get("note"):
-        stdout().print(state["note"], highlight=False)
+    if state.reach:
+        stdout().print(f"reach it: {state.reach}", highlight=False, markup=False)
+    if state.note:
+        stdout().print(state.note, highlight=False, markup=False)
 
 
 def rollback(

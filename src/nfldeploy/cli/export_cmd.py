@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.table import Table
@@ -13,6 +12,7 @@ from nfldeploy.cli.common import JSON_OPTION
 from nfldeploy.cli.output import print_json, stderr, stdout, warn
 from nfldeploy.export.layout import DEFAULT_OUT, FORMATS
 from nfldeploy.extras import require
+from nfldeploy.records.manifest import Manifest
 
 
 def export(
@@ -78,7 +78,7 @@ def export(
                 on_step=on_step,
             )
         )
-    for message in manifest["warnings"]:
+    for message in manifest.warnings:
         warn(message)
     if as_json:
         print_json(_summary(manifest, out))
@@ -86,48 +86,49 @@ def export(
     _render(manifest, out)
 
 
-def _summary(manifest: dict[str, Any], out: Path) -> dict[str, Any]:
+def _summary(manifest: Manifest, out: Path) -> dict[str, object]:
+    data = manifest.model_dump(mode="json")
     return {
         "out": str(out),
-        "experiment_name": manifest["experiment_name"],
-        "config_sha256": manifest["config"]["sha256"],
-        "checkpoint_sha256": manifest["checkpoint"]["sha256"],
-        "artifacts": manifest["artifacts"],
-        "serving_default": manifest["serving_default"],
-        "parity": manifest["parity"],
-        "accuracy": manifest["accuracy"],
-        "export_seconds": manifest["export_seconds"],
+        "experiment_name": manifest.experiment_name,
+        "config_sha256": manifest.config.sha256,
+        "checkpoint_sha256": manifest.checkpoint.sha256,
+        **{
+            key: data[key] for key in ("artifacts", "serving_default", "parity", "accuracy", "export_seconds")
+        },
     }
 
 
-def _render(manifest: dict[str, Any], out: Path) -> None:
+def _render(manifest: Manifest, out: Path) -> None:
     console = stdout()
-    table = Table(title=f"exported {manifest['experiment_name']} to {out}", title_justify="left")
+    table = Table(title=f"exported {manifest.experiment_name} to {out}", title_justify="left")
     for column in ("artifact", "file", "size", "max abs err (yd)", "RMSE delta (yd)", "parity"):
         table.add_column(column)
-    for name, artifact in manifest["artifacts"].items():
-        parity = manifest["parity"][name]
+    for name, artifact in manifest.artifacts.items():
+        parity = manifest.parity[name]
         table.add_row(
             name,
-            artifact["file"],
-            f"{artifact['bytes'] / 1024:.0f} KiB",
-            f"{parity['max_abs_error']:.2g}",
-            f"{parity['rmse_delta']:.2g}",
-            "[green]ok[/]" if parity["passed"] else "int8: see accuracy gate",
+            artifact.file,
+            f"{artifact.bytes / 1024:.0f} KiB",
+            f"{parity.max_abs_error:.2g}",
+            f"{parity.rmse_delta:.2g}",
+            "[green]ok[/]" if parity.passed else "int8: see accuracy gate",
         )
     console.print(table)
-    accuracy = manifest["accuracy"]
-    fp32 = accuracy["fp32"]
+    fp32 = manifest.accuracy.fp32
     console.print(
-        f"held-out FP32: RMSE {fp32['rmse']:.3f} yd, ADE {fp32['ade']:.3f} yd, FDE {fp32['fde']:.3f} yd",
+        f"held-out FP32: RMSE {fp32.rmse:.3f} yd, ADE {fp32.ade:.3f} yd, FDE {fp32.fde:.3f} yd",
         highlight=False,
     )
-    for name in ("onnx_int8", "torchscript_int8"):
-        if name in accuracy:
-            style = "green" if accuracy[name]["kept"] else "yellow"
-            console.print(f"[{style}]{name}: {accuracy[name]['reason']}[/]", highlight=False)
+    for name, gate in (
+        ("onnx_int8", manifest.accuracy.onnx_int8),
+        ("torchscript_int8", manifest.accuracy.torchscript_int8),
+    ):
+        if gate is not None:
+            style = "green" if gate.kept else "yellow"
+            console.print(f"[{style}]{name}: {gate.reason}[/]", highlight=False)
     console.print(
-        f"serving default: {manifest['serving_default']}; manifest {out / 'manifest.json'} "
-        f"({manifest['export_seconds']} s)",
+        f"serving default: {manifest.serving_default}; manifest {out / 'manifest.json'} "
+        f"({manifest.export_seconds} s)",
         highlight=False,
     )

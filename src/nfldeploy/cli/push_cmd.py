@@ -12,6 +12,7 @@ from nfldeploy.cli.common import JSON_OPTION, SET_OPTION, SETTINGS_OPTION, resol
 from nfldeploy.cli.output import print_json, stderr, stdout
 from nfldeploy.errors import ConfigError
 from nfldeploy.export.layout import DEFAULT_OUT
+from nfldeploy.records.build import read_build_record, write_build_record
 
 
 def push(
@@ -33,14 +34,13 @@ def push(
     boto3, an Artifact Registry access token from Application Default Credentials, NFLDEPLOY_REGISTRY_USERNAME /
     NFLDEPLOY_REGISTRY_PASSWORD, or the docker config; none is printed or written. Exit 4 when the registry
     refuses."""
-    from nfldeploy.image.build import read_record, record_push
     from nfldeploy.image.engine import connect
-    from nfldeploy.image.push import push_image, registry_auth, target_reference
+    from nfldeploy.image.push import push_image, registry_auth
+    from nfldeploy.image.references import target_reference
 
     settings = resolve_settings(settings_file, overrides).settings
-    record = read_record(export_dir)
-    last = record.get("builds", {}).get(record.get("last", ""), None)
-    reference = image or (last or {}).get("tag")
+    record = read_build_record(export_dir)
+    reference = image or (record.last_build.tag if record.last_build else None)
     if not reference:
         raise ConfigError("no image given and no build recorded", hint="Run nfldeploy build, or pass IMAGE.")
     target = registry or settings.registry
@@ -58,7 +58,9 @@ def push(
 
         credentials = registry_auth(auth.value, target_reference(reference, target), settings.aws_region)
         pushed, digest = push_image(connect(), reference, target, credentials, on_progress=on_progress)
-    record_push(export_dir, reference, pushed, digest)
+    updated = record.with_push(reference, pushed, digest)
+    if updated is not None:
+        write_build_record(export_dir, updated)
     if as_json:
         print_json({"reference": pushed, "digest": digest})
         return

@@ -10,7 +10,8 @@ from nfldeploy.cli.choices import comma_list
 from nfldeploy.cli.common import JSON_OPTION, SET_OPTION, SETTINGS_OPTION, resolve_settings
 from nfldeploy.cli.output import print_json, stdout
 from nfldeploy.export.layout import DEFAULT_OUT
-from nfldeploy.jsonfile import read_json_object
+from nfldeploy.records.build import read_build_record
+from nfldeploy.records.manifest import read_manifest
 
 
 def render(
@@ -36,25 +37,13 @@ def render(
     workflow). Settings the target
     platform cannot take (cpu 3 on Cloud Run, 20Gi or a 1000 s timeout on Lambda, min above max instances)
     are refused before anything is written, naming the limit."""
-    from nfldeploy.image.build import read_record
-    from nfldeploy.image.push import target_reference
+    from nfldeploy.image.references import rendered_images
     from nfldeploy.render.files import render_all
     from nfldeploy.render.views import Inputs
 
     settings = resolve_settings(settings_file, overrides).settings
-    manifest = read_json_object(export_dir / "manifest.json", "export manifest")
-    record = read_record(export_dir)
-    builds = record.get("builds", {})
-    server = image or target_reference(
-        builds.get("server-onnx", {}).get("tag")
-        or f"{settings.repository}:{manifest['config']['sha256'][:12]}-onnx",
-        settings.registry,
-    )
-    lambda_image = target_reference(
-        builds.get("lambda-onnx", {}).get("tag")
-        or f"{settings.repository}:{manifest['config']['sha256'][:12]}-onnx-lambda",
-        settings.registry,
-    )
+    manifest = read_manifest(export_dir)
+    server, lambda_image = rendered_images(settings, manifest, read_build_record(export_dir), image)
     groups = [g.strip() for g in only.split(",")] if only else None
     written = render_all(Inputs(settings, manifest, server, lambda_image, replicas), out, groups)
     if as_json:

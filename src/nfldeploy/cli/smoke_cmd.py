@@ -117,21 +117,21 @@ def _target_url(
     from nfldeploy.targets.select import make_target
 
     state = make_target(target, settings, export_dir=export_dir, port=port).status()
-    if canary and state.get("canary_url"):
-        return str(state["canary_url"]), True
-    if canary and state["url"] and list(state["traffic"].values()) == [100]:
+    if canary and state.canary_url:
+        return state.canary_url, True
+    if canary and state.url and list(state.traffic.values()) == [100]:
         # no canary in flight: the newest deploy took all traffic at once (the first one does)
         stderr().print(
-            f"no canary in flight: {state['serving']} serves all traffic; testing it", highlight=False
+            f"no canary in flight: {state.serving} serves all traffic; testing it", highlight=False
         )
     elif canary:
         raise ConfigError(
-            f"{state['service']} on the {target} target has no canary",
+            f"{state.service} on the {target} target has no canary",
             hint=f"Deploy one with nfldeploy deploy --target {target} --canary PCT.",
         )
-    if not state["url"]:
+    if not state.url:
         raise ConfigError(
-            f"nothing serves {state['service']} on the {target} target",
+            f"nothing serves {state.service} on the {target} target",
             hint=f"Run nfldeploy deploy --target {target}.",
         )
-    return str(state["url"]), False
+    return state.url, False

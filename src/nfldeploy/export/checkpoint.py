@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,15 +12,6 @@ from nfldeploy.errors import ExportError
 
 LIGHTNING_PREFIX = "model."
 COMPILED_PREFIX = "_orig_mod."
-
-
-def sha256_file(path: Path) -> str:
-    """sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def resolve_checkpoint(config: TrainingRunConfig, explicit: Path | None) -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from collections.abc import Callable
@@ -13,10 +12,9 @@ from typing import Any
 from nfldeploy.config import load_training_config
 from nfldeploy.errors import ConfigError, ParityError
 from nfldeploy.export import formats, gates, golden
-from nfldeploy.export.checkpoint import load_weights, read_checkpoint, resolve_checkpoint, sha256_file
+from nfldeploy.export.checkpoint import load_weights, read_checkpoint, resolve_checkpoint
 from nfldeploy.export.heldout import HELDOUT_SEED, heldout_samples
 from nfldeploy.export.layout import ARTIFACT_FILES, DEFAULT_OUT, FORMATS
-from nfldeploy.export.manifest import write_manifest
 from nfldeploy.export.model_shape import describe
 from nfldeploy.export.runtimes import (
     Runner,
@@ -27,6 +25,8 @@ from nfldeploy.export.runtimes import (
 )
 from nfldeploy.model import build_model, detect_architecture
 from nfldeploy.model.features import HISTORY_LEN, MAX_PLAYERS
+from nfldeploy.records.golden import write_golden
+from nfldeploy.records.manifest import Manifest, sha256_file, write_manifest
 from nfldeploy.staging import staged_directory
 
 
@@ -56,7 +56,7 @@ def _validate(options: ExportOptions) -> None:
         raise ConfigError(f"--quantize must be int8 or none, got {options.quantize!r}")
 
 
-def run_export(options: ExportOptions) -> dict[str, Any]:
+def run_export(options: ExportOptions) -> Manifest:
     """Export and verify; returns the manifest. Nothing is written to ``options.out`` unless all passes.
 
     torch runs on one thread throughout, so that the same checkpoint gives the same gate figures in every
@@ -66,7 +66,7 @@ def run_export(options: ExportOptions) -> dict[str, Any]:
         return _export(options)
 
 
-def _export(options: ExportOptions) -> dict[str, Any]:
+def _export(options: ExportOptions) -> Manifest:
     step = options.on_step
     started = time.perf_counter()
     step("reading the config and checkpoint")
@@ -152,10 +152,7 @@ def _export(options: ExportOptions) -> dict[str, Any]:
                     path.unlink()
 
         step("writing golden requests and the manifest")
-        golden_dir = stage / "golden"
-        golden_dir.mkdir()
-        (golden_dir / "requests.json").write_text(json.dumps(golden.requests(golden_plays), indent=1) + "\n")
-        (golden_dir / "outputs.json").write_text(json.dumps(golden_eager) + "\n")
+        golden_files = write_golden(stage, golden.requests(golden_plays), golden_eager, golden_tolerance)
         config_copy = f"{config.experiment_name}_config.json"
         shutil.copyfile(options.config, stage / config_copy)
         # FP32 serves by default: dynamic INT8 quantizes activations with per-batch scales, so a play's
@@ -163,43 +160,35 @@ def _export(options: ExportOptions) -> dict[str, Any]:
         serve_default = next(name for name in ("onnx", "torchscript") if name in artifacts)
         manifest = write_manifest(
             stage,
-            {
-                "experiment_name": config.experiment_name,
-                "architecture": architecture,
-                "config": {"file": config_copy, "sha256": config.sha256, "source": str(options.config)},
-                "checkpoint": {
-                    "source": str(checkpoint),
-                    "sha256": sha256_file(checkpoint),
-                    "hyper_parameters": loaded.hyper_parameters,
-                    "ignored_keys": list(loaded.dropped),
-                },
-                "model": {
-                    **shape.params,
-                    "feature_contract": contract.name,
-                    "feature_set": feature_set,
-                    "horizon": shape.horizon,
-                    "frame_seconds": 0.1,
-                    "modes": shape.modes,
-                    "outputs": list(shape.output_names),
-                    "max_players": MAX_PLAYERS,
-                    "history_len": HISTORY_LEN,
-                },
-                "signature": contract.signature(
-                    shape.input_dim, shape.modes, shape.horizon, shape.output_names
-                ),
-                "artifacts": artifacts,
-                "serving_default": serve_default,
-                "parity": parity,
-                "accuracy": accuracy,
-                "heldout": {"plays": len(samples), "seed": HELDOUT_SEED},
-                "golden": {
-                    "requests": "golden/requests.json",
-                    "outputs": "golden/outputs.json",
-                    "tolerance": golden_tolerance,
-                },
-                "warnings": [*config.warnings, *shape.warnings],
-                "export_seconds": round(time.perf_counter() - started, 1),
+            experiment_name=config.experiment_name,
+            architecture=architecture,
+            config={"file": config_copy, "sha256": config.sha256, "source": str(options.config)},
+            checkpoint={
+                "source": str(checkpoint),
+                "sha256": sha256_file(checkpoint),
+                "hyper_parameters": loaded.hyper_parameters,
+                "ignored_keys": list(loaded.dropped),
             },
+            model={
+                **shape.params,
+                "feature_contract": contract.name,
+                "feature_set": feature_set,
+                "horizon": shape.horizon,
+                "frame_seconds": 0.1,
+                "modes": shape.modes,
+                "outputs": list(shape.output_names),
+                "max_players": MAX_PLAYERS,
+                "history_len": HISTORY_LEN,
+            },
+            signature=contract.signature(shape.input_dim, shape.modes, shape.horizon, shape.output_names),
+            artifacts=artifacts,
+            serving_default=serve_default,
+            parity=parity,
+            accuracy=accuracy,
+            heldout={"plays": len(samples), "seed": HELDOUT_SEED},
+            golden=golden_files,
+            warnings=[*config.warnings, *shape.warnings],
+            export_seconds=round(time.perf_counter() - started, 1),
         )
     return manifest
 

@@ -2,36 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nfldeploy.errors import BuildError
-
-BUILD_RECORD = "build-record.json"
-
-
-@dataclass
-class BuildResult:
-    """What a build produced."""
-
-    image_id: str
-    tag: str
-    size_bytes: int
-    layers: int
-    labels: dict[str, str]
-    kind: str
-    runtime: str
-    seconds: float
-    cached_steps: int
-    pushed: dict[str, str] = field(default_factory=dict)  # reference -> digest
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return asdict(self)
 
 
 def build_image(
@@ -91,40 +66,3 @@ def describe(client: Any, image_id: str) -> tuple[int, int, dict[str, str]]:
     attrs = image.attrs
     layers = len(attrs.get("RootFS", {}).get("Layers", []))
     return int(attrs.get("Size", 0)), layers, dict(attrs.get("Config", {}).get("Labels") or {})
-
-
-def _load(path: Path) -> dict[str, Any]:
-    """The record at ``path``; a missing or unreadable one is an empty record."""
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {"builds": {}}
-    return data if isinstance(data, dict) else {"builds": {}}
-
-
-def write_record(export_dir: Path, result: BuildResult) -> Path:
-    """Keep the build next to the manifest: one entry per kind/runtime, and which was last."""
-    path = export_dir / BUILD_RECORD
-    record = _load(path)
-    key = f"{result.kind}-{result.runtime}"
-    record.setdefault("builds", {})[key] = {**result.as_dict(), "built_at": time.time()}
-    record["last"] = key
-    path.write_text(json.dumps(record, indent=2) + "\n")
-    return path
-
-
-def record_push(export_dir: Path, tag: str, reference: str, digest: str) -> bool:
-    """Add a pushed digest to every recorded build of ``tag``; False when no build of it is recorded."""
-    path = export_dir / BUILD_RECORD
-    record = _load(path)
-    builds = [entry for entry in record.get("builds", {}).values() if entry.get("tag") == tag]
-    for entry in builds:
-        entry.setdefault("pushed", {})[reference] = digest
-    if builds:
-        path.write_text(json.dumps(record, indent=2) + "\n")
-    return bool(builds)
-
-
-def read_record(export_dir: Path) -> dict[str, Any]:
-    """The build record (empty when nothing was built)."""
-    return _load(export_dir / BUILD_RECORD)

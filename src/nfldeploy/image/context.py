@@ -12,10 +12,10 @@ import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from nfldeploy import __version__
 from nfldeploy.errors import BuildError, ConfigError
+from nfldeploy.records.manifest import MANIFEST_NAME, Manifest
 from nfldeploy.render.dockerfile import (
     ImageSpec,
     dockerfile_view,
@@ -175,16 +175,16 @@ class BuildContext:
     artifact: str
 
 
-def model_files(manifest: dict[str, Any], artifact: str) -> list[str]:
+def model_files(manifest: Manifest, artifact: str) -> list[str]:
     """The export's files the image needs: manifest, config copy, golden set and the served artifact."""
-    keep = {"manifest.json", manifest["config"]["file"], manifest["artifacts"][artifact]["file"]}
+    keep = {MANIFEST_NAME, manifest.config.file, manifest.artifacts[artifact].file}
     return sorted(
-        {name for name in manifest["files"] if name in keep or name.startswith("golden/")} | {"manifest.json"}
+        {name for name in manifest.files if name in keep or name.startswith("golden/")} | {MANIFEST_NAME}
     )
 
 
 def assemble(
-    export_dir: Path, manifest: dict[str, Any], spec: ImageSpec, platform: str, dest: Path
+    export_dir: Path, manifest: Manifest, spec: ImageSpec, platform: str, dest: Path
 ) -> BuildContext:
     """Write the build context into ``dest`` (emptied first)."""
     shutil.rmtree(dest, ignore_errors=True)

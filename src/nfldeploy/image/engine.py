@@ -1,8 +1,12 @@
-"""Connecting to the Docker engine."""
+"""The Docker SDK's facade: connecting to the engine and the questions every package asks it. The image
+package (build, run, push) is the only one that imports docker."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from docker import DockerClient
 
 from nfldeploy.errors import ConfigError, DockerUnavailable
 
@@ -12,7 +16,7 @@ DOCKER_HINT = (
 )
 
 
-def connect(timeout: int = 60) -> Any:
+def connect(timeout: int = 60) -> DockerClient:
     """A docker.DockerClient for the engine of the environment (DOCKER_HOST or the local socket)."""
     try:
         import docker
@@ -30,7 +34,7 @@ def connect(timeout: int = 60) -> Any:
     return client
 
 
-def engine_info(client: Any) -> dict[str, str]:
+def engine_info(client: DockerClient) -> dict[str, str]:
     """Engine version, API version and OS of a connected client."""
     info = client.version()
     return {
@@ -40,14 +44,22 @@ def engine_info(client: Any) -> dict[str, str]:
     }
 
 
-def image_id(client: Any, image: str) -> str:
-    """The id (config digest, ``sha256:...``) of a local image; ConfigError when the engine lacks it."""
+def find_image_id(client: DockerClient, image: str) -> str | None:
+    """The id (config digest, ``sha256:...``) of a local image; None when the engine lacks it."""
     from docker.errors import ImageNotFound
 
     try:
         return str(client.images.get(image).id)
-    except ImageNotFound as exc:
+    except ImageNotFound:
+        return None
+
+
+def image_id(client: DockerClient, image: str) -> str:
+    """The id of a local image; ConfigError when the engine lacks it."""
+    found = find_image_id(client, image)
+    if found is None:
         raise ConfigError(
             f"{image} is not an image in the local Docker engine",
             hint="Run nfldeploy build, or pass --image.",
-        ) from exc
+        )
+    return found

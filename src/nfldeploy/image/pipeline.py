@@ -6,19 +6,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from nfldeploy.image.build import BuildResult, build_image, describe, write_record
+from nfldeploy.image.build import build_image, describe
 from nfldeploy.image.context import assemble
 from nfldeploy.image.engine import connect
-from nfldeploy.jsonfile import read_json_object
+from nfldeploy.image.references import default_tag
+from nfldeploy.records.build import Build, read_build_record, write_build_record
+from nfldeploy.records.manifest import read_manifest
 from nfldeploy.render.dockerfile import ImageSpec
-
-
-def default_tag(repository: str, manifest: dict[str, object], spec: ImageSpec, artifact: str) -> str:
-    """``repository:<config sha12>-<artifact>[-lambda]``: one tag per model and variant."""
-    config = manifest["config"]
-    assert isinstance(config, dict)
-    suffix = "-lambda" if spec.kind == "lambda" else ""
-    return f"{repository}:{str(config['sha256'])[:12]}-{artifact.replace('_', '-')}{suffix}"
 
 
 def build(
@@ -30,10 +24,11 @@ def build(
     client: object | None = None,
     on_step: Callable[[str], None] = lambda _s: None,
     on_line: Callable[[str], None] | None = None,
-) -> BuildResult:
+) -> Build:
     """Assemble the context, build, describe the image and record it next to the manifest."""
     started = time.perf_counter()
-    manifest = read_json_object(export_dir / "manifest.json", "export manifest")
+    manifest = read_manifest(export_dir)
+    record = read_build_record(export_dir)  # an unreadable record stops the build before it starts
     on_step("assembling the build context (wheelhouse, nfldeploy wheel, model)")
     context = assemble(
         export_dir,
@@ -42,14 +37,14 @@ def build(
         platform,
         export_dir.parent / "build-context" / f"{spec.kind}-{spec.runtime}",
     )
-    reference = tag or default_tag(repository, manifest, spec, context.artifact)
+    reference = tag or default_tag(repository, manifest, spec.kind, context.artifact)
     docker = client or connect()
     on_step(f"building {reference}")
     image_id, cached = build_image(
         docker, context.path, reference, None if platform == "linux/amd64" else platform, on_line
     )
     size, layers, labels = describe(docker, image_id)
-    result = BuildResult(
+    result = Build(
         image_id=image_id,
         tag=reference,
         size_bytes=size,
@@ -59,6 +54,7 @@ def build(
         runtime=spec.runtime,
         seconds=round(time.perf_counter() - started, 1),
         cached_steps=cached,
+        built_at=time.time(),
     )
-    write_record(export_dir, result)
+    write_build_record(export_dir, record.with_build(result))
     return result

@@ -9,26 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from nfldeploy.errors import PushError
-
-
-def split_reference(reference: str) -> tuple[str, str]:
-    """``host:5000/team/app:tag`` -> (``host:5000/team/app``, ``tag``); the tag defaults to latest."""
-    name, sep, tag = reference.rpartition(":")
-    if not sep or "/" in tag:
-        return reference, "latest"
-    return name, tag
-
-
-def target_reference(reference: str, registry: str | None) -> str:
-    """The reference to push: ``reference`` itself, or re-homed under ``registry`` when it is not there yet."""
-    if not registry or reference.startswith(registry.rstrip("/") + "/"):
-        return reference
-    name, tag = split_reference(reference)
-    first = name.split("/", 1)[0]
-    if "." in first or ":" in first or first == "localhost":  # the reference already names another registry
-        name = name.split("/", 1)[1]
-    return f"{registry.rstrip('/')}/{name}:{tag}"
-
+from nfldeploy.image.references import split_reference, target_reference
 
 AUTH_MODES = ("auto", "docker", "env", "ecr", "gcp")
 
@@ -49,11 +30,11 @@ def registry_auth(mode: str, reference: str, aws_region: str) -> dict[str, str] 
         else:
             mode = "env"
     if mode == "ecr":
-        from nfldeploy.targets.aws_lambda import ecr_login
+        from nfldeploy.cloud.aws import ecr_login
 
         return ecr_login(aws_region)
     if mode == "gcp":
-        from nfldeploy.targets.cloudrun import artifact_registry_login
+        from nfldeploy.cloud.gcp import artifact_registry_login
 
         return artifact_registry_login()
     if mode == "env":
@@ -115,3 +96,13 @@ def push_image(
     if not digest:
         raise PushError(f"push of {reference} ended without a digest")
     return reference, digest
+
+
+def push_to_ecr(image: str, reference: str, region: str, ecr: Any = None) -> str:
+    """Push a local image as exactly ``reference`` (an ECR repository URI and tag) with an ECR token from
+    ``ecr`` (a boto3 ECR client; default: the standard chain's); returns the digest."""
+    from nfldeploy.cloud.aws import ecr_login
+    from nfldeploy.image.engine import connect
+
+    _, digest = push_image(connect(), image, auth=ecr_login(region, ecr), destination=reference)
+    return digest

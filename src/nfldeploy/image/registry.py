@@ -48,7 +48,7 @@ def resolve_digest(reference: str, auth: dict[str, str] | None = None, timeout: 
     """The digest (``sha256:...``) a registry serves for ``host/repo:tag`` now, from the manifest's
     ``Docker-Content-Digest`` (HEAD, then GET when a registry omits the header on HEAD). ``auth``
     (username/password) answers a Basic challenge or fetches a Bearer token from the challenge's realm."""
-    from nfldeploy.image.push import split_reference
+    from nfldeploy.image.references import split_reference
 
     name, tag = split_reference(reference)
     host, _, repository = name.partition("/")

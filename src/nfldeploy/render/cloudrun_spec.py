@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from nfldeploy.errors import ConfigError
+from nfldeploy.records.manifest import Manifest
 from nfldeploy.settings import DeploySettings
 
 SECRET_ENV = "NFLDEPLOY_API_KEYS"
@@ -39,22 +40,22 @@ def secret_reference(reference: str, project: str) -> dict[str, str]:
     return {"secret": secret, "name": parts[3], "version": version or "latest"}
 
 
-def lineage_labels(manifest: dict[str, Any] | None) -> dict[str, str]:
+def lineage_labels(manifest: Manifest | None) -> dict[str, str]:
     """Labels naming the run and model an export serves (empty without an export)."""
-    if not manifest:
+    if manifest is None:
         return {}
     labels = {
-        "nfldeploy-experiment": label_value(str(manifest.get("experiment_name", ""))),
-        "nfldeploy-config": str(manifest.get("config", {}).get("sha256", ""))[:12],
+        "nfldeploy-experiment": label_value(manifest.experiment_name),
+        "nfldeploy-config": manifest.short_sha,
     }
-    served = manifest.get("artifacts", {}).get(manifest.get("serving_default", "onnx"), {})
-    if served.get("sha256"):
-        labels["nfldeploy-model"] = str(served["sha256"])[:12]
-    return {key: value for key, value in labels.items() if value}
+    served = manifest.artifacts.get(manifest.serving_default)
+    if served is not None:
+        labels["nfldeploy-model"] = served.sha256[:12]
+    return labels
 
 
 def service_view(
-    settings: DeploySettings, image: str, project: str, manifest: dict[str, Any] | None
+    settings: DeploySettings, image: str, project: str, manifest: Manifest | None
 ) -> dict[str, Any]:
     """Container, env, secret, probes, resources, scaling and labels of the service's revisions."""
     secret = None

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from nfldeploy import __version__
 from nfldeploy.errors import ConfigError
+from nfldeploy.records.manifest import Manifest
 from nfldeploy.render.environment import render_template
 
 Kind = Literal["server", "lambda"]
@@ -25,37 +26,37 @@ class ImageSpec:
     port: int = 8080
 
 
-def served_artifact(manifest: dict[str, Any], runtime: Runtime) -> str:
+def served_artifact(manifest: Manifest, runtime: Runtime) -> str:
     """The artifact the image serves: the manifest's default for onnx, the FP32 TorchScript for torchscript."""
-    artifacts = manifest["artifacts"]
-    name = manifest.get("serving_default", "onnx") if runtime == "onnx" else "torchscript"
-    if runtime == "onnx" and artifacts.get(name, {}).get("format") != "onnx":
+    artifacts = manifest.artifacts
+    name = manifest.serving_default if runtime == "onnx" else "torchscript"
+    if runtime == "onnx" and (name not in artifacts or artifacts[name].format != "onnx"):
         name = "onnx"
     if name not in artifacts:
         raise ConfigError(
             f"the export has no {runtime} artifact (it has {', '.join(artifacts)})",
             hint=f"Re-export with --formats including {runtime}.",
         )
-    return str(name)
+    return name
 
 
 def image_labels(
-    manifest: dict[str, Any], spec: ImageSpec, artifact: str, git_commit: str | None, source: str | None
+    manifest: Manifest, spec: ImageSpec, artifact: str, git_commit: str | None, source: str | None
 ) -> list[tuple[str, str]]:
     """OCI labels plus the lineage: which run, config, checkpoint and model this image serves."""
     labels = {
-        "org.opencontainers.image.title": f"{manifest['experiment_name']} ({spec.kind}, {artifact})",
+        "org.opencontainers.image.title": f"{manifest.experiment_name} ({spec.kind}, {artifact})",
         "org.opencontainers.image.description": "NFL player-trajectory inference API built by nfldeploy",
-        "org.opencontainers.image.version": f"{manifest['experiment_name']}-{manifest['config']['sha256'][:12]}",
+        "org.opencontainers.image.version": f"{manifest.experiment_name}-{manifest.short_sha}",
         "org.opencontainers.image.base.name": spec.base_image,
         "io.nfldeploy.version": __version__,
         "io.nfldeploy.kind": spec.kind,
         "io.nfldeploy.runtime": spec.runtime,
         "io.nfldeploy.artifact": artifact,
-        "io.nfldeploy.experiment": str(manifest["experiment_name"]),
-        "io.nfldeploy.config-sha256": str(manifest["config"]["sha256"]),
-        "io.nfldeploy.checkpoint-sha256": str(manifest["checkpoint"]["sha256"]),
-        "io.nfldeploy.model-sha256": str(manifest["artifacts"][artifact]["sha256"]),
+        "io.nfldeploy.experiment": manifest.experiment_name,
+        "io.nfldeploy.config-sha256": manifest.config.sha256,
+        "io.nfldeploy.checkpoint-sha256": manifest.checkpoint.sha256,
+        "io.nfldeploy.model-sha256": manifest.artifacts[artifact].sha256,
     }
     if git_commit:
         labels["org.opencontainers.image.revision"] = git_commit
@@ -65,7 +66,7 @@ def image_labels(
 
 
 def dockerfile_view(
-    manifest: dict[str, Any],
+    manifest: Manifest,
     spec: ImageSpec,
     project_wheel: str,
     git_commit: str | None = None,
@@ -76,7 +77,7 @@ def dockerfile_view(
     return {
         "nfldeploy_version": __version__,
         "kind": spec.kind,
-        "experiment_name": manifest["experiment_name"],
+        "experiment_name": manifest.experiment_name,
         "runtime_artifact": artifact,
         "base_image": spec.base_image,
         "project_wheel": project_wheel,

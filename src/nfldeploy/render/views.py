@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nfldeploy import __version__
+from nfldeploy.records.manifest import Manifest
 from nfldeploy.render.cloudrun_spec import label_value, service_view
 from nfldeploy.settings import DeploySettings
 
@@ -16,7 +17,7 @@ class Inputs:
     """What a rendering is made from."""
 
     settings: DeploySettings
-    manifest: dict[str, Any]
+    manifest: Manifest
     image: str
     lambda_image: str
     replicas: int = 2  # API replicas behind nginx in the compose stack
@@ -25,17 +26,17 @@ class Inputs:
 def common(inputs: Inputs) -> dict[str, Any]:
     """Values every file shares."""
     s, m = inputs.settings, inputs.manifest
-    config_sha = str(m["config"]["sha256"])
+    config_sha = m.config.sha256
     labels = {
         "app.kubernetes.io/name": s.service_name,
-        "nfldeploy-experiment": label_value(str(m["experiment_name"])),
+        "nfldeploy-experiment": label_value(m.experiment_name),
         "nfldeploy-config": config_sha[:12],
     }
     env = list(s.service_env().items())
     return {
         "nfldeploy_version": __version__,
         "service_name": s.service_name,
-        "experiment_name": m["experiment_name"],
+        "experiment_name": m.experiment_name,
         "config_sha256": config_sha,
         "config_short": config_sha[:12],
         "image": inputs.image,
@@ -108,7 +109,7 @@ def workflow(inputs: Inputs) -> dict[str, Any]:
     """The GitHub Actions pipeline."""
     view = common(inputs)
     s = inputs.settings
-    view["config_path"] = s.training_config or f"outputs/{inputs.manifest['experiment_name']}_config.json"
+    view["config_path"] = s.training_config or f"outputs/{inputs.manifest.experiment_name}_config.json"
     view["canary_percent"] = 10
     view["default_target"] = "cloudrun"
     view["smoke_p95_budget_ms"] = f"{s.smoke_p95_budget_ms:g}"

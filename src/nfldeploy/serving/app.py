@@ -69,10 +69,10 @@ class Service:
             return
         manifest = loaded.manifest
         self.metrics.model_info.labels(
-            experiment=str(manifest["experiment_name"]),
-            config_sha256=str(manifest["config"]["sha256"]),
+            experiment=manifest.experiment_name,
+            config_sha256=manifest.config.sha256,
             artifact=loaded.artifact,
-            format=str(manifest["artifacts"][loaded.artifact]["format"]),
+            format=manifest.artifacts[loaded.artifact].format,
             version=predictor.version,
         ).set(1)
         self.predictor = predictor
@@ -312,21 +312,22 @@ def create_app(config: ServeConfig, model: LoadedModel | None = None, preload: b
             return _not_ready(service, _request_id(request))
         loaded = service.predictor.model
         manifest = loaded.manifest
-        artifact = manifest["artifacts"][loaded.artifact]
+        artifact = manifest.artifacts[loaded.artifact]
         return {
-            "experiment_name": manifest["experiment_name"],
-            "config_sha256": manifest["config"]["sha256"],
-            "checkpoint_sha256": manifest["checkpoint"]["sha256"],
-            "model_sha256": artifact["sha256"],
+            "experiment_name": manifest.experiment_name,
+            "config_sha256": manifest.config.sha256,
+            "checkpoint_sha256": manifest.checkpoint.sha256,
+            "model_sha256": artifact.sha256,
             "artifact": loaded.artifact,
-            "format": artifact["format"],
-            "precision": artifact["precision"],
+            "format": artifact.format,
+            "precision": artifact.precision,
             "model_version": service.predictor.version,
-            "architecture": manifest.get("architecture"),
-            "feature_contract": manifest["model"].get("feature_contract", "reference-v1"),
-            "model": manifest["model"],  # sizes (read from the weights for the graph model), horizon, modes
-            "exported_at": manifest.get("created_at"),
-            "exported_with": manifest.get("library_versions", {}).get("nfldeploy"),
+            "architecture": manifest.architecture,
+            "feature_contract": manifest.model.feature_contract,
+            # sizes (read from the weights for the graph model), horizon, modes
+            "model": manifest.model.model_dump(mode="json"),
+            "exported_at": manifest.created_at,
+            "exported_with": manifest.library_versions.get("nfldeploy"),
             "nfldeploy_version": __version__,
         }
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -12,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nfldeploy.errors import ConfigError
-from nfldeploy.model.contracts import DEFAULT_OUTPUTS, REFERENCE
+from nfldeploy.records.manifest import Manifest, read_manifest
 
 Outputs = dict[str, npt.NDArray[np.float32]]
 
@@ -74,48 +73,41 @@ class TorchScriptBackend:
 class LoadedModel:
     """The manifest and the backend serving it."""
 
-    manifest: dict[str, Any]
+    manifest: Manifest
     backend: Backend
     artifact: str
 
     @property
     def version(self) -> str:
         """``experiment:config-sha[:12]:artifact``: what /predict answers as model_version."""
-        return f"{self.manifest['experiment_name']}:{self.manifest['config']['sha256'][:12]}:{self.artifact}"
+        return f"{self.manifest.experiment_name}:{self.manifest.short_sha}:{self.artifact}"
 
 
-def read_manifest(model_dir: Path) -> dict[str, Any]:
-    """The export manifest (without importing the export package, which needs torch)."""
-    path = model_dir / "manifest.json"
+def read_served_manifest(model_dir: Path) -> Manifest:
+    """The export manifest of the model directory, with the hint a server's operator needs."""
     try:
-        data: dict[str, Any] = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
+        return read_manifest(model_dir)
+    except ConfigError as exc:
         raise ConfigError(
-            f"no readable export manifest at {path}: {exc}",
+            f"no readable export manifest in {model_dir}: {exc.message}",
             hint="Point NFLDEPLOY_MODEL_DIR (or nfldeploy serve EXPORT_DIR) at the output of nfldeploy export.",
         ) from exc
-    return data
 
 
 def load_model(model_dir: Path, runtime: str = "auto", threads: int = 1) -> LoadedModel:
     """Open the artifact ``runtime`` names: ``auto`` (the manifest's serving default) or an artifact name
     (onnx, onnx_int8, torchscript, torchscript_int8)."""
-    manifest = read_manifest(model_dir)
-    artifacts = manifest.get("artifacts", {})
-    name = manifest.get("serving_default", "onnx") if runtime == "auto" else runtime
-    if name not in artifacts:
-        raise ConfigError(
-            f"the export in {model_dir} has no {name!r} artifact (it has {', '.join(artifacts) or 'none'})"
-        )
-    path = model_dir / artifacts[name]["file"]
-    _verify(path, artifacts[name].get("sha256"))
+    manifest = read_served_manifest(model_dir)
+    name = manifest.serving_default if runtime == "auto" else runtime
+    artifact = manifest.artifact(name, model_dir)
+    path = model_dir / artifact.file
+    _verify(path, artifact.sha256)
     backend: Backend
-    if artifacts[name]["format"] == "onnx":
+    if artifact.format == "onnx":
         backend = OnnxBackend(path, name, threads)
     else:
-        signature = manifest.get("signature", {})
-        inputs = [item["name"] for item in signature.get("inputs", [])] or list(REFERENCE.input_names)
-        outputs = [item["name"] for item in signature.get("outputs", [])] or list(DEFAULT_OUTPUTS)
+        inputs = [item.name for item in manifest.signature.inputs]
+        outputs = [item.name for item in manifest.signature.outputs]
         backend = TorchScriptBackend(path, name, threads, inputs, outputs)
     return LoadedModel(manifest, backend, name)
 

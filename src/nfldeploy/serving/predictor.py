@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from nfldeploy.model.contracts import REFERENCE, get_contract, zone_probability
+from nfldeploy.model.contracts import get_contract, zone_probability
 from nfldeploy.model.features import Play, PlayerState, constant_velocity, to_field_positions
 from nfldeploy.serving.backends import LoadedModel
 from nfldeploy.serving.schemas import PredictRequest
@@ -38,12 +38,12 @@ class Predictor:
 
     def __init__(self, model: LoadedModel) -> None:
         self.model = model
-        spec = model.manifest["model"]
-        self.contract = get_contract(spec.get("feature_contract", REFERENCE.name))
-        self.feature_set: str = spec["feature_set"]
-        self.horizon: int = spec["horizon"]
-        self.modes: int = spec["modes"]
-        self.frame_seconds: float = spec.get("frame_seconds", 0.1)
+        spec = model.manifest.model
+        self.contract = get_contract(spec.feature_contract)
+        self.feature_set = spec.feature_set
+        self.horizon = spec.horizon
+        self.modes = spec.modes
+        self.frame_seconds = spec.frame_seconds
         self.version = model.version
 
     def run_plays(self, plays: Sequence[Play]) -> list[PlayResult]:

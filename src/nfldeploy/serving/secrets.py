@@ -30,16 +30,10 @@ def parse_keys(text: str) -> list[str]:
 def read_secret_keys(arn: str) -> list[str]:
     """The API keys stored in the Secrets Manager secret ``arn``."""
     try:
-        import boto3
-        from botocore.exceptions import BotoCoreError, ClientError
+        from nfldeploy.cloud.aws import read_secret_string
     except ImportError as exc:  # pragma: no cover - the lambda extra brings boto3
         raise ConfigError(f"{SECRET_ARN_ENV} is set but boto3 is not installed") from exc
-    region = arn.split(":")[3] if arn.count(":") >= 6 else None
-    try:
-        value = boto3.client("secretsmanager", region_name=region).get_secret_value(SecretId=arn)
-    except (BotoCoreError, ClientError) as exc:
-        raise ConfigError(f"cannot read the API keys secret {arn}: {exc}") from exc
-    keys = parse_keys(str(value.get("SecretString") or ""))
+    keys = parse_keys(read_secret_string(arn))
     if not keys:
         raise ConfigError(f"the API keys secret {arn} holds no keys")
     return keys

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 import time
@@ -13,6 +12,8 @@ from typing import Any
 
 import httpx
 
+from nfldeploy.records.golden import GoldenSet, read_golden
+from nfldeploy.records.manifest import Manifest, read_manifest
 from nfldeploy.smoke.variants import variants
 
 ON_FIELD_X = (-10.0, 130.0)
@@ -62,9 +63,8 @@ class SmokeContext:
     """What the checks need: the endpoint, the local manifest and golden set, the token and budgets."""
 
     client: httpx.Client
-    manifest: dict[str, Any]
-    golden_requests: list[dict[str, Any]]
-    golden_outputs: list[dict[str, Any]]
+    manifest: Manifest
+    golden: GoldenSet
     token: str | None = None
     requests: int = 50
     p95_budget_ms: float = 250.0
@@ -84,13 +84,11 @@ def load_context(
     client: httpx.Client, export_dir: Path, token: str | None, requests: int, budget: float
 ) -> SmokeContext:
     """Read the manifest and the golden set of an export directory."""
-    manifest = json.loads((export_dir / "manifest.json").read_text())
-    golden = manifest["golden"]
+    manifest = read_manifest(export_dir)
     return SmokeContext(
         client,
         manifest,
-        json.loads((export_dir / golden["requests"]).read_text()),
-        json.loads((export_dir / golden["outputs"]).read_text()),
+        read_golden(export_dir, manifest.golden),
         token,
         requests,
         budget,
@@ -126,16 +124,14 @@ def check_version(ctx: SmokeContext) -> tuple[bool, str]:
     ctx.state["artifact"] = served.get("artifact")
     expected = ctx.manifest
     problems = []
-    if served.get("config_sha256") != expected["config"]["sha256"]:
+    if served.get("config_sha256") != expected.config.sha256:
+        problems.append(f"config {str(served.get('config_sha256'))[:12]} != {expected.short_sha}")
+    if served.get("checkpoint_sha256") != expected.checkpoint.sha256:
         problems.append(
-            f"config {str(served.get('config_sha256'))[:12]} != {expected['config']['sha256'][:12]}"
+            f"checkpoint {str(served.get('checkpoint_sha256'))[:12]} != {expected.checkpoint.sha256[:12]}"
         )
-    if served.get("checkpoint_sha256") != expected["checkpoint"]["sha256"]:
-        problems.append(
-            f"checkpoint {str(served.get('checkpoint_sha256'))[:12]} != {expected['checkpoint']['sha256'][:12]}"
-        )
-    artifact = expected["artifacts"].get(served.get("artifact", ""), {})
-    if served.get("model_sha256") != artifact.get("sha256"):
+    artifact = expected.artifacts.get(str(served.get("artifact", "")))
+    if artifact is None or served.get("model_sha256") != artifact.sha256:
         problems.append(
             f"model {str(served.get('model_sha256'))[:12]} is not the manifest's {served.get('artifact')}"
         )
@@ -161,20 +157,20 @@ def _max_gap(a: list[list[list[float]]], b: list[list[list[float]]]) -> float:
 
 
 def check_golden(ctx: SmokeContext) -> tuple[bool, str]:
-    artifact = ctx.state.get("artifact") or ctx.manifest.get("serving_default", "onnx")
-    tolerance = ctx.manifest["golden"]["tolerance"].get(artifact, 0.05) + ROUNDING
+    artifact = ctx.state.get("artifact") or ctx.manifest.serving_default
+    tolerance = ctx.manifest.golden.tolerance.get(artifact, 0.05) + ROUNDING
     worst = 0.0
     answers = []
-    for index, (request, expected) in enumerate(zip(ctx.golden_requests, ctx.golden_outputs, strict=True)):
-        response = ctx.post("/predict", request)
+    for index, (request, expected) in enumerate(zip(ctx.golden.requests, ctx.golden.outputs, strict=True)):
+        response = ctx.post("/predict", request.body())
         if response.status_code != 200:
             return False, f"golden request {index} answered {response.status_code}"
         body = response.json()
         answers.append(body)
         try:
-            gap = _max_gap(_positions(body), expected["predicted_positions"])
-            if "zone_coverage_probability" in expected:  # the graph model's coverage head
-                gap = max(gap, abs(body["zone_coverage_probability"] - expected["zone_coverage_probability"]))
+            gap = _max_gap(_positions(body), expected.predicted_positions)
+            if expected.zone_coverage_probability is not None:  # the graph model's coverage head
+                gap = max(gap, abs(body["zone_coverage_probability"] - expected.zone_coverage_probability))
         except (KeyError, TypeError, ValueError):
             return False, f"golden request {index}: the answer does not have the golden outputs' shape"
         worst = max(worst, gap)
@@ -184,19 +180,19 @@ def check_golden(ctx: SmokeContext) -> tuple[bool, str]:
 
 
 def check_schema(ctx: SmokeContext) -> tuple[bool, str]:
-    horizon = ctx.manifest["model"]["horizon"]
-    modes = ctx.manifest["model"]["modes"]
-    outputs = ctx.manifest["model"].get("outputs", [])
+    horizon = ctx.manifest.model.horizon
+    modes = ctx.manifest.model.modes
+    outputs = ctx.manifest.model.outputs
     for index, (request, body) in enumerate(
-        zip(ctx.golden_requests, ctx.state.get("answers", []), strict=False)
+        zip(ctx.golden.requests, ctx.state.get("answers", []), strict=False)
     ):
         predictions = body.get("predictions")
-        if not isinstance(predictions, list) or len(predictions) != len(request["players"]):
+        if not isinstance(predictions, list) or len(predictions) != len(request.players):
             return (
                 False,
-                f"play {index}: {len(request['players'])} players but {len(predictions or [])} predictions",
+                f"play {index}: {len(request.players)} players but {len(predictions or [])} predictions",
             )
-        for player, prediction in zip(request["players"], predictions, strict=True):
+        for player, prediction in zip(request.players, predictions, strict=True):
             if prediction.get("player_id") != player.get("nfl_id"):
                 return (
                     False,
@@ -252,12 +248,12 @@ def check_positions(ctx: SmokeContext) -> tuple[bool, str]:
 def check_batch(ctx: SmokeContext) -> tuple[bool, str]:
     if not ctx.state.get("answers"):
         raise Skip("no /predict answers to compare with (the golden requests failed)")
-    response = ctx.post("/predict_batch", {"plays": ctx.golden_requests})
+    response = ctx.post("/predict_batch", {"plays": ctx.golden.bodies})
     if response.status_code != 200:
         return False, f"/predict_batch answered {response.status_code}"
     results = response.json().get("results", [])
-    if len(results) != len(ctx.golden_requests):
-        return False, f"{len(results)} results for {len(ctx.golden_requests)} plays"
+    if len(results) != len(ctx.golden.requests):
+        return False, f"{len(results)} results for {len(ctx.golden.requests)} plays"
     gap = max(
         _max_gap(_positions(a), _positions(b)) for a, b in zip(results, ctx.state["answers"], strict=False)
     )
@@ -280,7 +276,7 @@ def check_bad_inputs(ctx: SmokeContext) -> tuple[bool, str]:
 def check_auth(ctx: SmokeContext) -> tuple[bool, str]:
     if not ctx.token:
         raise Skip("no token given: auth not checked (pass --token to check it)")
-    request = ctx.golden_requests[0]
+    request = ctx.golden.bodies[0]
     anonymous = ctx.client.post("/predict", json=request)
     wrong = ctx.client.post(
         "/predict", json=request, headers={"Authorization": "Bearer nfldeploy-smoke-wrong-token"}
@@ -302,7 +298,7 @@ def check_metrics(ctx: SmokeContext) -> tuple[bool, str]:
         return False, f"/metrics answered {before.status_code}"
     try:
         count_before = _metric(before.text, "nfldeploy_requests_total")
-        ctx.post("/predict", ctx.golden_requests[0])
+        ctx.post("/predict", ctx.golden.bodies[0])
         count_after = _metric(ctx.get("/metrics").text, "nfldeploy_requests_total")
     except ValueError as exc:
         return False, f"/metrics does not parse: {exc}"
@@ -311,7 +307,7 @@ def check_metrics(ctx: SmokeContext) -> tuple[bool, str]:
 
 def check_latency(ctx: SmokeContext) -> tuple[bool, str]:
     # distinct bodies (the golden play moved by a few cm each time): every request reaches the model
-    bodies = variants(ctx.golden_requests[0], ctx.requests + 1)[1:]
+    bodies = variants(ctx.golden.bodies[0], ctx.requests + 1)[1:]
     times = []
     for body in bodies:
         started = time.perf_counter()

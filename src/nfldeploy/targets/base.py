@@ -4,8 +4,9 @@ state), apply executes it, status reports, rollback returns to the previous revi
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import Protocol, TypeVar
 
+from nfldeploy.errors import DeployError
 from nfldeploy.settings import DeploySettings
 
 
@@ -19,6 +20,15 @@ class Action:
 
 
 @dataclass(frozen=True)
+class PlanSpec:
+    """What apply needs besides the actions, as data: each target has its own (secret references, never
+    values). The base is the spec of a plan that changes nothing."""
+
+
+S = TypeVar("S", bound=PlanSpec)
+
+
+@dataclass(frozen=True)
 class Plan:
     """The actions that take the current state to the wanted one (empty: nothing to do)."""
 
@@ -26,18 +36,20 @@ class Plan:
     service: str
     image: str
     actions: tuple[Action, ...] = ()
-    spec: tuple[tuple[str, Any], ...] = ()  # what apply needs, as data (secret references, never values)
+    spec: PlanSpec = field(default_factory=PlanSpec)
 
-    def get(self, key: str) -> Any:
-        """A value of ``spec``."""
-        return dict(self.spec)[key]
+    def spec_as(self, kind: type[S]) -> S:
+        """The spec as the target that made the plan wrote it; a plan of another target is refused."""
+        if not isinstance(self.spec, kind):
+            raise DeployError(f"this {self.target} plan has no {kind.__name__}: plan again with this target")
+        return self.spec
 
     @property
     def empty(self) -> bool:
         """Nothing would change."""
         return not self.actions
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, object]:
         """JSON-ready form (references to secrets only, never their values)."""
         return asdict(self)
 
@@ -55,9 +67,44 @@ class Deployment:
     previous: str | None = None
     changed: bool = True
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, object]:
         """JSON-ready form."""
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One revision (Cloud Run), version (Lambda), container (local) or rollout (Kubernetes)."""
+
+    name: str
+    state: str
+    image: str
+    revision: int | str
+
+
+@dataclass(frozen=True)
+class Status:
+    """What runs: the revisions, which one serves, the traffic split and where to reach it. The fields after
+    ``revisions`` are what some targets add (None where a target has nothing to say)."""
+
+    target: str
+    service: str
+    url: str | None
+    serving: str | None
+    traffic: dict[str, int]
+    revisions: list[Revision]
+    canary_url: str | None = None
+    previous: str | None = None
+    condition: str | None = None
+    context: str | None = None
+    reach: str | None = None
+    note: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready form, without the extras a target left empty."""
+        data = asdict(self)
+        extras = ("canary_url", "previous", "condition", "context", "reach", "note")
+        return {key: value for key, value in data.items() if key not in extras or value is not None}
 
 
 class Target(Protocol):
@@ -73,7 +120,12 @@ class Target(Protocol):
         """Execute a plan; on failure the previous revision keeps serving."""
         ...
 
-    def status(self) -> dict[str, Any]:
+    def plan_promote(self) -> Plan:
+        """The plan that gives the canary in flight all traffic (empty when the newest revision already has
+        it); targets without canaries refuse."""
+        ...
+
+    def status(self) -> Status:
         """Revisions, traffic and URL."""
         ...
 

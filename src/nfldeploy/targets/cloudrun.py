@@ -1,4 +1,4 @@
-"""Google Cloud Run target: the only module that imports google-cloud-run.
+"""Google Cloud Run target (through the Google Cloud facade, ``cloud/gcp.py``).
 
 A deploy creates or updates the service through the Admin API v2 (``run_v2.ServicesClient``) and waits on the
 long-running operation. Revision names are derived from the image digest and the rest of the revision's
@@ -13,81 +13,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
+from nfldeploy.cloud.gcp import INVOKER, CloudRunServices, WaitFailed
 from nfldeploy.errors import ConfigError, DeployError, NfldeployError
+from nfldeploy.records.manifest import Manifest
 from nfldeploy.render.cloudrun_spec import revision_template, service_view
 from nfldeploy.render.limits import check_cloudrun
 from nfldeploy.settings import DeploySettings
-from nfldeploy.targets.base import Action, Deployment, Plan
+from nfldeploy.targets.base import Action, Deployment, Plan, PlanSpec, Revision, Status
 
-ENDPOINT_ENV = (
-    "NFLDEPLOY_CLOUDRUN_ENDPOINT"  # e.g. a local fake of the Admin API; default: run.googleapis.com
-)
 CANARY_TAG = "canary"
 PREVIOUS_ANNOTATION = "nfldeploy.io/previous-revision"
 REVISION = 2  # TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION
-INVOKER = "roles/run.invoker"
 OPERATION_TIMEOUT = 600.0
-
-
-def credential_source() -> str | None:
-    """Where Application Default Credentials would come from, without contacting any server.
-
-    Returns the credentials file's path (never its contents), or None when no file is configured.
-    """
-    explicit = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
-    if explicit:
-        if not Path(explicit).is_file():
-            raise ConfigError(f"GOOGLE_APPLICATION_CREDENTIALS points at a missing file: {explicit}")
-        return f"GOOGLE_APPLICATION_CREDENTIALS={explicit}"
-    config_dir = Path(os.environ.get("CLOUDSDK_CONFIG", Path.home() / ".config" / "gcloud"))
-    well_known = config_dir / "application_default_credentials.json"
-    return str(well_known) if well_known.is_file() else None
-
-
-def artifact_registry_login() -> dict[str, str]:
-    """Registry credentials for Artifact Registry / gcr.io: ``oauth2accesstoken`` and an access token from
-    Application Default Credentials. Never written anywhere: handed to the push only."""
-    import google.auth
-    import google.auth.exceptions
-    import google.auth.transport.requests
-
-    from nfldeploy.errors import PushError
-
-    try:
-        credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
-        credentials.refresh(google.auth.transport.requests.Request())  # type: ignore[no-untyped-call]
-    except google.auth.exceptions.GoogleAuthError as exc:
-        raise PushError(
-            f"cannot get a Google access token: {exc}",
-            hint="Run 'gcloud auth application-default login' or set GOOGLE_APPLICATION_CREDENTIALS.",
-        ) from exc
-    return {"username": "oauth2accesstoken", "password": str(credentials.token)}
-
-
-def services_client(endpoint: str | None = None) -> Any:
-    """A ``run_v2.ServicesClient`` over REST. Credentials: Application Default Credentials, or none for a
-    plain-http endpoint (a local fake of the API), taken from ``endpoint`` or $NFLDEPLOY_CLOUDRUN_ENDPOINT."""
-    import google.auth.exceptions
-    from google.api_core.client_options import ClientOptions
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import run_v2
-
-    endpoint = endpoint or os.environ.get(ENDPOINT_ENV)
-    options = ClientOptions(api_endpoint=endpoint) if endpoint else None
-    credentials = AnonymousCredentials() if endpoint and endpoint.startswith("http://") else None  # type: ignore[no-untyped-call]
-    try:
-        return run_v2.ServicesClient(transport="rest", credentials=credentials, client_options=options)
-    except google.auth.exceptions.DefaultCredentialsError as exc:
-        raise DeployError(
-            f"no Google credentials: {exc}",
-            hint="Run 'gcloud auth application-default login', set GOOGLE_APPLICATION_CREDENTIALS, "
-            "or use workload identity federation in CI.",
-        ) from exc
 
 
 def resolve_in_registry(image: str) -> str:
@@ -96,6 +37,19 @@ def resolve_in_registry(image: str) -> str:
     from nfldeploy.image.registry import resolve_digest
 
     return resolve_digest(image, registry_auth("auto", image, "us-east-1"))
+
+
+@dataclass(frozen=True)
+class CloudRunSpec(PlanSpec):
+    """The revision a Cloud Run plan creates (its template, None when it exists already), the traffic it
+    leaves, the canary share, the revision kept for rollback and whether allUsers may invoke."""
+
+    revision: str
+    traffic: dict[str, int]
+    template: dict[str, Any] | None = None
+    canary: int | None = None
+    previous: str | None = None
+    public: bool = False
 
 
 class CloudRunTarget:
@@ -110,7 +64,7 @@ class CloudRunTarget:
         region: str,
         service: str,
         *,
-        manifest: dict[str, Any] | None = None,
+        manifest: Manifest | None = None,
         verify: Callable[[str], None] | None = None,
         wait: bool = True,
         timeout: float = OPERATION_TIMEOUT,
@@ -125,51 +79,17 @@ class CloudRunTarget:
         self.resolve = resolve or resolve_in_registry  # tag -> the digest its registry serves now
         self.parent = f"projects/{project}/locations/{region}"
         self.full_name = f"{self.parent}/services/{service}"
+        self.api = CloudRunServices(client, self.full_name)
 
     # -- calls -----------------------------------------------------------------------------------------
-    def _call(self, what: str, fn: Callable[..., Any], missing_ok: bool = False, **kwargs: Any) -> Any:
-        """``fn(**kwargs)``; an API or transport failure is a DeployError naming the service and quoting the
-        API (None for NotFound when ``missing_ok``)."""
-        import google.auth.exceptions
-        import requests
-        from google.api_core import exceptions
-
-        try:
-            return fn(**kwargs)
-        except exceptions.NotFound as exc:
-            if missing_ok:
-                return None
-            raise DeployError(
-                f"Cloud Run {what} for {self.service} failed: {exc.message}",
-                hint="It may have been deleted meanwhile; run nfldeploy status, then plan again.",
-            ) from exc
-        except exceptions.GoogleAPICallError as exc:
-            hint = {
-                403: "Check the caller's roles (run.developer, iam.serviceAccountUser) on the project.",
-                429: "A Cloud Run quota is exhausted; see the project's quotas page.",
-            }.get(exc.code or 0)
-            raise DeployError(
-                f"Cloud Run {what} for {self.service} failed: {exc.message}", hint=hint
-            ) from exc
-        except (requests.RequestException, google.auth.exceptions.GoogleAuthError) as exc:
-            raise DeployError(
-                f"Cloud Run {what} for {self.service} failed: cannot reach the API: {exc}",
-                hint=f"Check the network, the credentials and ${ENDPOINT_ENV} if it is set.",
-            ) from exc
-
     def _current(self) -> Any | None:
-        return self._call(
-            "reading the service", self.client.get_service, missing_ok=True, name=self.full_name
-        )
+        return self.api.current()
 
     def _wait(self, operation: Any, what: str) -> Any:
-        import requests
-        from google.api_core import exceptions
-
         try:
-            return operation.result(timeout=self.timeout)
-        except (exceptions.GoogleAPICallError, TimeoutError, requests.RequestException) as exc:
-            message = getattr(exc, "message", None) or str(exc)
+            return self.api.result(operation, self.timeout)
+        except WaitFailed as exc:
+            message = str(exc)
             current = self._current()
             serving = self._serving_text(current)
             raise DeployError(
@@ -239,22 +159,22 @@ class CloudRunTarget:
         if settings.allow_unauthenticated and not self._public(current):
             actions.append(Action("iam", "allUsers", f"{INVOKER} (anyone may invoke)"))
         previous = max(traffic, key=lambda rev: traffic[rev]) if traffic else None
-        spec = {
-            "template": template,
-            "revision": revision,
-            "traffic": wanted,
-            "canary": canary,
-            "previous": previous if previous != revision else None,
-            "public": settings.allow_unauthenticated,
-        }
-        return Plan(self.name, self.service, image, tuple(actions), tuple(sorted(spec.items())))
+        spec = CloudRunSpec(
+            revision,
+            wanted,
+            template if not exists else None,
+            canary,
+            previous if previous != revision else None,
+            settings.allow_unauthenticated,
+        )
+        return Plan(self.name, self.service, image, tuple(actions), spec)
 
     def _pinned(self, image: str) -> str:
         """``image`` by digest: a tag is resolved in its registry, so a tag moved to another image plans a
         new revision, and the revision runs exactly the image planned."""
         if "@sha256:" in image:
             return image
-        from nfldeploy.image.push import split_reference
+        from nfldeploy.image.references import split_reference
 
         try:
             digest = self.resolve(image)
@@ -289,12 +209,7 @@ class CloudRunTarget:
         return {rev: pct for rev, pct in wanted.items() if pct}
 
     def _public(self, service: Any | None) -> bool:
-        if service is None:
-            return False
-        policy = self._call(
-            "reading the IAM policy", self.client.get_iam_policy, request={"resource": self.full_name}
-        )
-        return any(b.role == INVOKER and "allUsers" in b.members for b in policy.bindings)
+        return service is not None and self.api.is_public()
 
     def _traffic_list(self, shares: dict[str, int], tag: str | None = None) -> list[dict[str, Any]]:
         targets = [{"type_": REVISION, "revision": rev, "percent": pct} for rev, pct in shares.items()]
@@ -314,44 +229,25 @@ class CloudRunTarget:
         previous: str | None,
     ) -> Any:
         """Create the service, or update ``current`` (as just read), with ``template`` and ``traffic``."""
-        from google.cloud import run_v2
-
         annotations = dict(current.annotations) if current is not None else {}
         if previous:
             annotations[PREVIOUS_ANNOTATION] = previous
-        service = run_v2.Service(
-            name=self.full_name if current is not None else "",
-            template=template,
-            traffic=traffic,
-            annotations=annotations,
-            labels={"managed-by": "nfldeploy"},
-        )
-        if current is None:
-            operation = self._call(
-                "create",
-                self.client.create_service,
-                parent=self.parent,
-                service=service,
-                service_id=self.service,
-            )
-        else:
-            operation = self._call("update", self.client.update_service, service=service)
-        return operation
+        return self.api.submit(current, template, traffic, annotations)
 
     def apply(self, plan: Plan) -> Deployment:
+        spec = plan.spec_as(CloudRunSpec)
         current = self._current()
         traffic = self._traffic(current)
         if plan.empty:
             if current is None:
                 raise DeployError(f"{self.service} does not exist and the plan is empty; plan again")
-            return self._deployment(current, plan.get("revision"), None, changed=False)
-        revision, previous = plan.get("revision"), plan.get("previous")
-        template = plan.get("template") if any(a.kind in ("create", "update") for a in plan.actions) else None
+            return self._deployment(current, spec.revision, None, changed=False)
+        revision, previous, template = spec.revision, spec.previous, spec.template
         if template is None:
             if current is None:
                 raise DeployError(f"{self.service} does not exist on Cloud Run; plan again")
-            template = type(current.template).to_dict(current.template)
-        if plan.get("canary") is not None:
+            template = self.api.as_dict(current.template)
+        if spec.canary is not None:
             # 1. the canary comes up with no traffic, reachable under its tag
             shares = {rev: pct for rev, pct in traffic.items() if rev != revision}
             self._wait(
@@ -370,15 +266,13 @@ class CloudRunTarget:
         operation = self._submit(
             current,
             template,
-            self._traffic_list(plan.get("traffic"), tag=revision if plan.get("canary") else None),
+            self._traffic_list(spec.traffic, tag=revision if spec.canary else None),
             previous,
         )
-        if plan.get("public"):  # the service exists once the change is accepted: grant before any wait
-            self._make_public()
+        if spec.public:  # the service exists once the change is accepted: grant before any wait
+            self.api.make_public()
         if not self.wait:
-            return Deployment(
-                self.name, self.service, "", revision, plan.image, plan.get("traffic"), previous, True
-            )
+            return Deployment(self.name, self.service, "", revision, plan.image, spec.traffic, previous, True)
         service = self._wait(operation, "deploy")
         return self._deployment(service, revision, previous)
 
@@ -387,24 +281,6 @@ class CloudRunTarget:
             if status.tag == CANARY_TAG:
                 return str(status.uri)
         raise DeployError(f"Cloud Run reports no URL for the {CANARY_TAG} tag of {self.service}")
-
-    def _make_public(self) -> None:
-        from google.iam.v1 import policy_pb2
-
-        policy = self._call(
-            "reading the IAM policy", self.client.get_iam_policy, request={"resource": self.full_name}
-        )
-        binding = next((b for b in policy.bindings if b.role == INVOKER), None)
-        if binding is None:
-            binding = policy.bindings.add(role=INVOKER)
-        if "allUsers" not in binding.members:
-            binding.members.append("allUsers")
-        assert isinstance(policy, policy_pb2.Policy)
-        self._call(
-            "writing the IAM policy",
-            self.client.set_iam_policy,
-            request={"resource": self.full_name, "policy": policy},
-        )
 
     def _deployment(
         self, service: Any, revision: str, previous: str | None, changed: bool = True
@@ -436,28 +312,14 @@ class CloudRunTarget:
                     f"{self.service} has no canary to promote", hint="Deploy with --canary PCT first."
                 )
             canary = newest  # the newest revision already serves everything (e.g. the first deploy)
-        spec = {
-            "revision": canary,
-            "traffic": {canary: 100},
-            "canary": None,
-            "previous": None,
-            "public": False,
-        }
         actions = (Action("traffic", canary, f"{canary} 100 %"),) if traffic != {canary: 100} else ()
         image = str(current.template.containers[0].image)
-        return Plan(self.name, self.service, image, actions, tuple(sorted(spec.items())))
+        return Plan(self.name, self.service, image, actions, CloudRunSpec(canary, {canary: 100}))
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> Status:
         current = self._current()
         if current is None:
-            return {
-                "target": self.name,
-                "service": self.service,
-                "url": None,
-                "serving": None,
-                "traffic": {},
-                "revisions": [],
-            }
+            return Status(self.name, self.service, None, None, {}, [])
         traffic = self._traffic(current)
         latest = current.latest_created_revision.rsplit("/", 1)[-1]
         ready = current.latest_ready_revision.rsplit("/", 1)[-1]
@@ -465,7 +327,7 @@ class CloudRunTarget:
             dict.fromkeys([*traffic, latest, ready, current.annotations.get(PREVIOUS_ANNOTATION, "")])
         )
         tags = {t.revision.rsplit("/", 1)[-1]: t.tag for t in current.traffic_statuses if t.tag}
-        revisions = []
+        revisions: list[Revision] = []
         for index, name in enumerate(n for n in names if n):
             state = "serving" if traffic.get(name) else "ready"
             if name == latest and latest != ready:
@@ -473,27 +335,22 @@ class CloudRunTarget:
                 state = "failed" if failed else "deploying"
             image = str(current.template.containers[0].image) if name == current.template.revision else ""
             revisions.append(
-                {
-                    "name": name,
-                    "state": state + (f" (tag {tags[name]})" if name in tags else ""),
-                    "image": image,
-                    "revision": index,
-                }
+                Revision(name, state + (f" (tag {tags[name]})" if name in tags else ""), image, index)
             )
         canary_url = next(
             (str(t.uri) for t in current.traffic_statuses if t.tag == CANARY_TAG and t.uri), None
         )
-        return {
-            "target": self.name,
-            "service": self.service,
-            "url": str(current.uri) or None,
-            "canary_url": canary_url,
-            "serving": max(traffic, key=lambda rev: traffic[rev]) if traffic else None,
-            "traffic": traffic,
-            "previous": current.annotations.get(PREVIOUS_ANNOTATION),
-            "condition": current.terminal_condition.message or current.terminal_condition.state.name,
-            "revisions": revisions,
-        }
+        return Status(
+            self.name,
+            self.service,
+            str(current.uri) or None,
+            max(traffic, key=lambda rev: traffic[rev]) if traffic else None,
+            traffic,
+            revisions,
+            canary_url=canary_url,
+            previous=current.annotations.get(PREVIOUS_ANNOTATION),
+            condition=current.terminal_condition.message or current.terminal_condition.state.name,
+        )
 
     def rollback(self) -> Deployment:
         current = self._current()
@@ -509,7 +366,7 @@ class CloudRunTarget:
             target = previous
         if not target or (target == serving and traffic.get(target) == 100):
             raise DeployError(f"no previous revision of {self.service} to roll back to")
-        template = type(current.template).to_dict(current.template)
+        template = self.api.as_dict(current.template)
         operation = self._submit(current, template, self._traffic_list({target: 100}), serving)
         service = self._wait(operation, "rollback")
         return self._deployment(service, target, serving)

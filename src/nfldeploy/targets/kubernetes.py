@@ -12,14 +12,16 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from nfldeploy.errors import DeployError
+from nfldeploy.records.manifest import Manifest
 from nfldeploy.render.files import render_group
 from nfldeploy.render.views import Inputs
 from nfldeploy.settings import DeploySettings
-from nfldeploy.targets.base import Action, Deployment, Plan
+from nfldeploy.targets.base import Action, Deployment, Plan, PlanSpec, Revision, Status
 
 MANIFEST = "kubernetes/deployment.yaml"
 
@@ -32,6 +34,15 @@ def current_context(kubectl: str = "kubectl") -> str | None:
     return (done.stdout.strip() or None) if done.returncode == 0 else None
 
 
+@dataclass(frozen=True)
+class KubernetesSpec(PlanSpec):
+    """The rendered manifest, where it is written, and the kube context it is applied to (None: render only)."""
+
+    manifest: str
+    path: str
+    context: str | None
+
+
 class KubernetesTarget:
     """The service as a Deployment in the cluster of ``context`` (default: kubectl's current context)."""
 
@@ -39,7 +50,7 @@ class KubernetesTarget:
 
     def __init__(
         self,
-        export_manifest: dict[str, Any],
+        export_manifest: Manifest,
         out: Path,
         service: str,
         *,
@@ -80,7 +91,7 @@ class KubernetesTarget:
             raise DeployError("the kubernetes target has no canary; deploy without --canary")
         text = render_group(Inputs(settings, self.export_manifest, image, ""), "kubernetes")[MANIFEST]
         path = self.out / MANIFEST
-        spec = {"manifest": text, "path": str(path), "context": self.context}
+        spec = KubernetesSpec(text, str(path), self.context)
         actions = []
         if self.context is None:
             if not path.is_file() or path.read_text() != text:
@@ -94,13 +105,14 @@ class KubernetesTarget:
                     Action("apply", f"context {self.context}", f"{changed} changed lines (kubectl diff)"),
                     Action("rollout", f"deployment/{self.service}", "wait until the new pods are ready"),
                 ]
-        return Plan(self.name, self.service, image, tuple(actions), tuple(sorted(spec.items())))
+        return Plan(self.name, self.service, image, tuple(actions), spec)
 
     def apply(self, plan: Plan) -> Deployment:
-        path = Path(plan.get("path"))
+        spec = plan.spec_as(KubernetesSpec)
+        path = Path(spec.path)
         if not plan.empty:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(plan.get("manifest"))
+            path.write_text(spec.manifest)
         if self.context is None:
             return Deployment(
                 self.name, self.service, "", f"rendered {path}", plan.image, {}, None, not plan.empty
@@ -119,39 +131,38 @@ class KubernetesTarget:
         return Deployment(
             self.name,
             self.service,
-            state["url"] or "",
-            str(state["serving"]),
+            state.url or "",
+            str(state.serving),
             plan.image,
-            state["traffic"],
+            state.traffic,
             None,
             not plan.empty,
         )
 
-    def status(self) -> dict[str, Any]:
-        base: dict[str, Any] = {"target": self.name, "service": self.service, "context": self.context}
+    def plan_promote(self) -> Plan:
+        raise DeployError("the kubernetes target has no canary to promote: a rollout replaces the pods")
+
+    def status(self) -> Status:
         if self.context is None:
-            return {
-                **base,
-                "url": None,
-                "serving": None,
-                "traffic": {},
-                "revisions": [],
-                "note": "no kube context: render only",
-            }
+            return Status(
+                self.name, self.service, None, None, {}, [], context=None, note="no kube context: render only"
+            )
         found = json.loads(self._run("get", f"deployment/{self.service}", "-o", "json").stdout)
         revision = found["metadata"].get("annotations", {}).get("deployment.kubernetes.io/revision", "?")
         image = found["spec"]["template"]["spec"]["containers"][0]["image"]
         ready = found.get("status", {}).get("readyReplicas", 0)
         name = f"{self.service}-rev{revision}"
         url, reach = self._reach()
-        return {
-            **base,
-            "url": url,
-            "reach": reach,
-            "serving": name,
-            "traffic": {name: 100},
-            "revisions": [{"name": name, "state": f"{ready} ready", "image": image, "revision": revision}],
-        }
+        return Status(
+            self.name,
+            self.service,
+            url,
+            name,
+            {name: 100},
+            [Revision(name, f"{ready} ready", image, revision)],
+            context=self.context,
+            reach=reach,
+        )
 
     def _reach(self) -> tuple[str | None, str]:
         """The Service's external address when it has one (a LoadBalancer's ingress), and how to reach it
@@ -172,6 +183,4 @@ class KubernetesTarget:
         if self.wait:
             self._run("rollout", "status", f"deployment/{self.service}", f"--timeout={self.timeout}s")
         state = self.status()
-        return Deployment(
-            self.name, self.service, state["url"] or "", str(state["serving"]), "", state["traffic"]
-        )
+        return Deployment(self.name, self.service, state.url or "", str(state.serving), "", state.traffic)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from nfldeploy.errors import ConfigError, DeployError, NfldeployError
 from nfldeploy.settings import DeploySettings
-from nfldeploy.targets.base import Action, Deployment, Plan
+from nfldeploy.targets.base import Action, Deployment, Plan, PlanSpec, Revision, Status
 
 SERVICE_LABEL = "io.nfldeploy.service"
 REVISION_LABEL = "io.nfldeploy.revision"
@@ -23,8 +24,20 @@ SPEC_LABEL = "io.nfldeploy.spec"
 KEEP_STOPPED = 1  # previous revisions kept for rollback
 
 
-def _freeze(value: Any) -> Any:
-    return tuple(sorted(value.items())) if isinstance(value, dict) else value
+@dataclass(frozen=True)
+class LocalSpec(PlanSpec):
+    """The container a local plan starts: its limits, env references (an env file's path, never its
+    keys), revision number and name, and the digest of the wanted state its label records."""
+
+    image_id: str
+    cpus: float
+    memory_mib: int
+    memory: str
+    port: int
+    env: dict[str, str]
+    digest: str
+    revision: int
+    name: str
 
 
 def _read_env_file(path: str) -> dict[str, str]:
@@ -80,17 +93,13 @@ class LocalTarget:
 
     # -- the protocol ----------------------------------------------------------------------------------
     def plan(self, settings: DeploySettings, image: str, canary: int | None = None) -> Plan:
-        from docker.errors import ImageNotFound
+        from nfldeploy.image.engine import find_image_id
 
         if canary is not None:
             raise ConfigError("the local target has no canary: a revision replaces the serving one whole")
-
-        try:
-            image_id = self.client.images.get(image).id
-        except ImageNotFound as exc:
-            raise DeployError(
-                f"no image {image} on the local engine", hint="Run nfldeploy build first."
-            ) from exc
+        image_id = find_image_id(self.client, image)
+        if image_id is None:
+            raise DeployError(f"no image {image} on the local engine", hint="Run nfldeploy build first.")
         wanted = self._spec(settings, image_id)
         digest = hashlib.sha256(json.dumps(wanted, sort_keys=True).encode()).hexdigest()[:16]
         serving = self._serving()
@@ -131,35 +140,25 @@ class LocalTarget:
             if serving is not None
             else []
         )
-        spec = {**wanted, "digest": digest, "revision": revision, "name": name, "memory": settings.memory}
-        return Plan(
-            self.name,
-            self.service,
-            image,
-            tuple(actions),
-            tuple(sorted((k, _freeze(v)) for k, v in spec.items())),
-        )
+        spec = LocalSpec(**wanted, digest=digest, revision=revision, name=name, memory=settings.memory)
+        return Plan(self.name, self.service, image, tuple(actions), spec)
 
     def _run(self, plan: Plan, port: int, name: str) -> tuple[Any, str]:
         from nfldeploy.image.run import start
 
-        refs = dict(plan.get("env"))
-        env = {k: v for k, v in refs.items() if k != "env_file"}
-        if "env_file" in refs:
-            env.update(_read_env_file(refs["env_file"]))
-        labels = {
-            SERVICE_LABEL: self.service,
-            REVISION_LABEL: str(plan.get("revision")),
-            SPEC_LABEL: plan.get("digest"),
-        }
+        spec = plan.spec_as(LocalSpec)
+        env = {k: v for k, v in spec.env.items() if k != "env_file"}
+        if "env_file" in spec.env:
+            env.update(_read_env_file(spec.env["env_file"]))
+        labels = {SERVICE_LABEL: self.service, REVISION_LABEL: str(spec.revision), SPEC_LABEL: spec.digest}
         return start(
             self.client,
             plan.image,
             port=port,
             env=env,
             name=name,
-            cpus=plan.get("cpus"),
-            memory_mib=plan.get("memory_mib"),
+            cpus=spec.cpus,
+            memory_mib=spec.memory_mib,
             labels=labels,
         )
 
@@ -171,7 +170,7 @@ class LocalTarget:
             if serving is None:
                 raise DeployError(f"nothing serves {self.service} and the plan is empty; plan again")
             return self._deployment(serving, None, changed=False)
-        name = plan.get("name")
+        name = plan.spec_as(LocalSpec).name
         # 1. the new revision must get ready on a spare port while the old one keeps serving
         trial, trial_url = self._run(plan, free_port(), f"{name}-verify")
         try:
@@ -217,25 +216,30 @@ class LocalTarget:
             changed,
         )
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> Status:
         revisions = [
-            {
-                "name": c.name,
-                "state": c.status,
-                "image": c.image.tags[0] if c.image.tags else c.image.id,
-                "revision": int(c.labels.get(REVISION_LABEL, "0")),
-            }
+            Revision(
+                c.name,
+                c.status,
+                c.image.tags[0] if c.image.tags else c.image.id,
+                int(c.labels.get(REVISION_LABEL, "0")),
+            )
             for c in self._revisions()
         ]
         serving = self._serving()
-        return {
-            "target": self.name,
-            "service": self.service,
-            "url": f"http://127.0.0.1:{self.port}" if serving else None,
-            "serving": serving.name if serving else None,
-            "traffic": {serving.name: 100} if serving else {},
-            "revisions": revisions,
-        }
+        return Status(
+            self.name,
+            self.service,
+            f"http://127.0.0.1:{self.port}" if serving else None,
+            serving.name if serving else None,
+            {serving.name: 100} if serving else {},
+            revisions,
+        )
+
+    def plan_promote(self) -> Plan:
+        raise ConfigError(
+            "the local target has no canary to promote: a revision replaces the serving one whole"
+        )
 
     def rollback(self) -> Deployment:
         from nfldeploy.image.run import wait_ready

@@ -6,10 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 from nfldeploy.errors import ConfigError
+from nfldeploy.records.build import read_build_record
+from nfldeploy.records.manifest import read_manifest, read_manifest_if_any
 from nfldeploy.settings import DeploySettings
+from nfldeploy.targets.base import Target
 
 
 class TargetName(StrEnum):
@@ -21,15 +23,6 @@ class TargetName(StrEnum):
     kubernetes = "kubernetes"
 
 
-def _build(export_dir: Path, kind: str) -> dict[str, Any]:
-    from nfldeploy.image.build import read_record
-
-    builds = read_record(export_dir).get("builds", {})
-    found = [entry for key, entry in builds.items() if key.startswith(f"{kind}-")]
-    preferred = builds.get(f"{kind}-onnx")
-    return dict(preferred or (found[0] if found else {}))
-
-
 def default_image(
     name: TargetName, export_dir: Path, settings: DeploySettings, *, allow_unpushed: bool = False
 ) -> str:
@@ -37,32 +30,23 @@ def default_image(
     (by digest) for the cloud targets; its local tag when ``allow_unpushed`` (a dry run shows what it would
     apply) and it was not pushed yet."""
     kind = "lambda" if name is TargetName.lambda_ else "server"
-    build = _build(export_dir, kind)
-    if not build:
+    build = read_build_record(export_dir).of_kind(kind)
+    if build is None:
         raise ConfigError(
             f"no --image given and no {kind} build recorded in {export_dir}",
             hint=f"Run nfldeploy build{' --kind lambda' if kind == 'lambda' else ''}, or pass --image.",
         )
     if name in (TargetName.local, TargetName.lambda_):  # lambda pushes to ECR itself
-        return str(build["tag"])
-    pushed = build.get("pushed") or {}
-    if not pushed and allow_unpushed:
-        return str(build["tag"])
-    if not pushed:
+        return build.tag
+    pushed = build.pushed_reference
+    if pushed is None and allow_unpushed:
+        return build.tag
+    if pushed is None:
         raise ConfigError(
-            f"{build['tag']} was not pushed; {name} pulls from a registry",
+            f"{build.tag} was not pushed; {name} pulls from a registry",
             hint="Run nfldeploy push (the registry setting names where), or pass --image.",
         )
-    reference, digest = next(reversed(list(pushed.items())))
-    return f"{reference.rsplit(':', 1)[0]}@{digest}"
-
-
-def export_manifest(export_dir: Path) -> dict[str, Any] | None:
-    """The export's manifest when there is one (status and rollback work without it)."""
-    from nfldeploy.jsonfile import read_json_object
-
-    path = export_dir / "manifest.json"
-    return read_json_object(path, "export manifest") if path.is_file() else None
+    return pushed
 
 
 def make_target(
@@ -74,7 +58,7 @@ def make_target(
     verify: Callable[[str], None] | None = None,
     wait: bool = True,
     out: Path = Path("outputs/deploy"),
-) -> Any:
+) -> Target:
     """The target ``name`` for ``settings``; clients come from the standard credential chains."""
     if name is TargetName.local:
         from nfldeploy.image.engine import connect
@@ -82,19 +66,21 @@ def make_target(
 
         return LocalTarget(connect(), settings.service_name, port)
     if name is TargetName.cloudrun:
-        from nfldeploy.targets.cloudrun import CloudRunTarget, services_client
+        from nfldeploy.cloud.gcp import services_client
+        from nfldeploy.targets.cloudrun import CloudRunTarget
 
         return CloudRunTarget(
             services_client() if settings.project else None,  # a missing project is reported first
             settings.project,
             settings.region,
             settings.service_name,
-            manifest=export_manifest(export_dir),
+            manifest=read_manifest_if_any(export_dir),
             verify=verify,
             wait=wait,
         )
     if name is TargetName.lambda_:
-        from nfldeploy.targets.aws_lambda import LambdaTarget, aws_clients
+        from nfldeploy.cloud.aws import aws_clients
+        from nfldeploy.targets.aws_lambda import LambdaTarget
 
         return LambdaTarget(
             aws_clients(settings.aws_region),
@@ -104,8 +90,6 @@ def make_target(
             verify=verify,
             endpoint=settings.lambda_endpoint,
         )
-    from nfldeploy.jsonfile import read_json_object
     from nfldeploy.targets.kubernetes import KubernetesTarget
 
-    manifest = read_json_object(export_dir / "manifest.json", "export manifest")
-    return KubernetesTarget(manifest, out, settings.service_name, wait=wait)
+    return KubernetesTarget(read_manifest(export_dir), out, settings.service_name, wait=wait)

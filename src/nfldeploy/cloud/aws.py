@@ -1,0 +1,191 @@
+"""The AWS facade: the only module that imports boto3 and botocore.
+
+Credentials come from the standard chain (env, shared files, SSO, the instance or task role; on Lambda the
+execution role); AWS_ENDPOINT_URL is honoured, which is how the tests reach moto. Nothing here prints or
+writes a credential."""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from nfldeploy.errors import ConfigError, DeployError, PushError
+
+#: Seconds between attempts while a new execution role propagates (IAM is eventually consistent: Lambda
+#: refuses a role it cannot assume yet for several seconds after create_role).
+ROLE_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 10.0, 10.0, 10.0)
+
+
+def credential_source() -> str | None:
+    """How the standard AWS chain finds credentials ("env", "shared-credentials-file", ...), or None.
+
+    Never returns the credentials themselves.
+    """
+    import boto3
+
+    credentials = boto3.Session().get_credentials()
+    return None if credentials is None else str(credentials.method)
+
+
+def frozen_credentials() -> Any:
+    """The chain's current credentials, for signing requests; a ConfigError when there are none."""
+    import boto3
+
+    found = boto3.Session().get_credentials()
+    if found is None:
+        raise ConfigError(
+            "the endpoint takes SigV4-signed requests (IAM) and no AWS credentials were found",
+            hint="Set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY with lambda:InvokeFunctionUrl.",
+        )
+    return found.get_frozen_credentials()
+
+
+def sigv4_headers(
+    credentials: Any, service: str, region: str, method: str, url: str, body: bytes, headers: dict[str, str]
+) -> dict[str, str]:
+    """The headers of the request, signed with AWS Signature Version 4 (botocore's signer)."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    signed = AWSRequest(method=method, url=url, data=body, headers=headers)
+    SigV4Auth(credentials, service, region).add_auth(signed)
+    return {str(name): str(value) for name, value in signed.headers.items()}
+
+
+def ecr_login(region: str, client: Any | None = None) -> dict[str, str]:
+    """Registry credentials from ECR's authorization token. Never written anywhere: handed to the push only."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        ecr = client or boto3.client("ecr", region_name=region)
+        data = ecr.get_authorization_token()["authorizationData"][0]
+    except (BotoCoreError, ClientError) as exc:
+        raise PushError(
+            f"cannot get an ECR token in {region}: {exc}", hint="Check the AWS credentials and region."
+        ) from exc
+    username, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
+    return {"username": username, "password": password}
+
+
+def read_secret_string(arn: str) -> str:
+    """The string of the Secrets Manager secret ``arn`` (its region is read from the ARN)."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    region = arn.split(":")[3] if arn.count(":") >= 6 else None
+    try:
+        value = boto3.client("secretsmanager", region_name=region).get_secret_value(SecretId=arn)
+    except (BotoCoreError, ClientError) as exc:
+        raise ConfigError(f"cannot read the API keys secret {arn}: {exc}") from exc
+    return str(value.get("SecretString") or "")
+
+
+@dataclass(frozen=True)
+class AwsClients:
+    """The boto3 clients the Lambda target uses (injected, so tests can hand in stubbed ones)."""
+
+    lambda_: Any
+    ecr: Any
+    iam: Any
+    apigateway: Any = None  # apigatewayv2, for lambda_endpoint = "api_gateway"
+
+
+def aws_clients(region: str) -> AwsClients:
+    """Clients from the standard AWS credential chain."""
+    import boto3
+
+    session = boto3.Session(region_name=region)
+    return AwsClients(
+        session.client("lambda"),
+        session.client("ecr"),
+        session.client("iam"),
+        session.client("apigatewayv2"),
+    )
+
+
+def _role_not_ready(exc: Exception) -> bool:
+    """Lambda's answer while a new role has not propagated yet."""
+    from botocore.exceptions import ClientError
+
+    if not isinstance(exc, ClientError):
+        return False
+    error = exc.response.get("Error", {})
+    return (
+        error.get("Code") == "InvalidParameterValueException" and "role" in str(error.get("Message")).lower()
+    )
+
+
+class AwsCalls:
+    """Calls on behalf of ``subject`` (a function name): any failure becomes a DeployError that names it and
+    quotes AWS, with a hint for missing credentials and denied permissions."""
+
+    def __init__(self, subject: str, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.subject, self.sleep = subject, sleep
+
+    def error(self, what: str, exc: Exception) -> DeployError:
+        """The DeployError for ``exc`` raised while doing ``what``."""
+        from botocore.exceptions import ClientError, NoCredentialsError
+
+        if isinstance(exc, NoCredentialsError):
+            return DeployError(
+                f"AWS {what} for {self.subject} failed: no AWS credentials found",
+                hint="Set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or assume a role (OIDC in CI).",
+            )
+        if isinstance(exc, ClientError):
+            error = exc.response.get("Error", {})
+            denied = error.get("Code") in (
+                "AccessDeniedException",
+                "AccessDenied",
+                "UnrecognizedClientException",
+            )
+            return DeployError(
+                f"AWS {what} for {self.subject} failed: {error.get('Code')}: {error.get('Message')}",
+                hint="Check the caller's IAM permissions." if denied else None,
+            )
+        return DeployError(f"AWS {what} for {self.subject} failed: {exc}")
+
+    def call(self, what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
+        """``fn(**kwargs)``; any failure is a DeployError."""
+        return self.get(what, fn, "", **kwargs)
+
+    def get(self, what: str, fn: Callable[..., Any], missing: str, **kwargs: Any) -> Any | None:
+        """``fn(**kwargs)``, or None when AWS answers ``missing`` (e.g. ResourceNotFoundException)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return fn(**kwargs)
+        except ClientError as exc:
+            if missing and exc.response.get("Error", {}).get("Code") == missing:
+                return None
+            raise self.error(what, exc) from exc
+        except BotoCoreError as exc:
+            raise self.error(what, exc) from exc
+
+    def call_while_role_propagates(self, what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
+        """``fn(**kwargs)``, retried with backoff while Lambda cannot assume the execution role yet."""
+        from botocore.exceptions import ClientError
+
+        for delay in (*ROLE_RETRY_DELAYS, None):
+            try:
+                return fn(**kwargs)
+            except ClientError as exc:
+                if delay is None or not _role_not_ready(exc):
+                    raise self.error(what, exc) from exc
+                self.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    def wait(waiter: Any, **kwargs: Any) -> str | None:
+        """Run a boto3 waiter; None when it succeeded, else the reason AWS gave."""
+        from botocore.exceptions import WaiterError
+
+        try:
+            waiter.wait(**kwargs)
+        except WaiterError as exc:
+            reason = exc.last_response.get("Configuration", exc.last_response)
+            return str(reason.get("StateReason") or reason.get("LastUpdateStatusReason") or exc)
+        return None

@@ -1,0 +1,188 @@
+"""The Google Cloud facade: the only module that imports google-auth and google-cloud-run.
+
+Credentials are Application Default Credentials (a credentials file, gcloud's ADC, the metadata server,
+workload identity federation in CI). ``NFLDEPLOY_CLOUDRUN_ENDPOINT`` points the Admin API client somewhere
+else (the tests' local fake, over plain http without credentials)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from nfldeploy.errors import ConfigError, DeployError, PushError
+
+ENDPOINT_ENV = (
+    "NFLDEPLOY_CLOUDRUN_ENDPOINT"  # e.g. a local fake of the Admin API; default: run.googleapis.com
+)
+INVOKER = "roles/run.invoker"
+
+
+def credential_source() -> str | None:
+    """Where Application Default Credentials would come from, without contacting any server.
+
+    Returns the credentials file's path (never its contents), or None when no file is configured.
+    """
+    explicit = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
+    if explicit:
+        if not Path(explicit).is_file():
+            raise ConfigError(f"GOOGLE_APPLICATION_CREDENTIALS points at a missing file: {explicit}")
+        return f"GOOGLE_APPLICATION_CREDENTIALS={explicit}"
+    config_dir = Path(os.environ.get("CLOUDSDK_CONFIG", Path.home() / ".config" / "gcloud"))
+    well_known = config_dir / "application_default_credentials.json"
+    return str(well_known) if well_known.is_file() else None
+
+
+def artifact_registry_login() -> dict[str, str]:
+    """Registry credentials for Artifact Registry / gcr.io: ``oauth2accesstoken`` and an access token from
+    Application Default Credentials. Never written anywhere: handed to the push only."""
+    import google.auth
+    import google.auth.exceptions
+    import google.auth.transport.requests
+
+    try:
+        credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
+        credentials.refresh(google.auth.transport.requests.Request())  # type: ignore[no-untyped-call]
+    except google.auth.exceptions.GoogleAuthError as exc:
+        raise PushError(
+            f"cannot get a Google access token: {exc}",
+            hint="Run 'gcloud auth application-default login' or set GOOGLE_APPLICATION_CREDENTIALS.",
+        ) from exc
+    return {"username": "oauth2accesstoken", "password": str(credentials.token)}
+
+
+def services_client(endpoint: str | None = None) -> Any:
+    """A ``run_v2.ServicesClient`` over REST. Credentials: Application Default Credentials, or none for a
+    plain-http endpoint (a local fake of the API), taken from ``endpoint`` or $NFLDEPLOY_CLOUDRUN_ENDPOINT."""
+    import google.auth.exceptions
+    from google.api_core.client_options import ClientOptions
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import run_v2
+
+    endpoint = endpoint or os.environ.get(ENDPOINT_ENV)
+    options = ClientOptions(api_endpoint=endpoint) if endpoint else None
+    credentials = AnonymousCredentials() if endpoint and endpoint.startswith("http://") else None  # type: ignore[no-untyped-call]
+    try:
+        return run_v2.ServicesClient(transport="rest", credentials=credentials, client_options=options)
+    except google.auth.exceptions.DefaultCredentialsError as exc:
+        raise DeployError(
+            f"no Google credentials: {exc}",
+            hint="Run 'gcloud auth application-default login', set GOOGLE_APPLICATION_CREDENTIALS, "
+            "or use workload identity federation in CI.",
+        ) from exc
+
+
+class WaitFailed(Exception):
+    """A long-running operation ended in an error or timed out (the message is the API's)."""
+
+
+class CloudRunServices:
+    """The Admin API v2 services of one service (``full_name``), through a ``run_v2.ServicesClient``: every
+    failure is a DeployError naming the service and quoting the API."""
+
+    def __init__(self, client: Any, full_name: str) -> None:
+        self.client, self.full_name = client, full_name
+        self.parent, _, self.service = full_name.rpartition("/services/")
+
+    def call(self, what: str, fn: Callable[..., Any], missing_ok: bool = False, **kwargs: Any) -> Any:
+        """``fn(**kwargs)``; None for NotFound when ``missing_ok``."""
+        import google.auth.exceptions
+        import requests
+        from google.api_core import exceptions
+
+        try:
+            return fn(**kwargs)
+        except exceptions.NotFound as exc:
+            if missing_ok:
+                return None
+            raise DeployError(
+                f"Cloud Run {what} for {self.service} failed: {exc.message}",
+                hint="It may have been deleted meanwhile; run nfldeploy status, then plan again.",
+            ) from exc
+        except exceptions.GoogleAPICallError as exc:
+            hint = {
+                403: "Check the caller's roles (run.developer, iam.serviceAccountUser) on the project.",
+                429: "A Cloud Run quota is exhausted; see the project's quotas page.",
+            }.get(exc.code or 0)
+            raise DeployError(
+                f"Cloud Run {what} for {self.service} failed: {exc.message}", hint=hint
+            ) from exc
+        except (requests.RequestException, google.auth.exceptions.GoogleAuthError) as exc:
+            raise DeployError(
+                f"Cloud Run {what} for {self.service} failed: cannot reach the API: {exc}",
+                hint=f"Check the network, the credentials and ${ENDPOINT_ENV} if it is set.",
+            ) from exc
+
+    def current(self) -> Any | None:
+        """The service as the API has it now (None when it does not exist)."""
+        return self.call("reading the service", self.client.get_service, missing_ok=True, name=self.full_name)
+
+    @staticmethod
+    def result(operation: Any, timeout: float) -> Any:
+        """The operation's result; WaitFailed with the API's message when it fails or times out."""
+        import requests
+        from google.api_core import exceptions
+
+        try:
+            return operation.result(timeout=timeout)
+        except (exceptions.GoogleAPICallError, TimeoutError, requests.RequestException) as exc:
+            raise WaitFailed(getattr(exc, "message", None) or str(exc)) from exc
+
+    def submit(
+        self,
+        current: Any | None,
+        template: dict[str, Any],
+        traffic: list[dict[str, Any]],
+        annotations: dict[str, str],
+    ) -> Any:
+        """Create the service, or update ``current`` (as just read); returns the long-running operation."""
+        from google.cloud import run_v2
+
+        service = run_v2.Service(
+            name=self.full_name if current is not None else "",
+            template=template,
+            traffic=traffic,
+            annotations=annotations,
+            labels={"managed-by": "nfldeploy"},
+        )
+        if current is None:
+            return self.call(
+                "create",
+                self.client.create_service,
+                parent=self.parent,
+                service=service,
+                service_id=self.service,
+            )
+        return self.call("update", self.client.update_service, service=service)
+
+    def is_public(self) -> bool:
+        """allUsers may invoke the service."""
+        policy = self.call(
+            "reading the IAM policy", self.client.get_iam_policy, request={"resource": self.full_name}
+        )
+        return any(b.role == INVOKER and "allUsers" in b.members for b in policy.bindings)
+
+    def make_public(self) -> None:
+        """Let allUsers invoke the service (the run.invoker binding)."""
+        from google.iam.v1 import policy_pb2
+
+        policy = self.call(
+            "reading the IAM policy", self.client.get_iam_policy, request={"resource": self.full_name}
+        )
+        binding = next((b for b in policy.bindings if b.role == INVOKER), None)
+        if binding is None:
+            binding = policy.bindings.add(role=INVOKER)
+        if "allUsers" not in binding.members:
+            binding.members.append("allUsers")
+        assert isinstance(policy, policy_pb2.Policy)
+        self.call(
+            "writing the IAM policy",
+            self.client.set_iam_policy,
+            request={"resource": self.full_name, "policy": policy},
+        )
+
+    @staticmethod
+    def as_dict(template: Any) -> dict[str, Any]:
+        """A revision template message as the dict ``submit`` takes."""
+        return dict(type(template).to_dict(template))

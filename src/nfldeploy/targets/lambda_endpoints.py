@@ -1,0 +1,221 @@
+"""How callers reach a Lambda function's alias: a function URL (auth AWS_IAM or NONE, with the public
+permission only while NONE) or an API Gateway HTTP API (throttled at the rate limit) in front of it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nfldeploy.cloud.aws import AwsCalls, AwsClients
+from nfldeploy.errors import ConfigError
+from nfldeploy.settings import DeploySettings
+
+ALIAS = "live"
+PUBLIC_URL_STATEMENT = "nfldeploy-public-url"
+API_STATEMENT = "nfldeploy-api-gateway"
+API_TAG = "nfldeploy-service"
+
+
+def canary_url_auth(settings: DeploySettings) -> str:
+    """The auth of the canary alias's function URL: the live URL's; behind an HTTP API (no live URL), public
+    when API keys guard the service, else IAM."""
+    if settings.lambda_endpoint == "api_gateway":
+        return "NONE" if settings.auth else "AWS_IAM"
+    return settings.function_url_auth
+
+
+def check_url_auth(settings: DeploySettings) -> None:
+    """A public function URL (auth NONE) in front of a service without API keys is refused unless asked;
+    API keys behind an AWS_IAM URL are refused too (both use the Authorization header: SigV4 would
+    replace the bearer token)."""
+    if settings.function_url_auth == "AWS_IAM" and settings.auth:
+        raise ConfigError(
+            "auth (API keys) with function_url_auth AWS_IAM cannot work: callers sign the Authorization "
+            "header with SigV4, where the bearer token would go; nothing was changed",
+            hint="Use IAM alone (auth = false), or API keys on a public URL (function_url_auth = NONE).",
+        )
+    if settings.function_url_auth == "NONE" and not settings.auth and not settings.allow_unauthenticated:
+        raise ConfigError(
+            "function_url_auth NONE without API keys (auth) would let anyone on the internet call the "
+            "function; nothing was changed",
+            hint="Keep function_url_auth = AWS_IAM (the default), set auth = true with api_keys_secret, "
+            "or pass --allow-unauthenticated to make it public on purpose.",
+        )
+
+
+def check_api_auth(settings: DeploySettings) -> None:
+    """The HTTP API is public: refused without API keys unless asked for."""
+    if settings.lambda_endpoint == "api_gateway" and not settings.auth and not settings.allow_unauthenticated:
+        raise ConfigError(
+            "an API Gateway HTTP API without API keys (auth) would let anyone call the function; "
+            "nothing was changed",
+            hint="Set auth = true with api_keys_secret, or pass --allow-unauthenticated on purpose.",
+        )
+
+
+class LambdaEndpoints:
+    """The function URLs and the HTTP API of the function ``function``."""
+
+    def __init__(
+        self, clients: AwsClients, calls: AwsCalls, function: str, region: str, endpoint: str
+    ) -> None:
+        self.aws, self.calls, self.function, self.region = clients, calls, function, region
+        self.endpoint = endpoint  # how callers reach alias live: "function_url" or "api_gateway"
+
+    def url_config(self, alias: str = ALIAS) -> dict[str, Any] | None:
+        found = self.calls.get(
+            "reading the function URL",
+            self.aws.lambda_.get_function_url_config,
+            "ResourceNotFoundException",
+            FunctionName=self.function,
+            Qualifier=alias,
+        )
+        return None if found is None else dict(found)
+
+    def url(self, alias: str = ALIAS) -> str | None:
+        config = self.url_config(alias)
+        return None if config is None else str(config["FunctionUrl"])
+
+    def api(self) -> dict[str, Any] | None:
+        """The HTTP API nfldeploy made for this function (found by its tag)."""
+        if self.aws.apigateway is None:
+            raise ConfigError("no API Gateway client was given to the Lambda target")
+        listed = self.calls.call("listing the HTTP APIs", self.aws.apigateway.get_apis)
+        for api in listed.get("Items", []):
+            if api.get("Tags", {}).get(API_TAG) == self.function:
+                return dict(api)
+        return None
+
+    def api_throttling(self, api: dict[str, Any]) -> dict[str, Any]:
+        stage = self.calls.get(
+            "reading the API's stage",
+            self.aws.apigateway.get_stage,
+            "NotFoundException",
+            ApiId=api["ApiId"],
+            StageName="$default",
+        )
+        routes = (stage or {}).get("DefaultRouteSettings", {})
+        return {"rate": routes.get("ThrottlingRateLimit"), "burst": routes.get("ThrottlingBurstLimit")}
+
+    def ensure_url(self, auth: str, alias: str = ALIAS) -> None:
+        existing = self.url(alias)
+        if existing is None:
+            self.calls.call(
+                "creating the function URL",
+                self.aws.lambda_.create_function_url_config,
+                FunctionName=self.function,
+                Qualifier=alias,
+                AuthType=auth,
+            )
+        else:
+            self.calls.call(
+                "updating the function URL",
+                self.aws.lambda_.update_function_url_config,
+                FunctionName=self.function,
+                Qualifier=alias,
+                AuthType=auth,
+            )
+        if auth != "NONE":  # no longer public: the permission that made it so goes too
+            self.revoke_public(alias)
+        else:
+            self.calls.get(
+                "allowing public invocation",
+                self.aws.lambda_.add_permission,
+                "ResourceConflictException",
+                FunctionName=self.function,
+                Qualifier=alias,
+                StatementId=PUBLIC_URL_STATEMENT,
+                Action="lambda:InvokeFunctionUrl",
+                Principal="*",
+                FunctionUrlAuthType="NONE",
+            )
+
+    def remove_url(self) -> None:
+        self.calls.get(
+            "removing the function URL",
+            self.aws.lambda_.delete_function_url_config,
+            "ResourceNotFoundException",
+            FunctionName=self.function,
+            Qualifier=ALIAS,
+        )
+        self.revoke_public(ALIAS)
+
+    def revoke_public(self, alias: str) -> None:
+        """Remove the permission that lets anyone invoke ``alias``'s function URL (if there is one)."""
+        self.calls.get(
+            "removing public invocation",
+            self.aws.lambda_.remove_permission,
+            "ResourceNotFoundException",
+            FunctionName=self.function,
+            Qualifier=alias,
+            StatementId=PUBLIC_URL_STATEMENT,
+        )
+
+    def ensure_api(self, throttling: dict[str, Any]) -> None:
+        """An HTTP API whose $default route proxies to alias live (payload 2.0, as a function URL sends),
+        its $default stage auto-deployed with the throttling, and the permission to invoke the alias."""
+        gateway = self.aws.apigateway
+        routes = {"ThrottlingRateLimit": throttling["rate"], "ThrottlingBurstLimit": throttling["burst"]}
+        api = self.api()
+        if api is not None:
+            self.calls.call(
+                "updating the API's throttling",
+                gateway.update_stage,
+                ApiId=api["ApiId"],
+                StageName="$default",
+                DefaultRouteSettings=routes,
+            )
+            return
+        function = self.calls.call(
+            "reading the function", self.aws.lambda_.get_function, FunctionName=self.function
+        )
+        alias_arn = f"{function['Configuration']['FunctionArn']}:{ALIAS}"
+        api = self.calls.call(
+            "creating the HTTP API",
+            gateway.create_api,
+            Name=self.function,
+            ProtocolType="HTTP",
+            Description=f"nfldeploy: the inference API of {self.function}",
+            Tags={API_TAG: self.function},
+        )
+        integration = self.calls.call(
+            "creating the Lambda integration",
+            gateway.create_integration,
+            ApiId=api["ApiId"],
+            IntegrationType="AWS_PROXY",
+            IntegrationUri=alias_arn,
+            PayloadFormatVersion="2.0",
+        )
+        self.calls.call(
+            "creating the $default route",
+            gateway.create_route,
+            ApiId=api["ApiId"],
+            RouteKey="$default",
+            Target=f"integrations/{integration['IntegrationId']}",
+        )
+        self.calls.call(
+            "creating the $default stage",
+            gateway.create_stage,
+            ApiId=api["ApiId"],
+            StageName="$default",
+            AutoDeploy=True,
+            DefaultRouteSettings=routes,
+        )
+        account = alias_arn.split(":")[4]
+        self.calls.get(
+            "letting the API invoke the function",
+            self.aws.lambda_.add_permission,
+            "ResourceConflictException",
+            FunctionName=self.function,
+            Qualifier=ALIAS,
+            StatementId=API_STATEMENT,
+            Action="lambda:InvokeFunction",
+            Principal="apigateway.amazonaws.com",
+            SourceArn=f"arn:aws:execute-api:{self.region}:{account}:{api['ApiId']}/*",
+        )
+
+    def endpoint_url(self) -> str | None:
+        """Where callers reach alias live: the HTTP API's endpoint, or the function URL."""
+        if self.endpoint == "api_gateway":
+            api = self.api()
+            return None if api is None else str(api["ApiEndpoint"])
+        return self.url()

@@ -1,0 +1,150 @@
+"""The resources a Lambda function runs on: its ECR repository (scan on push) and the image in it, and its
+execution role (logs, and reading the API keys secret)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from nfldeploy.cloud.aws import AwsCalls, AwsClients
+from nfldeploy.settings import DeploySettings
+
+SECRET_ENV = "NFLDEPLOY_API_KEYS_SECRET_ARN"
+BASIC_EXECUTION = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ],
+}
+MANIFEST_TYPES = [
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+]
+
+
+class LambdaResources:
+    """ECR and IAM for the function ``function``."""
+
+    def __init__(
+        self, clients: AwsClients, calls: AwsCalls, function: str, local_image_id: Callable[[str], str]
+    ) -> None:
+        self.aws, self.calls, self.function, self.local_image_id = clients, calls, function, local_image_id
+
+    def repository(self, settings: DeploySettings) -> dict[str, Any] | None:
+        found = self.calls.get(
+            "reading the ECR repository",
+            self.aws.ecr.describe_repositories,
+            "RepositoryNotFoundException",
+            repositoryNames=[settings.repository],
+        )
+        return None if found is None else dict(found["repositories"][0])
+
+    def ecr_digest(self, repository: str, image: str) -> str | None:
+        ref = image.split("/", 1)[1] if "/" in image else image
+        if "@" in ref:
+            image_id = {"imageDigest": ref.split("@", 1)[1]}
+        else:
+            image_id = {"imageTag": ref.rsplit(":", 1)[1] if ":" in ref else "latest"}
+        found = self.calls.get(
+            "reading the image",
+            self.aws.ecr.describe_images,
+            "ImageNotFoundException",
+            repositoryName=repository,
+            imageIds=[image_id],
+        )
+        return (
+            None if not found or not found["imageDetails"] else str(found["imageDetails"][0]["imageDigest"])
+        )
+
+    def pushed_digest(self, repository: str, image: str) -> str | None:
+        """The ECR digest of ``image`` (a local image) when the repository already holds exactly it under its
+        tag: the ECR manifest's config digest equals the local image id. None when it must be pushed."""
+        from nfldeploy.image.references import split_reference
+
+        local_id = self.local_image_id(image)
+        tag = split_reference(image)[1]
+        found = self.calls.get(
+            "reading the image",
+            self.aws.ecr.batch_get_image,
+            "ImageNotFoundException",
+            repositoryName=repository,
+            imageIds=[{"imageTag": tag}],
+            acceptedMediaTypes=MANIFEST_TYPES,
+        )
+        for entry in (found or {}).get("images", []):
+            try:
+                config = json.loads(entry.get("imageManifest", "{}")).get("config", {})
+            except ValueError:
+                continue
+            if config.get("digest") == local_id:
+                return str(entry["imageId"]["imageDigest"])
+        return None
+
+    def repository_uri(self, repository: str) -> str:
+        found = self.calls.call(
+            "reading the ECR repository",
+            self.aws.ecr.describe_repositories,
+            repositoryNames=[repository],
+        )
+        return str(found["repositories"][0]["repositoryUri"])
+
+    def ensure_repository(self, name: str) -> str:
+        existing = self.calls.get(
+            "reading the ECR repository",
+            self.aws.ecr.describe_repositories,
+            "RepositoryNotFoundException",
+            repositoryNames=[name],
+        )
+        if existing is None:
+            created = self.calls.call(
+                "creating the ECR repository",
+                self.aws.ecr.create_repository,
+                repositoryName=name,
+                imageScanningConfiguration={"scanOnPush": True},
+            )
+            return str(created["repository"]["repositoryUri"])
+        self.calls.call(
+            "turning on scan on push",
+            self.aws.ecr.put_image_scanning_configuration,
+            repositoryName=name,
+            imageScanningConfiguration={"scanOnPush": True},
+        )
+        return str(existing["repositories"][0]["repositoryUri"])
+
+    def ensure_role(self, name: str, secret: str | None) -> str:
+        """The execution role ``name`` (created with the logs policy), allowed to read ``secret``."""
+        found = self.calls.get("reading the role", self.aws.iam.get_role, "NoSuchEntity", RoleName=name)
+        if found is None:
+            found = self.calls.call(
+                "creating the execution role",
+                self.aws.iam.create_role,
+                RoleName=name,
+                AssumeRolePolicyDocument=json.dumps(TRUST),
+                Description=f"Execution role of the Lambda function {self.function} (nfldeploy)",
+            )
+            self.calls.call(
+                "attaching the logs policy",
+                self.aws.iam.attach_role_policy,
+                RoleName=name,
+                PolicyArn=BASIC_EXECUTION,
+            )
+        if secret:
+            document = {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secret}
+                ],
+            }
+            self.calls.call(
+                "granting the secret",
+                self.aws.iam.put_role_policy,
+                RoleName=name,
+                PolicyName="read-api-keys",
+                PolicyDocument=json.dumps(document),
+            )
+        return str(found["Role"]["Arn"])
+
+    def role_name(self) -> str:
+        return f"{self.function}-nfldeploy"[:64]
