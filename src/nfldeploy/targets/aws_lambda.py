@@ -30,6 +30,7 @@ from nfldeploy.targets.lambda_endpoints import (
     check_url_auth,
 )
 from nfldeploy.targets.lambda_resources import SECRET_ENV, LambdaResources
+from nfldeploy.targets.traffic import alias_weights
 
 CANARY_ALIAS = "canary"  # the new version alone, with its own function URL, checked before it gets traffic
 SPEC_PREFIX = "nfldeploy spec "
@@ -166,13 +167,9 @@ class LambdaTarget:
     def _weights(alias: dict[str, Any] | None) -> dict[str, int]:
         if alias is None:
             return {}
-        extra = {
-            v: round(w * 100)
-            for v, w in alias.get("RoutingConfig", {}).get("AdditionalVersionWeights", {}).items()
-        }
-        return {alias["FunctionVersion"]: 100 - sum(extra.values()), **extra}
+        routing = alias.get("RoutingConfig", {}).get("AdditionalVersionWeights", {})
+        return alias_weights(alias["FunctionVersion"], routing)
 
-    # -- what is wanted --------------------------------------------------------------------------------
     def _env(self, settings: DeploySettings) -> dict[str, str]:
         env = settings.service_env()
         if settings.auth:

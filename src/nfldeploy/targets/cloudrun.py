@@ -24,6 +24,7 @@ from nfldeploy.render.cloudrun_spec import revision_template, service_view
 from nfldeploy.render.limits import check_cloudrun
 from nfldeploy.settings import DeploySettings
 from nfldeploy.targets.base import Action, Deployment, Plan, PlanSpec, Revision, Status
+from nfldeploy.targets.traffic import canary_split
 
 CANARY_TAG = "canary"
 PREVIOUS_ANNOTATION = "nfldeploy.io/previous-revision"
@@ -147,7 +148,7 @@ class CloudRunTarget:
             actions.append(Action("create", revision, f"{image}, {self._summary(settings)}"))
         elif not exists:
             actions.append(Action("update", revision, f"{image}, {self._summary(settings)}"))
-        wanted = self._wanted_traffic(revision, traffic, canary)
+        wanted = canary_split(revision, traffic, canary)
         if canary is not None and not exists:
             actions.append(Action("tag", f"{CANARY_TAG}: {revision}", "no traffic until checked"))
             if self.verify is not None:
@@ -191,22 +192,6 @@ class CloudRunTarget:
             f"cpu {settings.cpu:g}, memory {settings.memory}, instances {settings.min_instances}-"
             f"{settings.max_instances}, concurrency {settings.concurrency}, timeout {settings.timeout}s"
         )
-
-    @staticmethod
-    def _wanted_traffic(revision: str, traffic: dict[str, int], canary: int | None) -> dict[str, int]:
-        if canary is None:
-            return {revision: 100}
-        if traffic.get(revision) == canary:
-            return dict(traffic)
-        others = {rev: pct for rev, pct in traffic.items() if rev != revision}
-        total = sum(others.values())
-        wanted = {revision: canary}
-        left = 100 - canary
-        for index, (rev, pct) in enumerate(sorted(others.items(), key=lambda item: -item[1])):
-            share = left if index == len(others) - 1 else round(pct * (100 - canary) / total)
-            wanted[rev] = share
-            left -= share
-        return {rev: pct for rev, pct in wanted.items() if pct}
 
     def _public(self, service: Any | None) -> bool:
         return service is not None and self.api.is_public()
