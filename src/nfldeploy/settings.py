@@ -99,8 +99,8 @@ class DeploySettings(BaseModel):
     def service_env(self) -> dict[str, str]:
         """The plain environment every target gives the service (secrets travel as references, apart)."""
         return {
-            "NFLDEPLOY_RATE_LIMIT_RPS": f"{self.rate_limit_rps:g}",
-            "NFLDEPLOY_RATE_LIMIT_BURST": str(self.rate_limit_burst),
+            "NFLSERVE_RATE_LIMIT_RPS": f"{self.rate_limit_rps:g}",
+            "NFLSERVE_RATE_LIMIT_BURST": str(self.rate_limit_burst),
         }
 
 

@@ -21,8 +21,8 @@ GUIDE_REQUEST = {
 @pytest.fixture(scope="module")
 def handler_module(example_export: Path) -> ModuleType:
     mp = pytest.MonkeyPatch()
-    mp.setenv("NFLDEPLOY_MODEL_DIR", str(example_export))
-    mp.setenv("NFLDEPLOY_API_KEYS", "lambda-key")
+    mp.setenv("NFLSERVE_MODEL_DIR", str(example_export))
+    mp.setenv("NFLSERVE_API_KEYS", "lambda-key")
     sys.modules.pop("nfldeploy.serving.lambda_handler", None)
     module = importlib.import_module("nfldeploy.serving.lambda_handler")
     mp.undo()

@@ -39,7 +39,7 @@ def test_dockerfile_passes_hadolint(manifest: Manifest, tmp_path: Path, kind: st
     assert 'LABEL io.nfldeploy.config-sha256="' + manifest.config.sha256 + '"' in lines
     assert 'LABEL org.opencontainers.image.revision="abc123"' in lines
     artifact = "onnx" if runtime == "onnx" else "torchscript"
-    assert f"NFLDEPLOY_RUNTIME={artifact}" in text
+    assert f"NFLSERVE_RUNTIME={artifact}" in text
     if kind == "server":
         assert "HEALTHCHECK" in text and "EXPOSE 9000" in lines and "curl" not in text
         assert lines[-1] == 'CMD ["python3", "-m", "nfldeploy.serving"]'

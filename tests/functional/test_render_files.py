@@ -77,7 +77,7 @@ def test_cloudrun_service_matches_the_api_schema(rendered: Path) -> None:
     assert errors == []
     container = document["spec"]["template"]["spec"]["containers"][0]
     assert container["startupProbe"]["httpGet"]["path"] == "/ready"
-    secret = next(e for e in container["env"] if e["name"] == "NFLDEPLOY_API_KEYS")
+    secret = next(e for e in container["env"] if e["name"] == "NFLSERVE_API_KEYS")
     assert secret["valueFrom"]["secretKeyRef"]["name"] == "nfl-api-keys"  # a reference, never the value
 
 
@@ -272,7 +272,7 @@ def test_rendered_cloudrun_service_and_the_deployed_revision_are_the_same(tmp_pa
     }
     secret = next(e for e in container["env"] if "valueFrom" in e)
     api_secret = next(e for e in api_container["env"] if "value_source" in e)
-    assert secret["name"] == api_secret["name"] == "NFLDEPLOY_API_KEYS"
+    assert secret["name"] == api_secret["name"] == "NFLSERVE_API_KEYS"
     ref, api_ref = secret["valueFrom"]["secretKeyRef"], api_secret["value_source"]["secret_key_ref"]
     assert (
         api_ref["secret"] == f"projects/proj/secrets/{ref['name']}"

@@ -423,7 +423,7 @@ def test_serving_imports_neither_torch_nor_cloud_sdks() -> None:
         capture_output=True,
         text=True,
         check=False,
-        env={"NFLDEPLOY_MODEL_DIR": str(env_dir / "nowhere"), "PATH": "/usr/bin:/bin"},
+        env={"NFLSERVE_MODEL_DIR": str(env_dir / "nowhere"), "PATH": "/usr/bin:/bin"},
     )
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -78,7 +78,7 @@ def test_create_update_iam_and_secret_reference(fake: FakeCloudRun, pushed_image
     assert second.previous == revision and second.traffic == {second.revision: 100}
     env = fake.services[target.full_name]["template"]["containers"][0]["env"]
     assert {
-        "name": "NFLDEPLOY_API_KEYS",
+        "name": "NFLSERVE_API_KEYS",
         "valueSource": {"secretKeyRef": {"secret": SECRET, "version": "latest"}},
     } in env
     assert httpx.get(second.url + "/version").status_code == 401

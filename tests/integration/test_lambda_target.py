@@ -160,7 +160,7 @@ def test_deploy_secret_canary_promote_rollback(
     second = target.apply(plan)
     assert second.traffic == {f"{name}:2": 100} and second.previous == f"{name}:1"
     env = aws.lambda_.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
-    assert env["NFLDEPLOY_API_KEYS_SECRET_ARN"] == arn and "lambda-key-1" not in json.dumps(env)
+    assert env["NFLSERVE_API_KEYS_SECRET_ARN"] == arn and "lambda-key-1" not in json.dumps(env)
     role_policy = aws.iam.get_role_policy(RoleName=f"{name}-nfldeploy", PolicyName="read-api-keys")
     assert arn in json.dumps(role_policy["PolicyDocument"])
 

@@ -49,7 +49,7 @@ def test_deploy_update_rollback(target: LocalTarget, image: str, tmp_path: Path)
     assert target.plan(settings, image).empty  # nothing changed: nothing to do
 
     keys = tmp_path / "keys.env"
-    keys.write_text("NFLDEPLOY_API_KEYS=local-secret-key\n")
+    keys.write_text("NFLSERVE_API_KEYS=local-secret-key\n")
     secured = _settings(target, cpu=1, memory="1Gi", auth=True, api_keys_secret=str(keys))
     plan = target.plan(secured, image)
     assert "local-secret-key" not in str(plan.as_dict()) and str(keys) in str(plan.as_dict())

@@ -28,7 +28,7 @@ GUIDE_CURL_BODY = (
 
 
 def _start(export_dir: Path, port: int, **settings: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "NFLDEPLOY_MAX_WAIT_MS": "1", **settings}
+    env = {**os.environ, "NFLSERVE_MAX_WAIT_MS": "1", **settings}
     return subprocess.Popen(
         [sys.executable, "-m", "nfldeploy", "serve", str(export_dir), "--port", str(port)],
         stdout=subprocess.PIPE,
@@ -148,8 +148,8 @@ def test_sigterm_under_keep_alive_load_answers_every_request_sent_before_it_and_
     """16 keep-alive clients post plays continuously; SIGTERM mid-load. Every request sent before the signal
     is answered 200 (none reset), and the process exits 0 within the drain timeout."""
     port = free_port()
-    limits = {"NFLDEPLOY_RATE_LIMIT_RPS": "1e9", "NFLDEPLOY_RATE_LIMIT_BURST": "1000000000"}
-    process = _start(example_export, port, NFLDEPLOY_ACCESS_LOG="false", NFLDEPLOY_CACHE_SIZE="0", **limits)
+    limits = {"NFLSERVE_RATE_LIMIT_RPS": "1e9", "NFLSERVE_RATE_LIMIT_BURST": "1000000000"}
+    process = _start(example_export, port, NFLSERVE_ACCESS_LOG="false", NFLSERVE_CACHE_SIZE="0", **limits)
     output: list[str] = []
     reader = threading.Thread(target=lambda: output.extend(process.stdout or []), daemon=True)
     reader.start()  # a full pipe would block the server's log writes
@@ -212,7 +212,7 @@ def test_several_workers_report_one_set_of_metrics_and_share_the_rate_limit(exam
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env={**os.environ, "NFLDEPLOY_RATE_LIMIT_RPS": "0.001", "NFLDEPLOY_RATE_LIMIT_BURST": "4"},
+        env={**os.environ, "NFLSERVE_RATE_LIMIT_RPS": "0.001", "NFLSERVE_RATE_LIMIT_BURST": "4"},
     )
     try:
         _wait_ready(port, process)  # one worker ready; the other may still load (then 503)

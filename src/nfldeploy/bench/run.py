@@ -19,7 +19,7 @@ from nfldeploy.records.golden import read_golden
 from nfldeploy.records.manifest import read_manifest
 
 DISTINCT_BODIES = 4096  # the serving cache holds 1024 by default
-UNREACHABLE_LIMITS = {"NFLDEPLOY_RATE_LIMIT_RPS": "1000000", "NFLDEPLOY_RATE_LIMIT_BURST": "1000000"}
+UNREACHABLE_LIMITS = {"NFLSERVE_RATE_LIMIT_RPS": "1000000", "NFLSERVE_RATE_LIMIT_BURST": "1000000"}
 
 
 def golden_body(export_dir: Path) -> dict[str, object]:
@@ -46,7 +46,7 @@ def service_under_test(
     from nfldeploy.image.engine import connect
     from nfldeploy.image.run import remove, start, wait_ready
 
-    env = dict(UNREACHABLE_LIMITS, **({"NFLDEPLOY_API_KEYS": token} if token else {}))
+    env = dict(UNREACHABLE_LIMITS, **({"NFLSERVE_API_KEYS": token} if token else {}))
     container, started = start(client or connect(), image, env=env)
     try:
         wait_ready(started, container)

@@ -26,9 +26,10 @@ def serve(
 ) -> None:
     """Serve /predict, /predict_batch, /health, /ready, /version and /metrics until Ctrl-C or SIGTERM.
 
-    More settings come from NFLDEPLOY_* variables: API_KEYS (comma-separated bearer tokens) or
-    API_KEYS_FILE, RATE_LIMIT_RPS, RATE_LIMIT_BURST, MAX_BATCH, MAX_WAIT_MS, QUEUE_SIZE, CACHE_SIZE,
-    MAX_BODY_BYTES, MAX_BATCH_PLAYS, THREADS. Logs are JSON lines on stdout.
+    More settings come from the container's NFLSERVE_* variables (not the CLI's NFLDEPLOY_* settings):
+    API_KEYS (comma-separated bearer tokens) or API_KEYS_FILE, RATE_LIMIT_RPS, RATE_LIMIT_BURST, MAX_BATCH,
+    MAX_WAIT_MS, QUEUE_SIZE, CACHE_SIZE, MAX_BODY_BYTES, MAX_BATCH_PLAYS, THREADS, TRUSTED_PROXIES,
+    REQUEST_TIMEOUT_MS, LOG_LEVEL (the README lists them all). Logs are JSON lines on stdout.
     """
     if not (export_dir / "manifest.json").is_file():
         raise ConfigError(

@@ -17,7 +17,6 @@ from nfldeploy.cli.common import (
 )
 from nfldeploy.cli.output import check_mark, print_json, stderr, stdout
 from nfldeploy.errors import ConfigError
-from nfldeploy.settings import DeploySettings
 from nfldeploy.smoke.checks import CheckResult
 from nfldeploy.targets.select import TargetName
 
@@ -72,10 +71,16 @@ def smoke_test(
     if target is not None:
         from nfldeploy.settings import load_settings
         from nfldeploy.smoke.sigv4 import endpoint_auth
+        from nfldeploy.targets.select import endpoint_of, make_target
 
         settings = load_settings(settings_file=settings_file).settings
-        url, canary_url = _target_url(target, port, export_dir, settings, canary)
-        auth = endpoint_auth(target, settings, canary_url)
+        endpoint = endpoint_of(
+            make_target(target, settings, export_dir=export_dir, port=port).status(), canary
+        )
+        if endpoint.note:
+            stderr().print(endpoint.note, highlight=False, markup=False)
+        url = endpoint.url
+        auth = endpoint_auth(target, settings, endpoint.canary)
     url = check_url(url) if url is not None else None
     console = stderr()
 
@@ -108,30 +113,3 @@ def smoke_test(
             table.add_row(result.name, check_mark(result.passed, result.skipped), result.detail)
         stdout().print(table)
     report.raise_for_failures()
-
-
-def _target_url(
-    target: TargetName, port: int, export_dir: Path, settings: DeploySettings, canary: bool
-) -> tuple[str, bool]:
-    """The URL a deploy target serves at, or its canary's own URL (then True), from its status."""
-    from nfldeploy.targets.select import make_target
-
-    state = make_target(target, settings, export_dir=export_dir, port=port).status()
-    if canary and state.canary_url:
-        return state.canary_url, True
-    if canary and state.url and list(state.traffic.values()) == [100]:
-        # no canary in flight: the newest deploy took all traffic at once (the first one does)
-        stderr().print(
-            f"no canary in flight: {state.serving} serves all traffic; testing it", highlight=False
-        )
-    elif canary:
-        raise ConfigError(
-            f"{state.service} on the {target} target has no canary",
-            hint=f"Deploy one with nfldeploy deploy --target {target} --canary PCT.",
-        )
-    if not state.url:
-        raise ConfigError(
-            f"nothing serves {state.service} on the {target} target",
-            hint=f"Run nfldeploy deploy --target {target}.",
-        )
-    return state.url, False

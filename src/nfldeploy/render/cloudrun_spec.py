@@ -12,7 +12,7 @@ from nfldeploy.errors import ConfigError
 from nfldeploy.records.manifest import Manifest
 from nfldeploy.settings import DeploySettings
 
-SECRET_ENV = "NFLDEPLOY_API_KEYS"
+SECRET_ENV = "NFLSERVE_API_KEYS"
 STARTUP_PROBE = {"path": "/ready", "period_seconds": 2, "timeout_seconds": 2, "failure_threshold": 30}
 LIVENESS_PROBE = {"path": "/health", "period_seconds": 15, "timeout_seconds": 3, "failure_threshold": 3}
 

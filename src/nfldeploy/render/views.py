@@ -101,7 +101,7 @@ def compose(inputs: Inputs, upstream_hosts: list[str] | None = None) -> dict[str
     view["scrape_targets"] = [f"{name}:{port}" for name in names]
     view["nginx_port"] = 8080
     # only nginx reaches the replicas (they publish no port): its X-Forwarded-For names the client
-    view["env"] = [*view["env"], ("NFLDEPLOY_TRUSTED_PROXIES", "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16")]
+    view["env"] = [*view["env"], ("NFLSERVE_TRUSTED_PROXIES", "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16")]
     return view
 
 

@@ -1,4 +1,4 @@
-"""``python -m nfldeploy.serving``: the container's entrypoint (settings from NFLDEPLOY_* and PORT)."""
+"""``python -m nfldeploy.serving``: the container's entrypoint (settings from NFLSERVE_* and PORT)."""
 
 from nfldeploy.serving.server import run
 

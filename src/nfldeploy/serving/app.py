@@ -23,7 +23,7 @@ from nfldeploy.serving.backends import LoadedModel, load_model
 from nfldeploy.serving.batching import DeadlineExceeded, Draining, MicroBatcher, ModelFailed, QueueFull
 from nfldeploy.serving.cache import LRUCache
 from nfldeploy.serving.clients import ClientAddress, parse_networks
-from nfldeploy.serving.config import ServeConfig
+from nfldeploy.serving.config import LEGACY_PREFIX, PREFIX, ServeConfig
 from nfldeploy.serving.guard import Guard, error_body
 from nfldeploy.serving.logs import AccessLog
 from nfldeploy.serving.metrics import Metrics
@@ -129,7 +129,7 @@ def tune_gc(threshold: str) -> None:
     try:
         values = [int(part) for part in threshold.split(",")]
     except ValueError as exc:
-        raise ConfigError(f"NFLDEPLOY_GC_THRESHOLD must be three integers, got {threshold!r}") from exc
+        raise ConfigError(f"NFLSERVE_GC_THRESHOLD must be three integers, got {threshold!r}") from exc
     gc.collect()
     gc.freeze()
     gc.set_threshold(*values)
@@ -237,6 +237,10 @@ def create_app(config: ServeConfig, model: LoadedModel | None = None, preload: b
     """The ASGI app. The model loads in the background after start-up (``/ready`` is 503 until it is
     warm) unless ``model`` is given or ``preload`` (Lambda: load at init) is set."""
     service = Service(config)
+    for name in config.legacy_names:
+        log.warning(
+            f"{name} is the old name of {PREFIX}{name.removeprefix(LEGACY_PREFIX)}: rename it (read for this release)"
+        )
     if model is not None or preload:
         service.load(model)
     # Buffered access lines, flushed by a timer; without a lifespan (Lambda) every line goes out at once.
@@ -482,5 +486,5 @@ def _add_request_schemas(api: FastAPI) -> None:
 
 
 def app_from_env() -> Any:
-    """Factory for uvicorn (``--factory``) and workers: settings from ``NFLDEPLOY_*``."""
+    """Factory for uvicorn (``--factory``) and workers: settings from ``NFLSERVE_*``."""
     return create_app(ServeConfig.from_env())

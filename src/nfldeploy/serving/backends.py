@@ -90,7 +90,7 @@ def read_served_manifest(model_dir: Path) -> Manifest:
     except ConfigError as exc:
         raise ConfigError(
             f"no readable export manifest in {model_dir}: {exc.message}",
-            hint="Point NFLDEPLOY_MODEL_DIR (or nfldeploy serve EXPORT_DIR) at the output of nfldeploy export.",
+            hint="Point NFLSERVE_MODEL_DIR (or nfldeploy serve EXPORT_DIR) at the output of nfldeploy export.",
         ) from exc
 
 

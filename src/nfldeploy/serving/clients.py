@@ -21,7 +21,7 @@ def parse_networks(spec: str) -> tuple[Network, ...]:
         try:
             networks.append(ipaddress.ip_network(part, strict=False))
         except ValueError as exc:
-            raise ConfigError(f"NFLDEPLOY_TRUSTED_PROXIES: {part!r} is not an address or CIDR") from exc
+            raise ConfigError(f"NFLSERVE_TRUSTED_PROXIES: {part!r} is not an address or CIDR") from exc
     return tuple(networks)
 
 

@@ -1,4 +1,7 @@
-"""The server's settings, from ``NFLDEPLOY_*`` environment variables (the container's interface)."""
+"""The server's settings, from ``NFLSERVE_*`` environment variables: the container's interface, a namespace
+of its own so that a variable set for the server never reaches the CLI's settings (``NFLDEPLOY_*``) and the
+other way round. The old ``NFLDEPLOY_<NAME>`` spelling is still read for this release, with a warning at
+start-up (``legacy_names``)."""
 
 from __future__ import annotations
 
@@ -10,16 +13,34 @@ from typing import Any
 
 from nfldeploy.errors import ConfigError
 
+PREFIX = "NFLSERVE_"
+LEGACY_PREFIX = "NFLDEPLOY_"  # the spelling before this release: read, with a warning
 
-def _read_keys(environ: Mapping[str, str]) -> tuple[str, ...]:
-    keys = [k.strip() for k in environ.get("NFLDEPLOY_API_KEYS", "").split(",")]
-    key_file = environ.get("NFLDEPLOY_API_KEYS_FILE")
+
+def var(name: str) -> str:
+    """The container variable of a setting: ``var("api_keys")`` is ``NFLSERVE_API_KEYS``."""
+    return PREFIX + name.upper()
+
+
+def read_var(environ: Mapping[str, str], name: str, legacy: list[str] | None = None) -> str | None:
+    """``NFLSERVE_<NAME>``, else the legacy ``NFLDEPLOY_<NAME>`` (its name appended to ``legacy``)."""
+    value = environ.get(var(name))
+    if value is None:
+        value = environ.get(LEGACY_PREFIX + name.upper())
+        if value is not None and legacy is not None:
+            legacy.append(LEGACY_PREFIX + name.upper())
+    return value
+
+
+def _read_keys(environ: Mapping[str, str], legacy: list[str]) -> tuple[str, ...]:
+    keys = [k.strip() for k in (read_var(environ, "api_keys", legacy) or "").split(",")]
+    key_file = read_var(environ, "api_keys_file", legacy)
     if key_file:
         try:
             keys += [line.strip() for line in Path(key_file).read_text().splitlines()]
         except OSError as exc:
-            raise ConfigError(f"cannot read NFLDEPLOY_API_KEYS_FILE {key_file}: {exc.strerror}") from exc
-    secret_arn = environ.get("NFLDEPLOY_API_KEYS_SECRET_ARN")
+            raise ConfigError(f"cannot read {var('api_keys_file')} {key_file}: {exc.strerror}") from exc
+    secret_arn = read_var(environ, "api_keys_secret_arn", legacy)
     if secret_arn:
         from nfldeploy.serving.secrets import read_secret_keys
 
@@ -29,7 +50,7 @@ def _read_keys(environ: Mapping[str, str]) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class ServeConfig:
-    """How the API serves. Every field has an ``NFLDEPLOY_<NAME>`` environment variable."""
+    """How the API serves. Every field has an ``NFLSERVE_<NAME>`` environment variable."""
 
     model_dir: Path = Path("/app/model")
     runtime: str = (
@@ -54,15 +75,20 @@ class ServeConfig:
     model_thread: bool = False  # run the model on its own thread instead of in the event loop
     access_log: bool = True  # one JSON line per request on stdout
     gc_threshold: str = "50000,50,100"  # gen0,gen1,gen2 of Python's collector; empty keeps the default
+    log_level: str = "INFO"
+    legacy_names: tuple[str, ...] = field(default=(), compare=False)  # NFLDEPLOY_* variables that were read
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> ServeConfig:
         """Settings from the environment; ``overrides`` (from the CLI) win."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
+        legacy: list[str] = []
         for name, spec in cls.__dataclass_fields__.items():
-            raw = env.get(f"NFLDEPLOY_{name.upper()}")
-            if raw is None or name == "api_keys":
+            if name in ("api_keys", "legacy_names"):
+                continue
+            raw = read_var(env, name, legacy)
+            if raw is None:
                 continue
             kind: Any = type(spec.default)
             try:
@@ -73,7 +99,8 @@ class ServeConfig:
                 else:
                     values[name] = kind(raw)
             except ValueError as exc:
-                raise ConfigError(f"NFLDEPLOY_{name.upper()}={raw!r} is not a valid {kind.__name__}") from exc
-        values["api_keys"] = _read_keys(env)
+                raise ConfigError(f"{var(name)}={raw!r} is not a valid {kind.__name__}") from exc
+        values["api_keys"] = _read_keys(env, legacy)
+        values["legacy_names"] = tuple(legacy)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

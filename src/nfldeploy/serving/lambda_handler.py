@@ -14,12 +14,12 @@ from typing import Any
 from mangum import Mangum
 
 from nfldeploy.serving.app import create_app
-from nfldeploy.serving.config import ServeConfig
+from nfldeploy.serving.config import ServeConfig, read_var
 
 _task_root = Path(os.environ.get("LAMBDA_TASK_ROOT", "/var/task"))
 _config = ServeConfig.from_env(
     batching=False,
-    model_dir=None if "NFLDEPLOY_MODEL_DIR" in os.environ else _task_root / "model",
+    model_dir=None if read_var(os.environ, "model_dir") is not None else _task_root / "model",
 )
 app = create_app(_config, preload=True)
 _mangum = Mangum(app, lifespan="off")

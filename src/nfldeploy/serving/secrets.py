@@ -1,4 +1,4 @@
-"""API keys held in AWS Secrets Manager, read once at init when ``NFLDEPLOY_API_KEYS_SECRET_ARN`` is set.
+"""API keys held in AWS Secrets Manager, read once at init when ``NFLSERVE_API_KEYS_SECRET_ARN`` is set.
 
 The secret's string is the keys separated by commas or newlines, or a JSON list, or a JSON object with a
 ``keys`` list. boto3 follows the standard AWS chain (on Lambda: the execution role). The ARN may be logged;
@@ -11,7 +11,7 @@ import json
 
 from nfldeploy.errors import ConfigError
 
-SECRET_ARN_ENV = "NFLDEPLOY_API_KEYS_SECRET_ARN"
+SECRET_ARN_ENV = "NFLSERVE_API_KEYS_SECRET_ARN"
 
 
 def parse_keys(text: str) -> list[str]:

@@ -11,6 +11,7 @@ from pathlib import Path
 from types import FrameType
 
 from nfldeploy.serving import logs
+from nfldeploy.serving.config import read_var, var
 
 log = logging.getLogger("nfldeploy.serving")
 
@@ -24,14 +25,14 @@ def run(
     graceful_seconds: int = 30,
 ) -> None:
     """Serve until SIGTERM/SIGINT: uvicorn stops accepting, finishes in-flight requests, then the app
-    drains its batcher. Settings reach every worker through ``NFLDEPLOY_*`` variables."""
+    drains its batcher. Settings reach every worker through ``NFLSERVE_*`` variables."""
 
     if model_dir is not None:
-        os.environ["NFLDEPLOY_MODEL_DIR"] = str(model_dir.resolve())
+        os.environ[var("model_dir")] = str(model_dir.resolve())
     if runtime is not None:
-        os.environ["NFLDEPLOY_RUNTIME"] = runtime
+        os.environ[var("runtime")] = runtime
     port = port if port is not None else int(os.environ.get("PORT", "8080"))
-    logs.configure(os.environ.get("NFLDEPLOY_LOG_LEVEL", "INFO").upper())
+    logs.configure((read_var(os.environ, "log_level") or "INFO").upper())
     log.info("starting", extra={"host": host, "port": port, "workers": workers})
     # uvicorn drains on SIGTERM/SIGINT, then raises the signal again for the handler that was there before:
     # this one, so a clean shutdown exits 0 (what orchestrators read as "stopped cleanly").
@@ -40,8 +41,8 @@ def run(
     metrics_dir = None
     if workers > 1:
         # one view of several processes: /metrics sums every worker's samples, and each worker enforces its
-        # share of the rate limit (NFLDEPLOY_WORKERS divides it), so the instance's limit is the setting
-        os.environ["NFLDEPLOY_WORKERS"] = str(workers)
+        # share of the rate limit (NFLSERVE_WORKERS divides it), so the instance's limit is the setting
+        os.environ[var("workers")] = str(workers)
         if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             metrics_dir = tempfile.mkdtemp(prefix="nfldeploy-metrics-")
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
@@ -64,7 +65,7 @@ def _serve(host: str, port: int, workers: int, graceful_seconds: int) -> None:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=graceful_seconds,
-        proxy_headers=False,  # the app resolves the client from X-Forwarded-For (NFLDEPLOY_TRUSTED_PROXIES)
+        proxy_headers=False,  # the app resolves the client from X-Forwarded-For (NFLSERVE_TRUSTED_PROXIES)
         server_header=False,
     )
 

@@ -95,7 +95,7 @@ def smoke_image(
     """Start ``image`` on a free port, smoke-test it, and always stop and remove it (logs shown on failure)."""
     from nfldeploy.image.run import logs_tail, remove, start, wait_ready
 
-    env = {"NFLDEPLOY_API_KEYS": token} if token else {}
+    env = {"NFLSERVE_API_KEYS": token} if token else {}
     container, url = start(client, image, env=env)
     try:
         wait_ready(url, container, ready_timeout)

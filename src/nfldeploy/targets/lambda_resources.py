@@ -10,7 +10,7 @@ from typing import Any
 from nfldeploy.cloud.aws import AwsCalls, AwsClients
 from nfldeploy.settings import DeploySettings
 
-SECRET_ENV = "NFLDEPLOY_API_KEYS_SECRET_ARN"
+SECRET_ENV = "NFLSERVE_API_KEYS_SECRET_ARN"
 BASIC_EXECUTION = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 TRUST = {
     "Version": "2012-10-17",

@@ -44,7 +44,7 @@ def _read_env_file(path: str) -> dict[str, str]:
     file = Path(path)
     if not file.is_file():
         raise ConfigError(
-            f"the API keys env file {path} does not exist", hint="Create it with NFLDEPLOY_API_KEYS=..."
+            f"the API keys env file {path} does not exist", hint="Create it with NFLSERVE_API_KEYS=..."
         )
     values = {}
     for line in file.read_text().splitlines():
@@ -86,7 +86,7 @@ class LocalTarget:
         if settings.auth:
             if not settings.api_keys_secret:
                 raise ConfigError(
-                    "auth is on but api_keys_secret (the local env file with NFLDEPLOY_API_KEYS) is not set"
+                    "auth is on but api_keys_secret (the local env file with NFLSERVE_API_KEYS) is not set"
                 )
             refs["env_file"] = settings.api_keys_secret
         return refs

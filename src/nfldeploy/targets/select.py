@@ -4,6 +4,7 @@ it deploys by default (from the build record)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from nfldeploy.errors import ConfigError
 from nfldeploy.records.build import read_build_record
 from nfldeploy.records.manifest import read_manifest, read_manifest_if_any
 from nfldeploy.settings import DeploySettings
-from nfldeploy.targets.base import Target
+from nfldeploy.targets.base import Status, Target
 
 
 class TargetName(StrEnum):
@@ -93,3 +94,33 @@ def make_target(
     from nfldeploy.targets.kubernetes import KubernetesTarget
 
     return KubernetesTarget(read_manifest(export_dir), out, settings.service_name, wait=wait)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where to reach what a target serves: its URL, whether that is a canary's own URL, and a note for
+    the user (e.g. that no canary is in flight and the serving revision is tested instead)."""
+
+    url: str
+    canary: bool = False
+    note: str | None = None
+
+
+def endpoint_of(status: Status, canary: bool = False) -> Endpoint:
+    """The URL to test from a target's status: the service's, or with ``canary`` the canary's own URL (the
+    service's when the newest deploy took all traffic at once, as the first one does). A ConfigError when
+    nothing serves or no canary is in flight."""
+    where = f"{status.service} on the {status.target} target"
+    if canary and status.canary_url:
+        return Endpoint(status.canary_url, canary=True)
+    note = None
+    if canary and status.url and list(status.traffic.values()) == [100]:
+        note = f"no canary in flight: {status.serving} serves all traffic; testing it"
+    elif canary:
+        raise ConfigError(
+            f"{where} has no canary",
+            hint=f"Deploy one with nfldeploy deploy --target {status.target} --canary PCT.",
+        )
+    if not status.url:
+        raise ConfigError(f"nothing serves {where}", hint=f"Run nfldeploy deploy --target {status.target}.")
+    return Endpoint(status.url, note=note)
