@@ -239,9 +239,9 @@ def test_the_same_checkpoint_gives_the_same_artifacts_and_gate_figures_in_every_
 ) -> None:
     config = _config(tmp_path)
     checkpoint = _lightning(tmp_path / "run.ckpt", _weights(SMALL, seed=4))
-    results = []
-    for attempt in range(3):  # fresh processes: the flaky parity gate differed between processes
-        done = subprocess.run(
+    # three fresh processes, side by side: the flaky parity gate used to differ between processes
+    processes = [
+        subprocess.Popen(
             [
                 sys.executable,
                 "-c",
@@ -250,13 +250,17 @@ def test_the_same_checkpoint_gives_the_same_artifacts_and_gate_figures_in_every_
                 str(checkpoint),
                 str(tmp_path / f"out{attempt}"),
             ],
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            check=False,
-            timeout=300,
         )
-        assert done.returncode == 0, done.stderr[-2000:]
-        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        for attempt in range(3)
+    ]
+    results = []
+    for process in processes:
+        out, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err[-2000:]
+        results.append(json.loads(out.strip().splitlines()[-1]))
     assert results[0] == results[1] == results[2]
 
 
