@@ -9,7 +9,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from google.cloud.run_v2 import ServicesClient as ServicesClient
 
 from nfldeploy.errors import ConfigError, DeployError, PushError
 
@@ -52,7 +55,7 @@ def artifact_registry_login() -> dict[str, str]:
     return {"username": "oauth2accesstoken", "password": str(credentials.token)}
 
 
-def services_client(endpoint: str | None = None) -> Any:
+def services_client(endpoint: str | None = None) -> ServicesClient:
     """A ``run_v2.ServicesClient`` over REST. Credentials: Application Default Credentials, or none for a
     plain-http endpoint (a local fake of the API), taken from ``endpoint`` or $NFLDEPLOY_CLOUDRUN_ENDPOINT."""
     import google.auth.exceptions
@@ -81,7 +84,7 @@ class CloudRunServices:
     """The Admin API v2 services of one service (``full_name``), through a ``run_v2.ServicesClient``: every
     failure is a DeployError naming the service and quoting the API."""
 
-    def __init__(self, client: Any, full_name: str) -> None:
+    def __init__(self, client: ServicesClient, full_name: str) -> None:
         self.client, self.full_name = client, full_name
         self.parent, _, self.service = full_name.rpartition("/services/")
 

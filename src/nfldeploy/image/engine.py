@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from docker import DockerClient
+    from docker import DockerClient as DockerClient
 
 from nfldeploy.errors import ConfigError, DockerUnavailable
 

@@ -15,9 +15,12 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nfldeploy.cloud.gcp import INVOKER, CloudRunServices, WaitFailed
+
+if TYPE_CHECKING:
+    from nfldeploy.cloud.gcp import ServicesClient
 from nfldeploy.errors import ConfigError, DeployError, NfldeployError
 from nfldeploy.records.manifest import Manifest
 from nfldeploy.render.cloudrun_spec import revision_template, service_view
@@ -60,7 +63,7 @@ class CloudRunTarget:
 
     def __init__(
         self,
-        client: Any,
+        client: ServicesClient | None,
         project: str | None,
         region: str,
         service: str,
@@ -73,6 +76,8 @@ class CloudRunTarget:
     ) -> None:
         if not project:
             raise ConfigError("Cloud Run needs a Google Cloud project", hint="Set project in nfldeploy.toml.")
+        if client is None:
+            raise ConfigError("no Cloud Run client was given to the target")
         self.client, self.project, self.region, self.service = client, project, region, service
         self.manifest = manifest  # the export served: its lineage labels the revisions
         self.verify = verify  # checks a canary through its tag URL before it gets traffic

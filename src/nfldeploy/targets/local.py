@@ -12,11 +12,14 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nfldeploy.errors import ConfigError, DeployError, NfldeployError
 from nfldeploy.settings import DeploySettings
 from nfldeploy.targets.base import Action, Deployment, Plan, PlanSpec, Revision, Status
+
+if TYPE_CHECKING:
+    from nfldeploy.image.engine import DockerClient
 
 SERVICE_LABEL = "io.nfldeploy.service"
 REVISION_LABEL = "io.nfldeploy.revision"
@@ -59,7 +62,7 @@ class LocalTarget:
 
     name = "local"
 
-    def __init__(self, client: Any, service: str, port: int = 8080) -> None:
+    def __init__(self, client: DockerClient, service: str, port: int = 8080) -> None:
         self.client, self.service, self.port = client, service, port
 
     # -- state ---------------------------------------------------------------------------------------
