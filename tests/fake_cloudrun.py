@@ -8,6 +8,12 @@ recorded as Cloud Run records it, and each revision and tag gets a URL that real
 is a router that splits requests across the revisions by their percent (smooth weighted round robin, so
 10 % is exactly one request in ten).
 
+It also answers the Cloud Logging API's ``entries:list`` (REST, for the real ``google.cloud.logging``
+client) from the revision containers' output, as Cloud Run ships it: a JSON line becomes ``jsonPayload``, any
+other line ``textPayload``, with the ``cloud_run_revision`` resource labels. Its filters: ``AND`` of
+``field="value"``, ``field>="value"`` and ``field=("a" OR "b")`` on resource labels, ``timestamp`` and
+``jsonPayload`` fields.
+
 Not the real thing: no auth check, no update masks, no revision garbage collection.
 """
 
@@ -27,6 +33,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from nfldeploy.service_logs import rfc3339
 from services import free_port
 
 FAKE_LABEL = "io.nfldeploy.test.fake-cloudrun"  # the revision
@@ -52,6 +59,30 @@ class Revision:
     container: Any = None
     url: str = ""
     ready: bool = False
+    service: str = ""  # projects/P/locations/L/services/S
+
+
+CLAUSE = re.compile(r'\s*([\w.]+)\s*(>=|=)\s*(?:"([^"]*)"|\(([^)]*)\))\s*')
+
+
+def parse_filter(text: str) -> list[tuple[str, str, set[str]]]:
+    """The clauses of a Logging filter this fake understands: (field, operator, accepted values)."""
+    clauses = []
+    for part in [p for p in re.split(r"\s+AND\s+", text.strip()) if p]:
+        match = CLAUSE.fullmatch(part)
+        if match is None:
+            raise ApiError(400, "INVALID_ARGUMENT", f"unsupported filter clause: {part}")
+        field_name, operator, single, group = match.groups()
+        values = {single} if single is not None else set(re.findall(r'"([^"]*)"', group or ""))
+        clauses.append((field_name, operator, values))
+    return clauses
+
+
+def _field(entry: dict[str, Any], dotted: str) -> Any:
+    value: Any = entry
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
 @dataclass
@@ -139,6 +170,7 @@ class FakeCloudRun:
             ("PATCH", SERVICE, "UpdateService", self.update_service),
             ("DELETE", SERVICE, "DeleteService", self.delete_service),
             ("GET", LOCATION + r"/operations/(?P<operation>[^/:]+)", "GetOperation", self.get_operation),
+            ("POST", r"entries:list", "ListLogEntries", self.list_entries),
         ]
         for verb, pattern, method_name, handler in table:
             match = re.fullmatch(pattern, path)
@@ -232,7 +264,7 @@ class FakeCloudRun:
     ) -> None:
         try:
             if revision_name not in self.revisions or not self.revisions[revision_name].ready:
-                self._start_revision(revision_name, template)
+                self._start_revision(revision_name, template, name)
         except ApiError as exc:
             with self.lock:
                 service = self.services[name]
@@ -327,7 +359,7 @@ class FakeCloudRun:
             self.routers[name] = server
         return f"http://127.0.0.1:{self.routers[name].server_address[1]}"
 
-    def _start_revision(self, revision_name: str, template: dict[str, Any]) -> None:
+    def _start_revision(self, revision_name: str, template: dict[str, Any], service: str = "") -> None:
         from docker.errors import APIError, ImageNotFound
 
         container_spec = template["containers"][0]
@@ -367,7 +399,7 @@ class FakeCloudRun:
             raise ApiError(
                 400, "FAILED_PRECONDITION", f"Revision '{revision_name}' could not start: {exc}"
             ) from exc
-        revision = Revision(revision_name, image, container, f"http://127.0.0.1:{host_port}")
+        revision = Revision(revision_name, image, container, f"http://127.0.0.1:{host_port}", service=service)
         self.revisions[revision_name] = revision
         probe = (container_spec.get("startupProbe") or {}).get("httpGet", {}).get("path", "/")
         deadline = time.monotonic() + READY_TIMEOUT
@@ -389,6 +421,80 @@ class FakeCloudRun:
             f"Revision '{revision_name}' is not ready and cannot serve traffic. The user-provided container "
             f"failed the configured startup probe checks.",
         )
+
+    # -- Cloud Logging ----------------------------------------------------------------------------------
+    def _log_entries(self) -> list[dict[str, Any]]:
+        """Every revision container's output as Cloud Run ships it to Cloud Logging."""
+        entries = []
+        for revision in list(self.revisions.values()):
+            if revision.container is None:
+                continue
+            match = re.fullmatch(SERVICE, revision.service)
+            if match is None:
+                continue
+            try:
+                text = revision.container.logs(timestamps=True).decode(errors="replace")
+            except Exception:  # removed meanwhile: its logs went with it
+                continue
+            for index, line in enumerate(text.splitlines()):
+                stamp, _, payload = line.partition(" ")
+                entry: dict[str, Any] = {
+                    "logName": f"projects/{match['project']}/logs/run.googleapis.com%2Fstdout",
+                    "resource": {
+                        "type": "cloud_run_revision",
+                        "labels": {
+                            "project_id": match["project"],
+                            "location": match["location"],
+                            "service_name": match["service"],
+                            "revision_name": revision.name,
+                            "configuration_name": match["service"],
+                        },
+                    },
+                    "timestamp": stamp,
+                    "receiveTimestamp": stamp,
+                    "insertId": f"{revision.name}-{index}",
+                    "severity": "DEFAULT",
+                }
+                try:
+                    data = json.loads(payload)
+                except ValueError:
+                    data = None
+                if isinstance(data, dict):
+                    entry["jsonPayload"] = data
+                else:
+                    entry["textPayload"] = payload
+                entries.append(entry)
+        return entries
+
+    def list_entries(self, path: str, query: Any, body: dict[str, Any]) -> dict[str, Any]:
+        clauses = parse_filter(body.get("filter", ""))
+        projects = {
+            name.split("/", 1)[1] for name in body.get("resourceNames", []) if name.startswith("projects/")
+        }
+
+        def admitted(entry: dict[str, Any]) -> bool:
+            if projects and entry["resource"]["labels"]["project_id"] not in projects:
+                return False
+            for field_name, operator, values in clauses:
+                value = _field(entry, field_name)
+                if operator == "=" and str(value) not in values:
+                    return False
+                if operator == ">=" and (value is None or rfc3339(str(value)) < rfc3339(min(values))):
+                    return False
+            return True
+
+        found = sorted(
+            (e for e in self._log_entries() if admitted(e)),
+            key=lambda e: e["timestamp"],
+            reverse="desc" in body.get("orderBy", "").lower(),
+        )
+        start = int(body.get("pageToken") or 0)
+        size = int(body.get("pageSize") or 1000)
+        page = found[start : start + size]
+        answer: dict[str, Any] = {"entries": page}
+        if start + size < len(found):
+            answer["nextPageToken"] = str(start + size)
+        return answer
 
     # -- operations -------------------------------------------------------------------------------------
     def _operation(self, resource: str, done: bool, response: dict[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,6 +79,26 @@ def test_cloudrun_deploy_canary_smoke_promote_rollback(
     }
     answers = [models[httpx.get(state["url"] + "/version").json()["model_sha256"]] for _ in range(40)]
     assert answers.count("retrained") == 4 and answers.count("example") == 36
+
+    # the revisions' logs through Cloud Logging's entries:list (the fake ships the containers' output):
+    # one request's line by its id, and the access lines of both revisions
+    monkeypatch.setenv("NFLDEPLOY_LOGGING_ENDPOINT", cloudrun.endpoint)
+    request_id = f"req-{uuid.uuid4().hex[:8]}"
+    served = httpx.get(state["url"] + "/version", headers={"X-Request-ID": request_id})
+    served_by = models[served.json()["model_sha256"]]
+    found: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 10  # the access log is flushed every 0.5 s
+    while not found and time.monotonic() < deadline:
+        logs = _cli("logs", "--target", "cloudrun", "--request-id", request_id, "--json")
+        assert logs.exit_code == 0, logs.output
+        found = [json.loads(line) for line in logs.stdout.splitlines()]
+        time.sleep(0.3)
+    assert [(e["route"], e["status"], e["request_id"]) for e in found] == [("/version", 200, request_id)]
+    assert (found[0]["revision"] == first_rev) == (served_by == "example")
+    every = _cli("logs", "--target", "cloudrun", "--since", "10m", "--limit", "1000", "--json")
+    routes = [json.loads(line) for line in every.stdout.splitlines()]
+    assert {e["revision"] for e in routes if e["route"] == "/version"} == set(state["traffic"])
+    assert "ListLogEntries" in cloudrun.calls
 
     junit = tmp_path / "smoke.xml"
     smoke = _cli(

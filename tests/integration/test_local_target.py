@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,7 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
+from nfldeploy.cli.app import app
 from nfldeploy.errors import DeployError
 from nfldeploy.settings import DeploySettings
 from nfldeploy.targets.local import SERVICE_LABEL, LocalTarget
@@ -82,6 +86,26 @@ def test_a_failed_apply_leaves_the_previous_revision_serving(target: LocalTarget
     assert httpx.get(first.url + "/ready").status_code == 200
     names = [r.name for r in target.status().revisions]
     assert not [n for n in names if n.endswith("-verify")]  # the trial container is gone
+
+    # the service's logs, from the engine, through the CLI: one request's lines by its id, and the table
+    request_id = f"req-{uuid.uuid4().hex[:8]}"
+    assert httpx.get(first.url + "/version", headers={"X-Request-ID": request_id}).status_code == 200
+    common = ["--target", "local", "--port", str(target.port), "--set", f"service_name={target.service}"]
+    deadline = time.monotonic() + 10  # the access log is flushed every 0.5 s
+    found: list[dict[str, Any]] = []
+    while not found and time.monotonic() < deadline:
+        result = CliRunner().invoke(app, ["logs", *common, "--request-id", request_id, "--json"])
+        assert result.exit_code == 0, result.output
+        found = [json.loads(line) for line in result.stdout.splitlines()]
+        time.sleep(0.3)
+    assert [(e["route"], e["status"], e["revision"]) for e in found] == [("/version", 200, first.revision)]
+    assert found[0]["latency_ms"] >= 0 and found[0]["level"] == "info"
+    table = CliRunner().invoke(app, ["logs", *common, "--since", "10m", "--limit", "500"])
+    assert table.exit_code == 0 and request_id in table.stdout and "model ready" in table.stdout
+    warnings = CliRunner().invoke(app, ["logs", *common, "--level", "error", "--json"])
+    assert warnings.exit_code == 0 and request_id not in warnings.stdout  # access lines are info
+    bad = CliRunner().invoke(app, ["logs", *common, "--since", "yesterday"])
+    assert bad.exit_code == 2 and "neither a duration" in bad.output
 
 
 def test_plan_for_a_missing_image(target: LocalTarget) -> None:

@@ -15,6 +15,7 @@ from nfldeploy.cli import (
     deploy_cmd,
     doctor_cmd,
     export_cmd,
+    logs_cmd,
     push_cmd,
     render_cmd,
     serve_cmd,
@@ -81,6 +82,7 @@ app.command("status")(deploy_cmd.status)
 app.command("rollback")(deploy_cmd.rollback)
 app.command("smoke-test")(smoke_cmd.smoke_test)
 app.command("bench")(bench_cmd.bench)
+app.command("logs")(logs_cmd.logs)
 
 
 def _print_version(value: bool) -> None:

@@ -27,6 +27,12 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
+def print_json_line(data: Any) -> None:
+    """One JSON object on one line of stdout (JSON Lines: a stream a pipeline can read as it comes)."""
+    sys.stdout.write(json.dumps(data, default=str) + "\n")
+    sys.stdout.flush()
+
+
 def warn(message: str) -> None:
     """A warning on stderr."""
     stderr().print(_labelled("warning:", "yellow", message), highlight=False)

@@ -92,6 +92,7 @@ class AwsClients:
     ecr: Any
     iam: Any
     apigateway: Any = None  # apigatewayv2, for lambda_endpoint = "api_gateway"
+    logs: Any = None  # CloudWatch Logs, for nfldeploy logs
 
 
 def aws_clients(region: str) -> AwsClients:
@@ -104,6 +105,7 @@ def aws_clients(region: str) -> AwsClients:
         session.client("ecr"),
         session.client("iam"),
         session.client("apigatewayv2"),
+        session.client("logs"),
     )
 
 

@@ -6,10 +6,13 @@ else (the tests' local fake, over plain http without credentials)."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from google.cloud.run_v2 import ServicesClient as ServicesClient
@@ -19,6 +22,14 @@ from nfldeploy.errors import ConfigError, DeployError, PushError
 ENDPOINT_ENV = (
     "NFLDEPLOY_CLOUDRUN_ENDPOINT"  # e.g. a local fake of the Admin API; default: run.googleapis.com
 )
+LOGGING_ENDPOINT_ENV = (
+    "NFLDEPLOY_LOGGING_ENDPOINT"  # the Cloud Logging API's; default: logging.googleapis.com
+)
+ADC_HINT = (
+    "Run 'gcloud auth application-default login', set GOOGLE_APPLICATION_CREDENTIALS, "
+    "or use workload identity federation in CI."
+)
+T = TypeVar("T")
 INVOKER = "roles/run.invoker"
 
 
@@ -71,8 +82,36 @@ def services_client(endpoint: str | None = None) -> ServicesClient:
     except google.auth.exceptions.DefaultCredentialsError as exc:
         raise DeployError(
             f"no Google credentials: {exc}",
-            hint="Run 'gcloud auth application-default login', set GOOGLE_APPLICATION_CREDENTIALS, "
-            "or use workload identity federation in CI.",
+            hint=ADC_HINT,
+        ) from exc
+
+
+def api_call(what: str, subject: str, fn: Callable[[], T], missing_ok: bool = False) -> T | None:
+    """``fn()``; an API or transport failure is a DeployError naming ``subject`` and quoting the API (None
+    for NotFound when ``missing_ok``)."""
+    import google.auth.exceptions
+    import requests
+    from google.api_core import exceptions
+
+    try:
+        return fn()
+    except exceptions.NotFound as exc:
+        if missing_ok:
+            return None
+        raise DeployError(
+            f"{what} for {subject} failed: {exc.message}",
+            hint="It may have been deleted meanwhile; run nfldeploy status, then plan again.",
+        ) from exc
+    except exceptions.GoogleAPICallError as exc:
+        hint = {
+            403: "Check the caller's roles (run.developer, iam.serviceAccountUser, logging.viewer) on the project.",
+            429: "A quota is exhausted; see the project's quotas page.",
+        }.get(exc.code or 0)
+        raise DeployError(f"{what} for {subject} failed: {exc.message}", hint=hint) from exc
+    except (requests.RequestException, google.auth.exceptions.GoogleAuthError) as exc:
+        raise DeployError(
+            f"{what} for {subject} failed: cannot reach the API: {exc}",
+            hint=f"Check the network, the credentials and ${ENDPOINT_ENV} / ${LOGGING_ENDPOINT_ENV} if set.",
         ) from exc
 
 
@@ -90,32 +129,7 @@ class CloudRunServices:
 
     def call(self, what: str, fn: Callable[..., Any], missing_ok: bool = False, **kwargs: Any) -> Any:
         """``fn(**kwargs)``; None for NotFound when ``missing_ok``."""
-        import google.auth.exceptions
-        import requests
-        from google.api_core import exceptions
-
-        try:
-            return fn(**kwargs)
-        except exceptions.NotFound as exc:
-            if missing_ok:
-                return None
-            raise DeployError(
-                f"Cloud Run {what} for {self.service} failed: {exc.message}",
-                hint="It may have been deleted meanwhile; run nfldeploy status, then plan again.",
-            ) from exc
-        except exceptions.GoogleAPICallError as exc:
-            hint = {
-                403: "Check the caller's roles (run.developer, iam.serviceAccountUser) on the project.",
-                429: "A Cloud Run quota is exhausted; see the project's quotas page.",
-            }.get(exc.code or 0)
-            raise DeployError(
-                f"Cloud Run {what} for {self.service} failed: {exc.message}", hint=hint
-            ) from exc
-        except (requests.RequestException, google.auth.exceptions.GoogleAuthError) as exc:
-            raise DeployError(
-                f"Cloud Run {what} for {self.service} failed: cannot reach the API: {exc}",
-                hint=f"Check the network, the credentials and ${ENDPOINT_ENV} if it is set.",
-            ) from exc
+        return api_call(f"Cloud Run {what}", self.service, lambda: fn(**kwargs), missing_ok)
 
     def current(self) -> Any | None:
         """The service as the API has it now (None when it does not exist)."""
@@ -189,3 +203,80 @@ class CloudRunServices:
     def as_dict(template: Any) -> dict[str, Any]:
         """A revision template message as the dict ``submit`` takes."""
         return dict(type(template).to_dict(template))
+
+
+def logging_client(project: str, endpoint: str | None = None) -> Any:
+    """A ``google.cloud.logging.Client`` over REST for ``project``: Application Default Credentials, or none
+    for a plain-http endpoint (a local fake), taken from ``endpoint`` or $NFLDEPLOY_LOGGING_ENDPOINT."""
+    import google.auth.exceptions
+    from google.api_core.client_options import ClientOptions
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import logging as cloud_logging
+
+    endpoint = endpoint or os.environ.get(LOGGING_ENDPOINT_ENV)
+    options = ClientOptions(api_endpoint=endpoint) if endpoint else None
+    credentials = AnonymousCredentials() if endpoint and endpoint.startswith("http://") else None  # type: ignore[no-untyped-call]
+    try:
+        return cloud_logging.Client(  # type: ignore[no-untyped-call]
+            project=project, credentials=credentials, client_options=options, _use_grpc=False
+        )
+    except google.auth.exceptions.DefaultCredentialsError as exc:
+        raise DeployError(f"no Google credentials: {exc}", hint=ADC_HINT) from exc
+
+
+@dataclass(frozen=True)
+class RevisionLine:
+    """One line a Cloud Run revision wrote, as Cloud Logging returns it."""
+
+    time: datetime
+    revision: str
+    payload: str  # the line itself (a JSON payload is dumped back to its JSON text)
+
+
+class CloudRunLogs:
+    """The log entries of one Cloud Run service's revisions, newest first from the API, through
+    ``entries:list`` (a mismatch in the API's answer is a DeployError naming the service)."""
+
+    def __init__(self, project: str, service: str, client: Any = None) -> None:
+        self.project, self.service, self._client = project, service, client
+
+    @property
+    def client(self) -> Any:
+        """The Logging client, made on first use (deploys never need one)."""
+        if self._client is None:
+            self._client = logging_client(self.project)
+        return self._client
+
+    def lines(
+        self, since: datetime | None, request_id: str | None, levels: tuple[str, ...] | None, limit: int
+    ) -> list[RevisionLine]:
+        """Up to ``limit`` lines, oldest first, newer than ``since``, of one request, at these levels."""
+        clauses = ['resource.type="cloud_run_revision"', f'resource.labels.service_name="{self.service}"']
+        if since is not None:
+            clauses.append(f'timestamp>="{since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")}"')
+        if request_id is not None:
+            clauses.append(f'jsonPayload.request_id="{request_id}"')
+        if levels is not None:
+            clauses.append("jsonPayload.level=(" + " OR ".join(f'"{level}"' for level in levels) + ")")
+        from google.cloud.logging import DESCENDING
+
+        found = api_call(
+            "Cloud Logging: reading the logs",
+            self.service,
+            lambda: list(
+                self.client.list_entries(
+                    resource_names=[f"projects/{self.project}"],
+                    filter_=" AND ".join(clauses),
+                    order_by=DESCENDING,
+                    max_results=limit,
+                    page_size=min(limit, 1000),
+                )
+            ),
+        )
+        lines = []
+        for entry in reversed(found or []):
+            payload = entry.payload
+            text = json.dumps(payload) if isinstance(payload, dict) else str(payload or "")
+            labels = entry.resource.labels if entry.resource is not None else {}
+            lines.append(RevisionLine(entry.timestamp, str(labels.get("revision_name", "?")), text))
+        return lines

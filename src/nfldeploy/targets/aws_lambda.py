@@ -13,13 +13,15 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from nfldeploy.cloud.aws import AwsCalls, AwsClients
 from nfldeploy.errors import ConfigError, DeployError, NfldeployError
 from nfldeploy.render.limits import check_lambda
+from nfldeploy.service_logs import LogEntry, LogQuery, admitted, parse_line, poll, select
 from nfldeploy.settings import DeploySettings
 from nfldeploy.targets.base import Action, Deployment, Plan, PlanSpec, Revision, Status
 from nfldeploy.targets.lambda_endpoints import (
@@ -34,6 +36,13 @@ from nfldeploy.targets.traffic import alias_weights
 
 CANARY_ALIAS = "canary"  # the new version alone, with its own function URL, checked before it gets traffic
 SPEC_PREFIX = "nfldeploy spec "
+
+
+def log_group(function: str) -> str:
+    """The CloudWatch Logs group Lambda writes a function's output to."""
+    return f"/aws/lambda/{function}"
+
+
 PREVIOUS_PREFIX = "previous version "
 
 
@@ -550,3 +559,45 @@ class LambdaTarget:
             Description=f"{PREVIOUS_PREFIX}{serving}" if target != serving else alias.get("Description", ""),
         )
         return self._deployment(dict(updated), serving if target != serving else max(weights, key=int))
+
+    # -- logs ------------------------------------------------------------------------------------------
+    def logs(self, query: LogQuery) -> Iterator[LogEntry]:
+        """The function's CloudWatch Logs group; each stream's ``[VERSION]`` names the version that wrote it.
+        ``follow`` polls every 2 s for newer events."""
+        start = int(query.since.timestamp() * 1000) if query.since else None
+        if not query.follow:
+            return iter(select(self._log_events(start, query), query))
+        return admitted(self._follow(start, query), query)
+
+    def _log_events(self, start: int | None, query: LogQuery) -> list[LogEntry]:
+        if self.aws.logs is None:
+            raise ConfigError("no CloudWatch Logs client was given to the Lambda target")
+        kwargs: dict[str, Any] = {"logGroupName": log_group(self.function)}
+        if start is not None:
+            kwargs["startTime"] = start
+        if query.request_id:
+            kwargs["filterPattern"] = f'"{query.request_id}"'
+        entries: list[LogEntry] = []
+        while True:
+            page = self.calls.get(
+                "reading the logs", self.aws.logs.filter_log_events, "ResourceNotFoundException", **kwargs
+            )
+            if page is None:  # no log group yet: the function never ran
+                return entries
+            entries += [self._entry(event) for event in page.get("events", [])]
+            if not page.get("nextToken"):
+                return entries
+            kwargs["nextToken"] = page["nextToken"]
+
+    def _follow(self, start: int | None, query: LogQuery) -> Iterator[LogEntry]:
+        def fetch(since: datetime | None) -> list[LogEntry]:
+            return self._log_events(int(since.timestamp() * 1000) if since else start, query)
+
+        return poll(fetch, None)
+
+    def _entry(self, event: dict[str, Any]) -> LogEntry:
+        """A CloudWatch event; its stream (``YYYY/MM/DD/[VERSION]id``) names the version."""
+        stream = str(event.get("logStreamName", ""))
+        version = stream.split("[", 1)[1].split("]", 1)[0] if "[" in stream and "]" in stream else "?"
+        when = datetime.fromtimestamp(int(event.get("timestamp", 0)) / 1000, UTC)
+        return parse_line(str(event.get("message", "")), f"{self.function}:{version}", when)

@@ -3,10 +3,12 @@ state), apply executes it, status reports, rollback returns to the previous revi
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Protocol, TypeVar
 
 from nfldeploy.errors import DeployError
+from nfldeploy.service_logs import LogEntry, LogQuery
 from nfldeploy.settings import DeploySettings
 
 
@@ -131,4 +133,8 @@ class Target(Protocol):
 
     def rollback(self) -> Deployment:
         """Serve the previous revision again."""
+        ...
+
+    def logs(self, query: LogQuery) -> Iterator[LogEntry]:
+        """The service's log lines from the platform's log store, oldest first (as they come with follow)."""
         ...

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from nfldeploy.cloud.gcp import INVOKER, CloudRunServices, WaitFailed
+from nfldeploy.cloud.gcp import INVOKER, CloudRunLogs, CloudRunServices, WaitFailed
 
 if TYPE_CHECKING:
     from nfldeploy.cloud.gcp import ServicesClient
@@ -25,6 +26,7 @@ from nfldeploy.errors import ConfigError, DeployError, NfldeployError
 from nfldeploy.records.manifest import Manifest
 from nfldeploy.render.cloudrun_spec import revision_template, service_view
 from nfldeploy.render.limits import check_cloudrun
+from nfldeploy.service_logs import LEVELS, LogEntry, LogQuery, admitted, parse_line, poll, select
 from nfldeploy.settings import DeploySettings
 from nfldeploy.targets.base import Action, Deployment, Plan, PlanSpec, Revision, Status
 from nfldeploy.targets.traffic import canary_split
@@ -73,6 +75,7 @@ class CloudRunTarget:
         wait: bool = True,
         timeout: float = OPERATION_TIMEOUT,
         resolve: Callable[[str], str] | None = None,
+        log_store: CloudRunLogs | None = None,
     ) -> None:
         if not project:
             raise ConfigError("Cloud Run needs a Google Cloud project", hint="Set project in nfldeploy.toml.")
@@ -86,6 +89,7 @@ class CloudRunTarget:
         self.parent = f"projects/{project}/locations/{region}"
         self.full_name = f"{self.parent}/services/{service}"
         self.api = CloudRunServices(client, self.full_name)
+        self.log_store = log_store  # Cloud Logging, for logs()
 
     # -- calls -----------------------------------------------------------------------------------------
     def _current(self) -> Any | None:
@@ -360,3 +364,19 @@ class CloudRunTarget:
         operation = self._submit(current, template, self._traffic_list({target: 100}), serving)
         service = self._wait(operation, "rollback")
         return self._deployment(service, target, serving)
+
+    # -- logs ------------------------------------------------------------------------------------------
+    def logs(self, query: LogQuery) -> Iterator[LogEntry]:
+        """Cloud Logging's entries of the service's revisions (``follow`` polls every 2 s)."""
+        if self.log_store is None:
+            raise ConfigError("no Cloud Logging client was given to the Cloud Run target")
+        store = self.log_store
+        levels = LEVELS[LEVELS.index(query.level) :] if query.level else None
+
+        def fetch(since: datetime | None) -> list[LogEntry]:
+            lines = store.lines(since, query.request_id, levels, query.limit)
+            return [parse_line(line.payload, line.revision, line.time) for line in lines]
+
+        if query.follow:
+            return admitted(poll(fetch, query.since), query)
+        return iter(select(fetch(query.since), query))

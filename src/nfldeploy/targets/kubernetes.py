@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from nfldeploy.errors import DeployError
 from nfldeploy.records.manifest import Manifest
 from nfldeploy.render.files import render_group
 from nfldeploy.render.views import Inputs
+from nfldeploy.service_logs import LogEntry, LogQuery, admitted, parse_line, rfc3339, select
 from nfldeploy.settings import DeploySettings
 from nfldeploy.targets.base import Action, Deployment, Plan, PlanSpec, Revision, Status
 
@@ -41,6 +44,21 @@ class KubernetesSpec(PlanSpec):
     manifest: str
     path: str
     context: str | None
+
+
+def _kubectl_lines(lines: Iterable[str]) -> Iterator[LogEntry]:
+    """Entries from ``kubectl logs --prefix --timestamps`` (``[pod/NAME/CONTAINER] TIME LINE``)."""
+    for line in lines:
+        prefix, _, rest = line.partition("] ")
+        if not prefix.startswith("[pod/"):
+            continue
+        pod = prefix.removeprefix("[pod/").split("/", 1)[0]
+        stamp, _, text = rest.partition(" ")
+        try:
+            when = rfc3339(stamp)
+        except ValueError:
+            continue
+        yield parse_line(text, pod, when)
 
 
 class KubernetesTarget:
@@ -175,6 +193,26 @@ class KubernetesTarget:
         url = f"http://{host}" + ("" if port == 80 else f":{port}") if host else None
         forward = f"kubectl --context {self.context} port-forward service/{self.service} 8080:{port}"
         return url, (f"{url} (LoadBalancer)" if url else f"{forward}, then http://127.0.0.1:8080")
+
+    # -- logs ------------------------------------------------------------------------------------------
+    def logs(self, query: LogQuery) -> Iterator[LogEntry]:
+        """``kubectl logs`` of the Deployment's pods (each pod is a revision in the rows)."""
+        if self.context is None:
+            raise DeployError("no kube context configured: nothing was applied, so there are no logs")
+        args = ["logs", "-l", f"app.kubernetes.io/name={self.service}", "--prefix", "--timestamps"]
+        tail = -1 if query.request_id or query.level else query.limit  # filters need every line
+        args += ["--all-containers", f"--tail={tail}", "--max-log-requests=20"]
+        if query.since is not None:
+            args.append(f"--since-time={query.since.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}")
+        if not query.follow:
+            return iter(select(_kubectl_lines(self._run(*args).stdout.splitlines()), query))
+        process = subprocess.Popen(
+            [self.kubectl, "--context", str(self.context), *args, "--follow"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert process.stdout is not None
+        return admitted(_kubectl_lines(process.stdout), query)
 
     def rollback(self) -> Deployment:
         if self.context is None:

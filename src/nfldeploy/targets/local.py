@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nfldeploy.errors import ConfigError, DeployError, NfldeployError
+from nfldeploy.service_logs import LogEntry, LogQuery, admitted, parse_line, rfc3339, select
 from nfldeploy.settings import DeploySettings
 from nfldeploy.targets.base import Action, Deployment, Plan, PlanSpec, Revision, Status
 
@@ -55,6 +57,22 @@ def _read_env_file(path: str) -> dict[str, str]:
         if sep and key.strip() and not key.strip().startswith("#"):
             values[key.strip()] = value.strip()
     return values
+
+
+def _docker_lines(chunks: Iterable[bytes | str], revision: str) -> Iterator[LogEntry]:
+    """Entries from ``docker logs --timestamps`` output (``2026-11-28T10:00:00.123456789Z <line>``), given
+    as lines or as the stream's chunks (a line may span chunks)."""
+    pending = ""
+    for chunk in chunks:
+        pending += chunk.decode(errors="replace") if isinstance(chunk, bytes) else chunk + "\n"
+        *lines, pending = pending.split("\n")
+        for line in lines:
+            stamp, _, text = line.partition(" ")
+            try:
+                when = rfc3339(stamp)
+            except ValueError:
+                continue
+            yield parse_line(text, revision, when)
 
 
 class LocalTarget:
@@ -243,6 +261,23 @@ class LocalTarget:
         raise ConfigError(
             "the local target has no canary to promote: a revision replaces the serving one whole"
         )
+
+    # -- logs ------------------------------------------------------------------------------------------
+    def logs(self, query: LogQuery) -> Iterator[LogEntry]:
+        """Every revision's container log (the serving one's alone with ``follow``), from the engine."""
+        since = int(query.since.timestamp()) if query.since else None
+        tail: int | str = "all" if query.request_id or query.level else query.limit  # filters need every line
+        if query.follow:
+            serving = self._serving()
+            if serving is None:
+                raise DeployError(f"nothing serves {self.service} on the local engine to follow")
+            stream = serving.logs(stream=True, follow=True, timestamps=True, since=since, tail=tail)
+            return admitted(_docker_lines(stream, serving.name), query)
+        entries: list[LogEntry] = []
+        for container in self._revisions():
+            text = container.logs(timestamps=True, since=since, tail=tail).decode(errors="replace")
+            entries += _docker_lines(text.splitlines(), container.name)
+        return iter(select(entries, query))
 
     def rollback(self) -> Deployment:
         from nfldeploy.image.run import wait_ready

@@ -67,7 +67,7 @@ def make_target(
 
         return LocalTarget(connect(), settings.service_name, port)
     if name is TargetName.cloudrun:
-        from nfldeploy.cloud.gcp import services_client
+        from nfldeploy.cloud.gcp import CloudRunLogs, services_client
         from nfldeploy.targets.cloudrun import CloudRunTarget
 
         return CloudRunTarget(
@@ -78,6 +78,7 @@ def make_target(
             manifest=read_manifest_if_any(export_dir),
             verify=verify,
             wait=wait,
+            log_store=CloudRunLogs(settings.project, settings.service_name) if settings.project else None,
         )
     if name is TargetName.lambda_:
         from nfldeploy.cloud.aws import aws_clients
