@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 LEVELS = ("debug", "info", "warning", "error", "critical")
 
@@ -140,3 +141,18 @@ def poll(
             since = max(e.time for e in fresh)
             seen = {key for key in seen if key[0] >= since}  # only the lines at the boundary can come again
         sleep(interval)
+
+
+def record_logs(export_dir: Path, target: str, entries: list[LogEntry]) -> None:
+    """Keep what a log read found as evidence next to the export (``reports/logs-<target>.json``)."""
+    from nfldeploy.records.runs import LogsRead, now, write_run
+
+    access = [entry for entry in entries if entry.route is not None]
+    read = LogsRead(
+        at=now(),
+        target=target,
+        lines=len(entries),
+        access_lines=len(access),
+        request_ids=len({entry.request_id for entry in access if entry.request_id}),
+    )
+    write_run(export_dir, f"logs-{target}", read)

@@ -81,6 +81,12 @@ class DeploySettings(BaseModel):
         default="AWS_IAM",
         description="Lambda function URL auth type (AWS_IAM: callers sign with SigV4; NONE: public)",
     )
+    checklist_required: str = Field(
+        default="model_exported,api_tested,image_built,environment,monitoring,logging,rate_limiting,"
+        "authentication,load_testing,rollback_plan",
+        description="the deployment checklist's items a release needs (comma-separated; nfldeploy checklist "
+        "exits 3 when one is missing); the other item is ci_cd",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> DeploySettings:

@@ -17,6 +17,7 @@ from nfldeploy.extras import require
 from nfldeploy.records.manifest import read_manifest_if_any, sha256_file
 from nfldeploy.settings import DeploySettings
 from nfldeploy.smoke.checks import CheckResult
+from nfldeploy.smoke.report import record
 from nfldeploy.smoke.run import SmokeReport, smoke_url
 
 EXAMPLE_CONFIG = Path("examples/outputs/nfl_production_v2_config.json")
@@ -122,6 +123,7 @@ def _in_container(
     deployment = target.apply(plan)
     on_step("smoke-testing")
     report = smoke_url(deployment.url, out, on_result=on_result)
+    record(out, "local", report.url, report.results)
     if not report.passed and deployment.changed:
         if deployment.previous:
             target.rollback()  # the previous revision serves again

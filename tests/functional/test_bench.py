@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -11,14 +12,17 @@ from typer.testing import CliRunner
 from functional_helpers import app_for, serving
 from nfldeploy.bench.load import percentile
 from nfldeploy.cli.app import app
+from nfldeploy.records.runs import read_bench
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
 
 
-def test_bench_reports_throughput_and_percentiles(example_export: Path) -> None:
+def test_bench_reports_throughput_and_percentiles(example_export: Path, tmp_path: Path) -> None:
     import httpx
 
+    export = tmp_path / "exported_models"
+    shutil.copytree(example_export, export, ignore=shutil.ignore_patterns("reports"))
     with serving(app_for(example_export, cache_size=1024)) as url:
         result = runner.invoke(
             app,
@@ -27,7 +31,7 @@ def test_bench_reports_throughput_and_percentiles(example_export: Path) -> None:
                 "--url",
                 url,
                 "--export-dir",
-                str(example_export),
+                str(export),
                 "-c",
                 "1",
                 "-c",
@@ -52,6 +56,11 @@ def test_bench_reports_throughput_and_percentiles(example_export: Path) -> None:
         assert level["requests"] > 10 and level["errors"] == {}
         assert 0 < level["p50_ms"] <= level["p95_ms"] <= level["p99_ms"]
         assert level["throughput_rps"] == pytest.approx(level["requests"] / level["seconds"])
+    kept = read_bench(export)  # the evidence nfldeploy checklist and report read
+    assert kept is not None and [level.concurrency for level in kept.levels] == [1, 4]
+    quantiles = kept.levels[1].quantiles_ms
+    assert len(quantiles) == 101 and quantiles == sorted(quantiles)
+    assert quantiles[95] == pytest.approx(kept.levels[1].p95_ms, abs=1e-3)  # the same nearest-rank percentile
 
 
 def test_bench_fails_when_nothing_succeeds(example_export: Path) -> None:

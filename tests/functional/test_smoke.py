@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from custom_models import export_other_model
 from functional_helpers import app_for as _app
 from functional_helpers import serving
 from nfldeploy.cli.app import app
+from nfldeploy.records.runs import read_smoke
 from services import free_port
 
 pytestmark = pytest.mark.slow
@@ -27,15 +29,20 @@ def _smoke(url: str, export: Path, *extra: str) -> Any:
 
 
 def test_a_healthy_service_passes_with_reports(example_export: Path, tmp_path: Path) -> None:
+    export = tmp_path / "exported_models"
+    shutil.copytree(example_export, export, ignore=shutil.ignore_patterns("reports"))
     with serving(_app(example_export, api_keys=("smoke-key",))) as url:
         junit = tmp_path / "smoke.xml"
-        result = _smoke(url, example_export, "--token", "smoke-key", "--junit", str(junit), "--json")
+        result = _smoke(url, export, "--token", "smoke-key", "--junit", str(junit), "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["passed"] and report["failed"] == [] and len(report["checks"]) == 11
     assert report["latency"]["p95_ms"] > 0
     suite = ET.parse(junit).getroot()
     assert suite.get("tests") == "11" and suite.get("failures") == "0"
+    kept = read_smoke(export, "url")  # the evidence nfldeploy checklist reads
+    assert kept is not None and kept.passed and kept.url == url and len(kept.checks) == 11
+    assert kept.check("auth") is not None and not kept.check("auth").skipped  # type: ignore[union-attr]
 
 
 class _Tamper:

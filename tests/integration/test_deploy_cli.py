@@ -89,13 +89,17 @@ def test_cloudrun_deploy_canary_smoke_promote_rollback(
     found: list[dict[str, Any]] = []
     deadline = time.monotonic() + 10  # the access log is flushed every 0.5 s
     while not found and time.monotonic() < deadline:
-        logs = _cli("logs", "--target", "cloudrun", "--request-id", request_id, "--json")
+        logs = _cli(
+            "logs", "--target", "cloudrun", "--request-id", request_id, "--json", "--export-dir", "none"
+        )
         assert logs.exit_code == 0, logs.output
         found = [json.loads(line) for line in logs.stdout.splitlines()]
         time.sleep(0.3)
     assert [(e["route"], e["status"], e["request_id"]) for e in found] == [("/version", 200, request_id)]
     assert (found[0]["revision"] == first_rev) == (served_by == "example")
-    every = _cli("logs", "--target", "cloudrun", "--since", "10m", "--limit", "1000", "--json")
+    every = _cli(
+        "logs", "--target", "cloudrun", "--since", "10m", "--limit", "1000", "--json", "--export-dir", "none"
+    )
     routes = [json.loads(line) for line in every.stdout.splitlines()]
     assert {e["revision"] for e in routes if e["route"] == "/version"} == set(state["traffic"])
     assert "ListLogEntries" in cloudrun.calls

@@ -91,6 +91,7 @@ def test_a_failed_apply_leaves_the_previous_revision_serving(target: LocalTarget
     request_id = f"req-{uuid.uuid4().hex[:8]}"
     assert httpx.get(first.url + "/version", headers={"X-Request-ID": request_id}).status_code == 200
     common = ["--target", "local", "--port", str(target.port), "--set", f"service_name={target.service}"]
+    common += ["--export-dir", "no-export-here"]  # no evidence is kept without an export
     deadline = time.monotonic() + 10  # the access log is flushed every 0.5 s
     found: list[dict[str, Any]] = []
     while not found and time.monotonic() < deadline:

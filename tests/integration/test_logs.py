@@ -59,7 +59,7 @@ def test_lambda_logs_come_from_the_functions_log_group(aws_env: str, monkeypatch
         ]
         logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
 
-    common = ["logs", "--target", "lambda", "--set", f"service_name={name}"]
+    common = ["logs", "--target", "lambda", "--set", f"service_name={name}", "--export-dir", "no-export-here"]
     every = runner.invoke(app, [*common, "--json"])
     assert every.exit_code == 0, every.output
     rows = [json.loads(line) for line in every.stdout.splitlines()]
@@ -124,6 +124,8 @@ def test_kubernetes_logs_are_kubectl_logs_of_the_deployments_pods(
         fake.add_pod("other-1", {"app.kubernetes.io/name": "other"}, [("2026-11-28T10:00:00Z", "not ours")])
         common = [
             "logs",
+            "--export-dir",
+            "no-export-here",
             "--target",
             "kubernetes",
             "--set",

@@ -84,6 +84,7 @@ async def generate(
         "p50_ms": statistics.median(ordered) if ordered else math.nan,
         "p95_ms": percentile(ordered, 95),
         "p99_ms": percentile(ordered, 99),
+        "quantiles_ms": [round(percentile(ordered, q), 3) for q in range(101)] if ordered else [],
     }
 
 

@@ -17,6 +17,7 @@ import httpx
 from nfldeploy.errors import ConfigError, RemoteError
 from nfldeploy.records.golden import read_golden
 from nfldeploy.records.manifest import read_manifest
+from nfldeploy.records.runs import BenchLevel, BenchRun, now, write_run
 
 DISTINCT_BODIES = 4096  # the serving cache holds 1024 by default
 UNREACHABLE_LIMITS = {"NFLSERVE_RATE_LIMIT_RPS": "1000000", "NFLSERVE_RATE_LIMIT_BURST": "1000000"}
@@ -147,3 +148,11 @@ def cold_starts(
         finally:
             remove(container)
     return results
+
+
+def record_bench(export_dir: Path, url: str, image: str | None, levels: list[dict[str, Any]]) -> Path:
+    """Keep the bench as evidence next to the export (``reports/bench.json``)."""
+    run = BenchRun(
+        at=now(), url=url, image=image, levels=[BenchLevel.model_validate(level) for level in levels]
+    )
+    return write_run(export_dir, "bench", run)

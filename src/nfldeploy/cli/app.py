@@ -11,6 +11,7 @@ from nfldeploy import __version__
 from nfldeploy.cli import (
     bench_cmd,
     build_cmd,
+    checklist_cmd,
     config_cmd,
     deploy_cmd,
     doctor_cmd,
@@ -83,6 +84,7 @@ app.command("rollback")(deploy_cmd.rollback)
 app.command("smoke-test")(smoke_cmd.smoke_test)
 app.command("bench")(bench_cmd.bench)
 app.command("logs")(logs_cmd.logs)
+app.command("checklist")(checklist_cmd.checklist)
 
 
 def _print_version(value: bool) -> None:

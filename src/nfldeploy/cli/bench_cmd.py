@@ -41,6 +41,7 @@ def bench(
         cold_starts,
         golden_body,
         load,
+        record_bench,
         service_under_test,
     )
 
@@ -95,6 +96,7 @@ def bench(
         )
         results["cold_start"] = cold_start_summary(runs)
     results["url"] = url
+    record_bench(export_dir_of(export_dir, manifest), url, image, results["levels"])
     if as_json:
         print_json(results)
         return

@@ -10,7 +10,7 @@ from rich.table import Table
 from nfldeploy.cli.common import EXPORT_DIR_OPTION, JSON_OPTION, SET_OPTION, SETTINGS_OPTION, resolve_settings
 from nfldeploy.cli.deploy_cmd import PORT_OPTION, TARGET_OPTION
 from nfldeploy.cli.output import print_json_line, stdout
-from nfldeploy.service_logs import LEVELS, LogEntry, LogQuery, parse_since
+from nfldeploy.service_logs import LEVELS, LogEntry, LogQuery, parse_since, record_logs
 from nfldeploy.targets.select import TargetName, make_target
 
 
@@ -62,6 +62,8 @@ def logs(
             return
         return
     rows = list(entries)
+    if (export_dir / "manifest.json").is_file():
+        record_logs(export_dir, target.value, rows)
     if not rows:
         stdout().print(
             f"no log lines of {settings.service_name} on {target} since {start:%Y-%m-%d %H:%M:%S} UTC",

@@ -54,7 +54,7 @@ def smoke_test(
     response schema, positions on the field, /predict_batch, 4xx for bad inputs, auth (with --token),
     /metrics and latency. Exit 0 when every check passes, 3 otherwise (the failed rows are named)."""
     from nfldeploy.smoke.report import as_json as report_json
-    from nfldeploy.smoke.report import write_junit
+    from nfldeploy.smoke.report import record, write_junit
     from nfldeploy.smoke.run import smoke_image, smoke_url
 
     if sum(x is not None for x in (url, image, target)) != 1:
@@ -101,6 +101,7 @@ def smoke_test(
     else:
         assert url is not None
         report = smoke_url(url, export_dir, token, requests, p95_budget_ms, ready_timeout, on_result, auth)
+    record(export_dir, target.value if target else ("image" if image else "url"), report.url, report.results)
     if junit:
         write_junit(junit, report.url, report.results)
     if as_json:

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from nfldeploy.records.runs import Check, SmokeRun, now, write_run
 from nfldeploy.smoke.checks import CheckResult
 
 
@@ -45,3 +46,15 @@ def write_junit(path: Path, url: str, results: list[CheckResult]) -> None:
             ET.SubElement(case, "failure", message=result.detail).text = result.detail
     path.parent.mkdir(parents=True, exist_ok=True)
     ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def record(export_dir: Path, where: str, url: str, results: list[CheckResult]) -> Path:
+    """Keep the smoke test as evidence next to the export (``reports/smoke-<where>.json``)."""
+    run = SmokeRun(
+        at=now(),
+        where=where,
+        url=url,
+        passed=all(r.passed for r in results),
+        checks=[Check.model_validate(asdict(r)) for r in results],
+    )
+    return write_run(export_dir, f"smoke-{where}", run)
