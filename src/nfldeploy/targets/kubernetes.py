@@ -18,7 +18,7 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
-from nfldeploy.errors import DeployError
+from nfldeploy.errors import ConfigError, DeployError
 from nfldeploy.records.manifest import Manifest
 from nfldeploy.render.files import render_group
 from nfldeploy.render.views import Inputs
@@ -68,7 +68,7 @@ class KubernetesTarget:
 
     def __init__(
         self,
-        export_manifest: Manifest,
+        export_manifest: Manifest | None,
         out: Path,
         service: str,
         *,
@@ -107,6 +107,11 @@ class KubernetesTarget:
     def plan(self, settings: DeploySettings, image: str, canary: int | None = None) -> Plan:
         if canary is not None:
             raise DeployError("the kubernetes target has no canary; deploy without --canary")
+        if self.export_manifest is None:
+            raise ConfigError(
+                "the kubernetes target renders its manifests from an export, and there is none here",
+                hint="Run nfldeploy export, or pass --export-dir.",
+            )
         text = render_group(Inputs(settings, self.export_manifest, image, ""), "kubernetes")[MANIFEST]
         path = self.out / MANIFEST
         spec = KubernetesSpec(text, str(path), self.context)

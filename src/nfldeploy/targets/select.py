@@ -10,7 +10,7 @@ from pathlib import Path
 
 from nfldeploy.errors import ConfigError
 from nfldeploy.records.build import read_build_record
-from nfldeploy.records.manifest import read_manifest, read_manifest_if_any
+from nfldeploy.records.manifest import read_manifest_if_any
 from nfldeploy.settings import DeploySettings
 from nfldeploy.targets.base import Status, Target
 
@@ -94,7 +94,7 @@ def make_target(
         )
     from nfldeploy.targets.kubernetes import KubernetesTarget
 
-    return KubernetesTarget(read_manifest(export_dir), out, settings.service_name, wait=wait)
+    return KubernetesTarget(read_manifest_if_any(export_dir), out, settings.service_name, wait=wait)
 
 
 @dataclass(frozen=True)
