@@ -78,7 +78,10 @@ def required_items(value: str) -> set[str]:
 def build_checklist(inputs: Inputs) -> list[Item]:
     """Every item of the checklist, in the guide's order."""
     required = required_items(inputs.settings.settings.checklist_required)
-    manifest = read_manifest_if_any(inputs.export_dir)
+    try:
+        manifest = read_manifest_if_any(inputs.export_dir)
+    except ConfigError:  # unreadable: the model_exported row says why
+        manifest = None
     smokes = {where: read_smoke(inputs.export_dir, where) for where in ("local", "url", "image")}
     if inputs.target:
         smokes[inputs.target] = read_smoke(inputs.export_dir, inputs.target)
@@ -101,7 +104,13 @@ def _reports(inputs: Inputs, name: str) -> str:
 def _model_exported(inputs: Inputs, manifest: Manifest | None, _: dict[str, SmokeRun]) -> Found:
     path = inputs.export_dir / MANIFEST_NAME
     if manifest is None:
-        return False, f"no export manifest in {inputs.export_dir}", str(path), "nfldeploy export CONFIG"
+        why = f"no export manifest in {inputs.export_dir}"
+        if path.is_file():
+            try:
+                read_manifest_if_any(inputs.export_dir)
+            except ConfigError as exc:
+                why = exc.message
+        return False, why, str(path), "nfldeploy export CONFIG"
     artifact = manifest.artifacts[manifest.serving_default]
     parity = manifest.parity.get(manifest.serving_default)
     gate = f", parity {parity.max_abs_error:.2g} yd" if parity is not None else ""

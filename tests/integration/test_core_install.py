@@ -22,7 +22,7 @@ COMMANDS = [
     ["config", "show"],
     ["config", "validate"],
     *([name] for name in ("up", "doctor", "export", "serve", "render", "build", "push", "deploy")),
-    *([name] for name in ("status", "rollback", "smoke-test", "bench")),
+    *([name] for name in ("status", "rollback", "smoke-test", "bench", "logs", "checklist", "report")),
 ]
 
 
@@ -92,6 +92,12 @@ def test_commands_without_an_extra_run(
     assert cloudrun.returncode == 1 and "project" in cloudrun.stderr, cloudrun.stderr
     rollback = _run(core_venv, tmp_path, "rollback", "--target", "kubernetes")
     assert rollback.returncode in (1, 4) and "Traceback" not in rollback.stderr, rollback.stderr
+    logs = _run(core_venv, tmp_path, "logs", "--target", "lambda")
+    assert logs.returncode == 4 and "credentials" in logs.stderr, logs.stderr
+    checklist = _run(core_venv, tmp_path, "checklist", "--json")
+    assert checklist.returncode == 3 and '"model_exported"' in checklist.stdout, checklist.stderr
+    report = _run(core_venv, tmp_path, "report", "--out", "report.html")
+    assert report.returncode == 0 and (tmp_path / "report.html").is_file(), report.stderr
 
 
 @pytest.mark.parametrize(

@@ -178,6 +178,9 @@ def test_the_rendered_workflow_deploys_a_canary_and_promotes_it_or_keeps_the_ser
         reports = runner.workdir / "artifacts" / "nfldeploy-reports"
         assert 'failures="0"' in (reports / "smoke.xml").read_text()
         assert json.loads((reports / "smoke.json").read_text())["passed"]
+        page = json.loads((reports / "report.json").read_text())  # the page's data, uploaded beside it
+        assert (reports / "report.html").is_file() and page["target"] == "cloudrun"
+        assert {link["step"]: link.get("name") for link in page["lineage"]}["revision"] == deployed["revision"]
         exported = runner.workdir / "artifacts" / "exported-models" / "exported_models" / "manifest.json"
         version = cloudrun.revisions[deployed["revision"]]
         assert (

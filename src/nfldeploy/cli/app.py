@@ -19,6 +19,7 @@ from nfldeploy.cli import (
     logs_cmd,
     push_cmd,
     render_cmd,
+    report_cmd,
     serve_cmd,
     smoke_cmd,
     up_cmd,
@@ -85,6 +86,7 @@ app.command("smoke-test")(smoke_cmd.smoke_test)
 app.command("bench")(bench_cmd.bench)
 app.command("logs")(logs_cmd.logs)
 app.command("checklist")(checklist_cmd.checklist)
+app.command("report")(report_cmd.report)
 
 
 def _print_version(value: bool) -> None:
