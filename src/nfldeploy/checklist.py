@@ -283,7 +283,8 @@ def _ci_cd(inputs: Inputs, _: Manifest | None, __: dict[str, SmokeRun]) -> Found
 
 def _rollback_plan(inputs: Inputs, _: Manifest | None, __: dict[str, SmokeRun]) -> Found:
     fix = (
-        f"nfldeploy deploy --target {inputs.target or 'local'} (a second deploy keeps the first for rollback)"
+        f"nfldeploy deploy --target {inputs.target or 'local'} with a new image or settings "
+        "(the serving revision stays for rollback)"
     )
     if inputs.target is None:
         return False, "no target given", "nfldeploy checklist --target T", fix
