@@ -103,6 +103,10 @@ def test_cloudrun_deploy_canary_smoke_promote_rollback(
     routes = [json.loads(line) for line in every.stdout.splitlines()]
     assert {e["revision"] for e in routes if e["route"] == "/version"} == set(state["traffic"])
     assert "ListLogEntries" in cloudrun.calls
+    cloudrun.deny.add("ListLogEntries")  # a caller without logging.viewer
+    refused = _cli("logs", "--target", "cloudrun", "--export-dir", "none")
+    assert refused.exit_code == 4 and "Permission" in refused.stderr and "logging.viewer" in refused.stderr
+    cloudrun.deny.discard("ListLogEntries")
 
     junit = tmp_path / "smoke.xml"
     smoke = _cli(

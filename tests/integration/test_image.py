@@ -236,6 +236,25 @@ def test_up_runs_the_main_job(
             example_config, settings, port, out=out
         )  # the export is current: skipped; the container is replaced
         assert not again.exported and again.report.passed
+
+        # operating it, as the README runs it after the quickstart: logs, checklist and report on the local target
+        common = ["--target", "local", "--port", str(port), "--set", "service_name=nfl-up-test"]
+        common += ["--export-dir", str(out)]
+        logs = CliRunner().invoke(app, ["logs", *common, "--json"])
+        assert logs.exit_code == 0 and '"route": "/predict"' in logs.stdout, logs.output
+        checklist = CliRunner().invoke(app, ["checklist", *common, "--json"])
+        items = {item["key"]: item for item in json.loads(checklist.stdout)["items"]}
+        for key in ("model_exported", "api_tested", "image_built", "monitoring", "logging"):
+            assert items[key]["state"] == "ok", items[key]
+        assert items["rollback_plan"]["state"] == "missing"  # one revision: nothing to roll back to yet
+        page = tmp_path / "site" / "report.html"
+        report = CliRunner().invoke(app, ["report", *common, "--out", str(page)])
+        assert report.exit_code == 0, report.output
+        lineage = {
+            link["step"]: link for link in json.loads(page.with_suffix(".json").read_text())["lineage"]
+        }
+        assert not any(link["missing"] for link in lineage.values()), lineage
+        assert lineage["url"]["name"] == first.url and lineage["revision"]["name"] in first.where
     finally:
         for container in docker_client.containers.list(
             all=True, filters={"label": "io.nfldeploy.service=nfl-up-test"}

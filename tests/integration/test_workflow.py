@@ -180,7 +180,9 @@ def test_the_rendered_workflow_deploys_a_canary_and_promotes_it_or_keeps_the_ser
         assert json.loads((reports / "smoke.json").read_text())["passed"]
         page = json.loads((reports / "report.json").read_text())  # the page's data, uploaded beside it
         assert (reports / "report.html").is_file() and page["target"] == "cloudrun"
-        assert {link["step"]: link.get("name") for link in page["lineage"]}["revision"] == deployed["revision"]
+        assert {link["step"]: link.get("name") for link in page["lineage"]}["revision"] == deployed[
+            "revision"
+        ]
         exported = runner.workdir / "artifacts" / "exported-models" / "exported_models" / "manifest.json"
         version = cloudrun.revisions[deployed["revision"]]
         assert (

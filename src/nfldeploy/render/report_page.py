@@ -85,7 +85,9 @@ def latency_view(bench: dict[str, Any] | None) -> dict[str, Any] | None:
         "height": PLOT_HEIGHT,
         "curves": curves,
         "x_ticks": [{"x": f"{x(ms):.1f}", "label": f"{ms:.0f}"} for ms in ticks],
-        "y_ticks": [{"y": f"{y(share):.1f}", "label": f"{share * 100:.0f} %"} for share in (0, 0.25, 0.5, 0.75, 1)],
+        "y_ticks": [
+            {"y": f"{y(share):.1f}", "label": f"{share * 100:.0f} %"} for share in (0, 0.25, 0.5, 0.75, 1)
+        ],
         "axis": {"left": MARGIN, "right": PLOT_WIDTH - MARGIN, "top": MARGIN, "bottom": PLOT_HEIGHT - MARGIN},
         "at": bench["at"],
         "url": bench["url"],
