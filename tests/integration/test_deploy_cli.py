@@ -132,6 +132,21 @@ def test_cloudrun_deploy_canary_smoke_promote_rollback(
     assert rolled.exit_code == 0, rolled.output
     assert json.loads(rolled.stdout)["revision"] == first_rev
 
+    # operating it: the revision kept for rollback is the checklist's evidence; the report's lineage ends at the
+    # revision serving now and its URL
+    checklist = _cli("checklist", "--target", "cloudrun", "--export-dir", str(example_export), "--json")
+    items = {item["key"]: item for item in json.loads(checklist.stdout)["items"]}
+    assert items["rollback_plan"]["state"] == "ok" and first_rev in items["rollback_plan"]["evidence"]
+    assert (
+        items["environment"]["state"] == "ok"
+        and "project nfl-proj (env:NFLDEPLOY_PROJECT)" in items["environment"]["evidence"]
+    )
+    page = tmp_path / "report.html"
+    report = _cli("report", "--target", "cloudrun", "--export-dir", str(example_export), "--out", str(page))
+    assert report.exit_code == 0, report.output
+    lineage = {link["step"]: link for link in json.loads(page.with_suffix(".json").read_text())["lineage"]}
+    assert lineage["revision"]["name"] == first_rev and lineage["url"]["name"] == state["url"]
+
 
 def test_cloudrun_without_a_project_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
@@ -242,6 +257,19 @@ def test_lambda_deploy_status_rollback_through_the_cli(
     nothing = _cli("rollback", "--target", "lambda")
     assert nothing.exit_code == 4 and f"no previous version of {name}" in nothing.output
     assert "Traceback" not in nothing.output
+
+    # operating it: the checklist judges this deployment (no export in this folder: the model is missing;
+    # the function URL's IAM is the authentication), the report names the version serving and marks gaps
+    checklist = _cli("checklist", "--target", "lambda", "--json")
+    items = {item["key"]: item for item in json.loads(checklist.stdout)["items"]}
+    assert checklist.exit_code == 3 and items["model_exported"]["state"] == "missing"
+    assert items["authentication"]["state"] == "ok" and "AWS_IAM" in items["authentication"]["evidence"]
+    assert items["rollback_plan"]["state"] == "missing"  # version 1 alone
+    report = _cli("report", "--target", "lambda", "--out", "report.html")
+    assert report.exit_code == 0, report.output
+    lineage = {link["step"]: link for link in json.loads((tmp_path / "report.json").read_text())["lineage"]}
+    assert lineage["revision"]["name"] == f"{name}:1" and lineage["url"]["name"] == state["url"]
+    assert lineage["config"]["missing"] and lineage["image"]["missing"]
 
 
 def test_kubernetes_status_says_how_to_reach_the_service(

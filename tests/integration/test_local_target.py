@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from typer.testing import CliRunner
 
 from nfldeploy.cli.app import app
 from nfldeploy.errors import DeployError
+from nfldeploy.service_logs import LogQuery
 from nfldeploy.settings import DeploySettings
 from nfldeploy.targets.local import SERVICE_LABEL, LocalTarget
 from services import TEST_REPOSITORY, base_image, free_port
@@ -107,6 +109,24 @@ def test_a_failed_apply_leaves_the_previous_revision_serving(target: LocalTarget
     assert warnings.exit_code == 0 and request_id not in warnings.stdout  # access lines are info
     bad = CliRunner().invoke(app, ["logs", *common, "--since", "yesterday"])
     assert bad.exit_code == 2 and "neither a duration" in bad.output
+
+    # --follow streams what the serving container writes next
+    follow = target.logs(LogQuery(follow=True, limit=1))
+    marker = f"follow-{uuid.uuid4().hex[:8]}"
+    seen: list[str] = []
+
+    def consume() -> None:
+        for entry in follow:
+            seen.append(entry.request_id or "")
+            if entry.request_id == marker:
+                return
+
+    reader = threading.Thread(target=consume, daemon=True)  # the stream ends when the container goes
+    reader.start()
+    time.sleep(0.5)
+    assert httpx.get(first.url + "/health", headers={"X-Request-ID": marker}).status_code == 200
+    reader.join(timeout=15)
+    assert marker in seen
 
 
 def test_plan_for_a_missing_image(target: LocalTarget) -> None:
