@@ -18,6 +18,7 @@ from nfldeploy.records.manifest import MANIFEST_NAME, Manifest, read_manifest_if
 from nfldeploy.records.runs import SmokeRun, read_bench, read_logs, read_smoke
 from nfldeploy.settings import ResolvedSettings
 from nfldeploy.targets.base import Status
+from nfldeploy.targets.select import TargetName
 
 ITEMS = {
     "model_exported": "Model exported",
@@ -337,9 +338,17 @@ CHECKS: dict[str, Check] = {
 }
 
 
-def target_status(make: Callable[[], Status]) -> tuple[Status | None, str | None]:
-    """The target's status, or why it is unavailable (credentials, API refusals: the checklist still runs)."""
+def gather(
+    export_dir: Path, resolved: ResolvedSettings, target: TargetName | None, port: int = 8080
+) -> Inputs:
+    """The checklist's inputs, with the target's status when a target is given. A status that cannot be read
+    (no credentials, an API that refuses) is a gap in the checklist, not a failure."""
+    if target is None:
+        return Inputs(export_dir, resolved, None, None, "no target given")
+    from nfldeploy.targets.select import make_target
+
     try:
-        return make(), None
+        status = make_target(target, resolved.settings, export_dir=export_dir, port=port).status()
     except NfldeployError as exc:
-        return None, exc.message
+        return Inputs(export_dir, resolved, target.value, None, exc.message)
+    return Inputs(export_dir, resolved, target.value, status, None)

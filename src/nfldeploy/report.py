@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from nfldeploy import __version__
-from nfldeploy.checklist import Item
+from nfldeploy.checklist import Inputs, Item
 from nfldeploy.errors import ConfigError
 from nfldeploy.records.build import read_build_record
 from nfldeploy.records.golden import read_golden
@@ -117,14 +117,14 @@ def golden_plays(export_dir: Path, manifest: Manifest | None) -> list[Json]:
     return plays
 
 
-def build_report(
-    export_dir: Path,
-    target: str | None,
-    status: Status | None,
-    status_error: str | None,
-    checklist: list[Item],
-) -> Json:
+def build_report(inputs: Inputs, checklist: list[Item]) -> Json:
     """Everything the page shows, as JSON-ready data."""
+    export_dir, target, status, status_error = (
+        inputs.export_dir,
+        inputs.target,
+        inputs.status,
+        inputs.status_error,
+    )
     manifest_error: str | None = None
     try:
         manifest = read_manifest_if_any(export_dir)

@@ -12,7 +12,6 @@ from nfldeploy.cli.common import EXPORT_DIR_OPTION, JSON_OPTION, SET_OPTION, SET
 from nfldeploy.cli.deploy_cmd import PORT_OPTION
 from nfldeploy.cli.output import print_json, stdout
 from nfldeploy.errors import CheckFailed
-from nfldeploy.targets.base import Status
 from nfldeploy.targets.select import TargetName
 
 
@@ -34,17 +33,9 @@ def checklist(
     rollback plan), one row per item with its evidence and where it came from. An item without evidence is
     "missing" with the command that produces it. Exit 3 when a required item is missing (the
     checklist_required setting names them), so a pipeline can gate a release on it."""
-    from nfldeploy.checklist import Inputs, build_checklist, target_status
-    from nfldeploy.targets.select import make_target
+    from nfldeploy.checklist import build_checklist, gather
 
-    resolved = resolve_settings(settings_file, overrides)
-    status: Status | None = None
-    why: str | None = "no target given"
-    if target is not None:
-        status, why = target_status(
-            lambda: make_target(target, resolved.settings, export_dir=export_dir, port=port).status()
-        )
-    items = build_checklist(Inputs(export_dir, resolved, target.value if target else None, status, why))
+    items = build_checklist(gather(export_dir, resolve_settings(settings_file, overrides), target, port))
     missing = [item for item in items if item.required and not item.ok]
     if as_json:
         print_json(

@@ -10,7 +10,6 @@ import typer
 from nfldeploy.cli.common import EXPORT_DIR_OPTION, JSON_OPTION, SET_OPTION, SETTINGS_OPTION, resolve_settings
 from nfldeploy.cli.deploy_cmd import PORT_OPTION
 from nfldeploy.cli.output import print_json, stdout
-from nfldeploy.targets.base import Status
 from nfldeploy.targets.select import TargetName
 
 
@@ -35,21 +34,12 @@ def report(
     checklist, the last bench's latency distribution, and the golden plays drawn on a field with every
     player's position, history and predicted trajectory (the other modes faintly). Parts without a record
     are marked missing; the page is written anyway. The same data is written as JSON next to it."""
-    from nfldeploy.checklist import Inputs, build_checklist, target_status
+    from nfldeploy.checklist import build_checklist, gather
     from nfldeploy.render.report_page import render_page
     from nfldeploy.report import build_report
-    from nfldeploy.targets.select import make_target
 
-    resolved = resolve_settings(settings_file, overrides)
-    status: Status | None = None
-    why: str | None = "no target given"
-    if target is not None:
-        status, why = target_status(
-            lambda: make_target(target, resolved.settings, export_dir=export_dir, port=port).status()
-        )
-    name = target.value if target else None
-    items = build_checklist(Inputs(export_dir, resolved, name, status, why))
-    data = build_report(export_dir, name, status, why, items)
+    inputs = gather(export_dir, resolve_settings(settings_file, overrides), target, port)
+    data = build_report(inputs, build_checklist(inputs))
     out.parent.mkdir(parents=True, exist_ok=True)
     data_path = out.with_suffix(".json")
     data_path.write_text(json.dumps(data, indent=2) + "\n")
