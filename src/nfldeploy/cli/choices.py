@@ -32,6 +32,16 @@ class ImageKind(StrEnum):
     lambda_ = "lambda"
 
 
+class LogLevel(StrEnum):
+    """The least severe log level ``logs --level`` shows."""
+
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
+    critical = "critical"
+
+
 class Quantize(StrEnum):
     """Whether export also writes INT8 variants."""
 

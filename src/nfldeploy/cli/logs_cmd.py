@@ -7,10 +7,11 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from nfldeploy.cli.choices import LogLevel
 from nfldeploy.cli.common import EXPORT_DIR_OPTION, JSON_OPTION, SET_OPTION, SETTINGS_OPTION, resolve_settings
 from nfldeploy.cli.deploy_cmd import PORT_OPTION, TARGET_OPTION
 from nfldeploy.cli.output import print_json_line, stdout
-from nfldeploy.service_logs import LEVELS, LogEntry, LogQuery, parse_since, record_logs
+from nfldeploy.service_logs import LogEntry, LogQuery, parse_since, record_logs
 from nfldeploy.targets.select import TargetName, make_target
 
 
@@ -30,7 +31,7 @@ def logs(
         "--request-id",
         help="Every line of one request (the X-Request-ID it was answered with), across revisions.",
     ),
-    level: str | None = typer.Option(None, "--level", help=f"At least this level: {', '.join(LEVELS)}."),
+    level: LogLevel | None = typer.Option(None, "--level", help="At least this level."),
     export_dir: Path = EXPORT_DIR_OPTION,
     port: int = PORT_OPTION,
     settings_file: Path | None = SETTINGS_OPTION,
@@ -42,14 +43,12 @@ def logs(
     (time, revision, level, route, status, latency, request id); other lines are shown as they are. --json
     prints one JSON object per line. Credentials come from the standard chains; a refusal exits 4 with the
     API's message."""
-    if level is not None and level.lower() not in LEVELS:
-        raise typer.BadParameter(f"{level!r} is not one of {', '.join(LEVELS)}", param_hint="--level")
     try:
         start = parse_since(since)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--since") from exc
     settings = resolve_settings(settings_file, overrides).settings
-    query = LogQuery(start, level.lower() if level else None, request_id, limit, follow)
+    query = LogQuery(start, level.value if level else None, request_id, limit, follow)
     entries = make_target(target, settings, export_dir=export_dir, port=port).logs(query)
     if follow:
         try:
