@@ -111,9 +111,8 @@ def golden_plays(export_dir: Path, manifest: Manifest | None) -> list[Json]:
                     ],
                 }
             )
-        plays.append(
-            {"index": index, "direction": request.model_dump().get("play_direction"), "players": players}
-        )
+        direction = (request.model_extra or {}).get("play_direction")
+        plays.append({"index": index, "direction": direction, "players": players})
     return plays
 
 
