@@ -7,14 +7,13 @@ command that produces it; ``checklist_required`` says which items a release need
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from nfldeploy.errors import ConfigError, NfldeployError
 from nfldeploy.records.build import read_build_record
-from nfldeploy.records.manifest import MANIFEST_NAME, Manifest, read_manifest_if_any
+from nfldeploy.records.manifest import MANIFEST_NAME, Manifest, read_manifest_if_any, sha256_file
 from nfldeploy.records.runs import SmokeRun, read_bench, read_logs, read_smoke
 from nfldeploy.settings import ResolvedSettings
 from nfldeploy.targets.base import Status
@@ -115,7 +114,7 @@ def _model_exported(inputs: Inputs, manifest: Manifest | None, _: dict[str, Smok
     artifact = manifest.artifacts[manifest.serving_default]
     parity = manifest.parity.get(manifest.serving_default)
     gate = f", parity {parity.max_abs_error:.2g} yd" if parity is not None else ""
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    digest = sha256_file(path)[:12]
     evidence = (
         f"{manifest.experiment_name}: {manifest.serving_default} {artifact.precision}{gate}, "
         f"config {manifest.short_sha}, manifest sha {digest}"
@@ -277,7 +276,7 @@ def _load_testing(inputs: Inputs, _: Manifest | None, __: dict[str, SmokeRun]) -
 def _ci_cd(inputs: Inputs, _: Manifest | None, __: dict[str, SmokeRun]) -> Found:
     for path in WORKFLOWS:
         if path.is_file():
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+            digest = sha256_file(path)[:12]
             return True, f"the rendered workflow {path} (sha {digest})", str(path), ""
     return False, "no rendered workflow here", str(WORKFLOWS[0]), "nfldeploy render --only github"
 

@@ -6,7 +6,6 @@ The same dict is written as JSON beside the page; ``render/report_page.py`` draw
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 from nfldeploy import __version__
@@ -16,6 +15,7 @@ from nfldeploy.records.build import read_build_record
 from nfldeploy.records.golden import read_golden
 from nfldeploy.records.manifest import Manifest, read_manifest_if_any
 from nfldeploy.records.runs import read_bench, read_smoke
+from nfldeploy.records.schema import now
 from nfldeploy.targets.base import Status
 
 Json = dict[str, object]
@@ -133,7 +133,7 @@ def build_report(inputs: Inputs, checklist: list[Item]) -> Json:
     places = dict.fromkeys(("local", "url", "image", *([target] if target else [])))
     smokes = [run for where in places if (run := read_smoke(export_dir, where)) is not None]
     return {
-        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "generated_at": now(),
         "nfldeploy_version": __version__,
         "export_dir": str(export_dir),
         "target": target,

@@ -145,7 +145,8 @@ def poll(
 
 def record_logs(export_dir: Path, target: str, entries: list[LogEntry]) -> None:
     """Keep what a log read found as evidence next to the export (``reports/logs-<target>.json``)."""
-    from nfldeploy.records.runs import LogsRead, now, write_run
+    from nfldeploy.records.runs import LogsRead, write_run
+    from nfldeploy.records.schema import now
 
     access = [entry for entry in entries if entry.route is not None]
     read = LogsRead(

@@ -17,7 +17,8 @@ import httpx
 from nfldeploy.errors import ConfigError, RemoteError
 from nfldeploy.records.golden import read_golden
 from nfldeploy.records.manifest import read_manifest
-from nfldeploy.records.runs import BenchLevel, BenchRun, now, write_run
+from nfldeploy.records.runs import BenchLevel, BenchRun, write_run
+from nfldeploy.records.schema import now
 
 DISTINCT_BODIES = 4096  # the serving cache holds 1024 by default
 UNREACHABLE_LIMITS = {"NFLSERVE_RATE_LIMIT_RPS": "1000000", "NFLSERVE_RATE_LIMIT_BURST": "1000000"}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import platform
-from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Literal
@@ -13,7 +12,7 @@ from typing import Literal
 from pydantic import Field
 
 from nfldeploy import __version__
-from nfldeploy.records.schema import Record, read, write
+from nfldeploy.records.schema import Record, now, read, write
 
 MANIFEST_NAME = "manifest.json"
 SCHEMA_VERSION = 1
@@ -223,7 +222,7 @@ def write_manifest(folder: Path, **fields: object) -> Manifest:
     manifest = Manifest.model_validate(
         {
             "schema_version": SCHEMA_VERSION,
-            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "created_at": now(),
             **fields,
             "library_versions": library_versions(),
             "files": file_entries(folder),

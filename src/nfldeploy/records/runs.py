@@ -5,7 +5,6 @@ any, since they were about the previous model."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import Field
@@ -13,11 +12,6 @@ from pydantic import Field
 from nfldeploy.records.schema import Record, read, write
 
 REPORTS = "reports"
-
-
-def now() -> str:
-    """The time a run is stamped with (UTC, ISO 8601, seconds)."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class Check(Record):

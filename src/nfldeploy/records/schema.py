@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -12,6 +13,11 @@ from nfldeploy.errors import ConfigError
 from nfldeploy.jsonfile import read_json_object
 
 R = TypeVar("R", bound=BaseModel)
+
+
+def now() -> str:
+    """The time a record is stamped with (UTC, ISO 8601, seconds)."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class Record(BaseModel):

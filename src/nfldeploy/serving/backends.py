@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -11,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nfldeploy.errors import ConfigError
-from nfldeploy.records.manifest import Manifest, read_manifest
+from nfldeploy.records.manifest import Manifest, read_manifest, sha256_file
 
 Outputs = dict[str, npt.NDArray[np.float32]]
 
@@ -115,7 +114,7 @@ def load_model(model_dir: Path, runtime: str = "auto", threads: int = 1) -> Load
 def _verify(path: Path, expected: str | None) -> None:
     """The artifact is the one the manifest describes (a corrupt or swapped model never serves)."""
     try:
-        actual = hashlib.sha256(path.read_bytes()).hexdigest()
+        actual = sha256_file(path)
     except OSError as exc:
         raise ConfigError(f"cannot read model artifact {path}: {exc.strerror}") from exc
     if expected and actual != expected:

@@ -7,7 +7,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from nfldeploy.records.runs import Check, SmokeRun, now, write_run
+from nfldeploy.records.runs import Check, SmokeRun, write_run
+from nfldeploy.records.schema import now
 from nfldeploy.smoke.checks import CheckResult
 
 
