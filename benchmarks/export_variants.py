@@ -20,6 +20,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from nfldeploy.config import load_training_config
@@ -69,6 +70,7 @@ def main() -> None:
     )
     parser.add_argument("export_dir", nargs="?", type=Path, default=ROOT / "outputs" / "exported_models")
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--modes", type=int, default=0, help="modes decoded (default: every mode)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -84,6 +86,10 @@ def main() -> None:
     feature_set = manifest["model"]["feature_set"]
     contract = get_contract(manifest["model"]["feature_contract"])
     inputs = {1: contract.encode(plays[:1], feature_set), 32: contract.encode(plays, feature_set)}
+    if any(item["name"] == "mode_ranks" for item in manifest["signature"]["inputs"]):
+        modes = args.modes or manifest["model"]["modes"]  # how many of the most likely modes are decoded
+        for encoded in inputs.values():
+            encoded["mode_ranks"] = np.arange(modes)
     calls = {1: 200, 32: 10}
     timings: dict[str, dict[int, list[float]]] = {name: {1: [], 32: []} for name in variants}
     for run, _ in variants.values():  # warm-up

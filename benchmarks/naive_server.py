@@ -65,6 +65,8 @@ def build(export_dir: Path) -> FastAPI:
         model = torch.jit.load(str(export_dir / manifest["artifacts"]["torchscript"]["file"])).eval()
     feature_set = manifest["model"]["feature_set"]
     contract = get_contract(manifest["model"].get("feature_contract", "reference-v1"))
+    names = [item["name"] for item in manifest["signature"]["inputs"]]
+    selects_modes, modes = "mode_ranks" in names, manifest["model"]["modes"]
     app = FastAPI()
 
     @app.post("/predict")
@@ -97,8 +99,10 @@ def build(export_dir: Path) -> FastAPI:
             frame_t=request.frame_t,
         )
         inputs = contract.encode([play], feature_set)
+        if selects_modes:  # the design before top-k decoding: every mode is decoded
+            inputs["mode_ranks"] = np.arange(modes)
         with torch.no_grad():
-            traj, probs, *_ = model(*(torch.from_numpy(inputs[name]) for name in contract.input_names))
+            traj, probs, *_ = model(*(torch.from_numpy(inputs[name]) for name in names))
         top = best_mode(traj.numpy(), probs.numpy())[:, :, None]
         positions = to_field_positions(top, [play])[0][:, 0]
         confidence = probs.numpy()[0].max(-1)

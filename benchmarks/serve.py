@@ -1,13 +1,17 @@
-"""Serving benchmark: nfldeploy's server vs the guide's naive design vs the bare model call, one run.
+"""Serving benchmark: nfldeploy's server (default request and every mode) vs the guide's naive design vs the
+bare model call, one run.
 
-    python benchmarks/serve.py [EXPORT_DIR] [--duration 5] [--rounds 3] [--json]
+    python benchmarks/serve.py [EXPORT_DIR] [--duration 5] [--rounds 3] [--workers 2] [--json]
 
 Both servers run as separate processes on loopback with the same exported model; wrk (Debian's ``wrk``)
-drives them from another process with HTTP/1.1 keep-alive at concurrency 1 and 16, alternating servers
-round by round so machine noise hits both alike. Each request is one play of 22 players (a golden request,
-with history). The prediction cache is off so every request reaches the model. Reports median
-p50/p95/p99 latency and throughput over rounds, nfldeploy's server-side p50 (from its access log) and the
-bare in-process calls: ``model`` (onnxruntime run) and ``predict`` (features + model + decode).
+drives them from another process with HTTP/1.1 keep-alive at concurrency 1 and 16, alternating the variants
+round by round so machine noise hits them alike. Each request is one play of 22 players (a golden request,
+with history). The variants: ``naive`` (the guide's design: TorchScript in FastAPI's thread pool, every mode
+decoded, the best path returned), ``default`` (nfldeploy, the default request: the best path, its confidence
+and every mode's probability; only the most likely mode is decoded) and ``k=K`` (nfldeploy asked for every
+mode with ``modes``). The prediction cache is off so every request reaches the model. Reports median
+p50/p95/p99 latency, throughput, the response's size, and throughput as a fraction of the physical limit
+(cores / the bare model call at that k), plus nfldeploy's server-side p50 and the bare in-process calls.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from common import export_or_example
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,25 +88,44 @@ def _wrk(url: str, script: Path, connections: int, seconds: int) -> dict[str, fl
     }
 
 
-def _bare(export_dir: Path, request: dict[str, Any]) -> dict[str, float]:
+def _bare(export_dir: Path, request: dict[str, Any], modes: int) -> dict[str, float]:
+    """Median ms of the bare model call (one play, one thread) decoding 1 and ``modes`` modes, and of the
+    in-process predict (features + model + decode) of the default request."""
     from nfldeploy.serving.backends import load_model
     from nfldeploy.serving.predictor import Predictor
     from nfldeploy.serving.schemas import PredictRequest
 
     predictor = Predictor(load_model(export_dir, "auto", threads=1))
     play = PredictRequest.model_validate(request).to_play()
-    inputs = predictor.contract.encode([play], predictor.feature_set)
-    timings: dict[str, list[float]] = {"model": [], "predict": []}
-    for _ in range(7):
-        for name, call in (
-            ("model", lambda: predictor.model.backend.run(inputs)),
-            ("predict", lambda: predictor.run_plays([play])),
-        ):
+
+    def inputs(k: int) -> dict[str, Any]:
+        encoded = predictor.contract.encode([play], predictor.feature_set)
+        if predictor.selects_modes:
+            encoded["mode_ranks"] = np.arange(k)
+        return encoded
+
+    calls = {
+        "model_k1": lambda run=inputs(1): predictor.model.backend.run(run),
+        f"model_k{modes}": lambda run=inputs(modes): predictor.model.backend.run(run),
+        "predict": lambda: predictor.run_plays([play]),
+    }
+    timings: dict[str, list[float]] = {name: [] for name in calls}
+    repeats = 50
+    for _ in range(5):
+        for name, call in calls.items():
             start = time.perf_counter()
-            for _ in range(300):
+            for _ in range(repeats):
                 call()
-            timings[name].append((time.perf_counter() - start) / 300 * 1000)
+            timings[name].append((time.perf_counter() - start) / repeats * 1000)
     return {f"{name}_ms": statistics.median(values) for name, values in timings.items()}
+
+
+def _size(url: str, body: Path) -> int:
+    request = urllib.request.Request(
+        url, data=body.read_bytes(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return len(response.read())
 
 
 def main() -> None:
@@ -112,24 +136,32 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
-        "--workers", type=int, default=1, help="nfldeploy worker processes (the naive server has one)"
+        "--workers",
+        type=int,
+        default=2,
+        help="nfldeploy worker processes (one per core; the naive server has one)",
     )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk (scripts/test-services installs it)")
     export_dir = export_or_example(args.export_dir)
+    modes = json.loads((export_dir / "manifest.json").read_text())["model"]["modes"]
     work = Path(tempfile.mkdtemp())
     request = json.loads((export_dir / "golden" / "requests.json").read_text())[0]
-    (work / "body.json").write_text(json.dumps(request))
-    script = work / "post.lua"
-    script.write_text(LUA.replace("{body}", str(work / "body.json")))
+    bodies = {"default": work / "default.json", "every": work / "every.json"}
+    bodies["default"].write_text(json.dumps(request))
+    bodies["every"].write_text(json.dumps({**request, "modes": modes}))
+    scripts = {}
+    for name, body in bodies.items():
+        scripts[name] = work / f"{name}.lua"
+        scripts[name].write_text(LUA.replace("{body}", str(body)))
 
     env = {
         **os.environ,
-        "NFLDEPLOY_RATE_LIMIT_RPS": "1e9",
-        "NFLDEPLOY_RATE_LIMIT_BURST": "1000000000",
-        "NFLDEPLOY_CACHE_SIZE": "0",
+        "NFLSERVE_RATE_LIMIT_RPS": "1e9",
+        "NFLSERVE_RATE_LIMIT_BURST": "1000000000",
+        "NFLSERVE_CACHE_SIZE": "0",
     }
     ports = {"nfldeploy": _port(), "naive": _port()}
     log_path = work / "nfldeploy.log"
@@ -162,21 +194,29 @@ def main() -> None:
             env=env,
         ),
     }
+    every = f"k={modes}"
+    variants = {  # name -> (server, request body)
+        "naive": ("naive", "default"),
+        "default": ("nfldeploy", "default"),
+        every: ("nfldeploy", "every"),
+    }
+    sizes: dict[str, int] = {}
     try:
         _wait(f"http://127.0.0.1:{ports['nfldeploy']}/ready", servers["nfldeploy"])
         time.sleep(2)  # the naive server has no readiness route; give it the same head start
-        results: dict[str, dict[int, list[dict[str, float]]]] = {name: {1: [], 16: []} for name in servers}
+        results: dict[str, dict[int, list[dict[str, float]]]] = {name: {1: [], 16: []} for name in variants}
         server_side: list[float] = []
-        for name in servers:  # warm-up
-            _wrk(f"http://127.0.0.1:{ports[name]}/predict", script, 4, 1)
+        for name, (server, body) in variants.items():  # warm-up
+            url = f"http://127.0.0.1:{ports[server]}/predict"
+            sizes[name] = _size(url, bodies[body])
+            _wrk(url, scripts[body], 4, 1)
         for _ in range(args.rounds):
             for concurrency in (1, 16):
-                for name in servers:
+                for name, (server, body) in variants.items():
                     before = log_path.read_text().count("\n")
-                    results[name][concurrency].append(
-                        _wrk(f"http://127.0.0.1:{ports[name]}/predict", script, concurrency, args.duration)
-                    )
-                    if name == "nfldeploy" and concurrency == 1:
+                    url = f"http://127.0.0.1:{ports[server]}/predict"
+                    results[name][concurrency].append(_wrk(url, scripts[body], concurrency, args.duration))
+                    if name == "default" and concurrency == 1:
                         lines = log_path.read_text().splitlines()[before:]
                         server_side += [
                             json.loads(line)["duration_ms"] for line in lines if '"/predict"' in line
@@ -185,37 +225,65 @@ def main() -> None:
         for process in servers.values():
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=30)
-    bare = _bare(export_dir, request)
-    summary: dict[str, Any] = {"bare": bare, "server_side_p50_ms_c1": statistics.median(server_side)}
+    bare = _bare(export_dir, request, modes)
+    cores = os.cpu_count() or 1
+    limits = {  # requests per second if every core did nothing but bare model calls
+        "naive": cores * 1000.0 / bare[f"model_k{modes}_ms"],
+        "default": cores * 1000.0 / bare["model_k1_ms"],
+        every: cores * 1000.0 / bare[f"model_k{modes}_ms"],
+    }
+    summary: dict[str, Any] = {
+        "bare": bare,
+        "server_side_p50_ms_c1": statistics.median(server_side),
+        "response_bytes": sizes,
+        "physical_limit_rps": limits,
+        "workers": args.workers,
+    }
     for name, by_concurrency in results.items():
         for concurrency, runs in by_concurrency.items():
             summary[f"{name}_c{concurrency}"] = {
                 key: statistics.median(run[key] for run in runs) for key in runs[0]
             }
-    summary["throughput_ratio_c16"] = summary["nfldeploy_c16"]["rps"] / summary["naive_c16"]["rps"]
+    summary["default_over_naive_c16"] = summary["default_c16"]["rps"] / summary["naive_c16"]["rps"]
+    summary[f"{every}_over_naive_c16"] = summary[f"{every}_c16"]["rps"] / summary["naive_c16"]["rps"]
+    summary["fraction_of_limit_c16"] = {
+        name: summary[f"{name}_c16"]["rps"] / limits[name] for name in variants
+    }
     summary["server_p50_over_bare_predict_c1"] = summary["server_side_p50_ms_c1"] / bare["predict_ms"]
-    summary["server_p50_over_bare_model_c1"] = summary["server_side_p50_ms_c1"] / bare["model_ms"]
     if args.json:
         print(json.dumps(summary, indent=2))
         return
     print(
-        f"one play of 22 players per request; median of {args.rounds} rounds of {args.duration} s; {os.cpu_count()} cores"
+        f"one play of 22 players per request; median of {args.rounds} rounds of {args.duration} s; {cores} cores; "
+        f"nfldeploy --workers {args.workers}"
     )
-    print(f"{'server':<11} {'conc':>4} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>8} {'errors':>6}")
-    for name in servers:
+    print(
+        f"{'variant':<9} {'conc':>4} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>7} {'of limit':>8} "
+        f"{'bytes':>7} {'errors':>6}"
+    )
+    for name in variants:
         for concurrency in (1, 16):
             r = summary[f"{name}_c{concurrency}"]
             print(
-                f"{name:<11} {concurrency:>4} {r['p50_ms']:>8.2f} {r['p95_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['rps']:>8.0f} {r['errors']:>6.0f}"
+                f"{name:<9} {concurrency:>4} {r['p50_ms']:>8.2f} {r['p95_ms']:>8.2f} {r['p99_ms']:>8.2f} "
+                f"{r['rps']:>7.0f} {r['rps'] / limits[name]:>8.0%} {sizes[name]:>7} {r['errors']:>6.0f}"
             )
     print(
-        f"bare in-process calls: model {bare['model_ms']:.3f} ms, predict (features + model + decode) {bare['predict_ms']:.3f} ms"
+        f"bare model call, one play: k=1 {bare['model_k1_ms']:.2f} ms, k={modes} {bare[f'model_k{modes}_ms']:.2f} ms; "
+        f"predict (features + model + decode, default) {bare['predict_ms']:.2f} ms"
     )
     print(
-        f"nfldeploy server-side p50 at concurrency 1: {summary['server_side_p50_ms_c1']:.3f} ms "
-        f"= {summary['server_p50_over_bare_predict_c1']:.2f}x the bare predict, {summary['server_p50_over_bare_model_c1']:.2f}x the bare model call"
+        f"physical limit ({cores} cores / bare model call): k=1 {limits['default']:.0f} req/s, "
+        f"k={modes} {limits[every]:.0f} req/s"
     )
-    print(f"throughput at concurrency 16: nfldeploy / naive = {summary['throughput_ratio_c16']:.2f}x")
+    print(
+        f"nfldeploy server-side p50 at concurrency 1 (default request): {summary['server_side_p50_ms_c1']:.2f} ms "
+        f"= {summary['server_p50_over_bare_predict_c1']:.2f}x the bare predict"
+    )
+    print(
+        f"throughput at concurrency 16 over naive: default {summary['default_over_naive_c16']:.2f}x, "
+        f"{every} {summary[f'{every}_over_naive_c16']:.2f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -30,12 +30,13 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
-def unavailable(reason: str) -> NoReturn:
-    """Skip (laptop) or fail (CI) a test whose real service is missing."""
-    message = f"{reason}; {SETUP_HINT}"
+def unavailable(reason: str, hint: str = SETUP_HINT, allow_module_level: bool = False) -> NoReturn:
+    """Skip (laptop) or fail (CI) a test whose real service or test dependency is missing (a whole module
+    with ``allow_module_level``)."""
+    message = f"{reason}; {hint}"
     if in_ci():
         pytest.fail(f"CI=true and {message}", pytrace=False)
-    pytest.skip(message)
+    pytest.skip(message, allow_module_level=allow_module_level)
 
 
 def free_port() -> int:

@@ -44,6 +44,11 @@ def test_bench_reports_throughput_and_percentiles(example_export: Path, tmp_path
         metrics = httpx.get(url + "/metrics").text
     assert result.exit_code == 0, result.output
     levels = json.loads(result.stdout)["levels"]
+    policy = json.loads(result.stdout)["batching"]  # how the service batches, as its /version says
+    manifest = json.loads((example_export / "manifest.json").read_text())
+    assert policy["max_batch"] == manifest["batching"]["max_batch"] and policy["source"].startswith(
+        "measured"
+    )
     assert all(level["distinct_bodies"] == 4096 for level in levels)
     served = sum(level["requests"] for level in levels)
     # distinct bodies: the cache answers nothing, the model everything (1.5 s stays far below the 4096 bodies
@@ -99,3 +104,21 @@ def test_usage(example_export: Path) -> None:
         ).exit_code
         == 1
     )
+
+
+def test_the_batching_policy_reads_as_a_line() -> None:
+    from nfldeploy.bench.run import describe_policy
+
+    heavy = {
+        "enabled": True,
+        "max_batch": 1,
+        "source": "measured at export (onnx)",
+        "ms_per_play": {"1": 9.5},
+    }
+    assert describe_policy(heavy).startswith(
+        "batching: up to 1 plays per model call (measured at export (onnx))"
+    )
+    assert "compute-bound" in describe_policy(heavy) and "--workers" in describe_policy(heavy)
+    light = {**heavy, "max_batch": 32, "ms_per_play": {"1": 2.3, "32": 0.9}}
+    assert "compute-bound" not in describe_policy(light) and "32: 0.90" in describe_policy(light)
+    assert describe_policy({"enabled": False}) == "batching: off (one model call per request)"

@@ -121,14 +121,18 @@ def test_onnx_and_torchscript_match_eager_on_random_inputs(
     model = build_model(load_training_config(example_config), "nfl_graph_transformer", state)
     model.load_state_dict(state)
     outputs = model.output_names
-    eager = eager_runner(model.eval(), GRAPH.input_names, outputs)(inputs)
-    for run in (
-        onnx_runner(example_export / "model.onnx"),
-        torchscript_runner(example_export / "model.torchscript.pt", GRAPH.input_names, outputs),
-    ):
-        result = run(inputs)
-        for name in outputs:
-            np.testing.assert_allclose(result[name], eager[name], atol=1e-4, err_msg=name)
+    names = (*GRAPH.input_names, "mode_ranks")
+    for k in (1, 2, 3):  # the modes decoded: only the most likely ones
+        inputs["mode_ranks"] = np.arange(k)
+        eager = eager_runner(model.eval(), names, outputs)(inputs)
+        assert eager["trajectories"].shape == (batch, players, k, 10, 2)
+        for run in (
+            onnx_runner(example_export / "model.onnx"),
+            torchscript_runner(example_export / "model.torchscript.pt", names, outputs),
+        ):
+            result = run(inputs)
+            for name in outputs:
+                np.testing.assert_allclose(result[name], eager[name], atol=1e-4, err_msg=name)
 
 
 @pytest.mark.parametrize(

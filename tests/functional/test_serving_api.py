@@ -56,10 +56,47 @@ def test_the_guides_request(client: TestClient) -> None:
     # Moving at 5 yd/s toward +x (dir 90): a second later the player is about 5 yd further along x.
     assert 52.0 < positions[-1, 0] < 58.0 and abs(positions[-1, 1] - 26) < 3
     assert 0 < prediction["confidence"] <= 1
-    probabilities = [mode["probability"] for mode in prediction["modes"]]
+    probabilities = prediction["mode_probabilities"]  # by mode id; only the best path is decoded
     assert len(probabilities) == 3 and sum(probabilities) == pytest.approx(1, abs=1e-3)
-    assert prediction["confidence"] == max(probabilities)
+    assert prediction["confidence"] == max(probabilities) and "modes" not in prediction
     assert body["model_version"].startswith("nfl_production_v2:") and body["inference_time_ms"] > 0
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_modes_k_returns_the_k_most_likely_trajectories(client: TestClient, k: int) -> None:
+    """``modes: k``: k trajectories with their ids, most likely first, each with sigmas and rho; the best
+    one is the default answer's path, and the probabilities are the default answer's."""
+    default = client.post("/predict", json=GUIDE_REQUEST).json()["predictions"][0]
+    body = client.post("/predict", json={**GUIDE_REQUEST, "modes": k}).json()
+    prediction = body["predictions"][0]
+    modes = prediction["modes"]
+    assert len(modes) == k and [m["probability"] for m in modes] == sorted(
+        (m["probability"] for m in modes), reverse=True
+    )
+    by_id = default["mode_probabilities"]
+    assert [m["probability"] for m in modes] == sorted(by_id, reverse=True)[:k]
+    assert all(by_id[m["mode"]] == m["probability"] for m in modes)
+    assert modes[0]["positions"] == prediction["predicted_positions"] == default["predicted_positions"]
+    assert all(len(m["sigma_x"]) == len(m["sigma_y"]) == len(m["rho"]) == 10 for m in modes)
+    assert body["cached"] is False  # the cache keys on k too: k trajectories are not the default answer
+
+
+def test_modes_beyond_the_model_is_a_422_naming_the_field(client: TestClient) -> None:
+    response = client.post("/predict", json={**GUIDE_REQUEST, "modes": 4})
+    assert response.status_code == 422
+    assert response.json()["error"]["fields"][0]["field"] == "modes"
+    assert "the model predicts 3 modes" in response.json()["error"]["message"]
+    batch = client.post("/predict_batch", json={"plays": [GUIDE_REQUEST, {**GUIDE_REQUEST, "modes": 9}]})
+    assert batch.status_code == 422 and batch.json()["error"]["fields"][0]["field"] == "plays.1.modes"
+    assert client.post("/predict", json={**GUIDE_REQUEST, "modes": 0}).status_code == 422
+
+
+def test_a_batch_mixing_k_answers_each_play_with_its_own_k(client: TestClient) -> None:
+    plays = [GUIDE_REQUEST, {**GUIDE_REQUEST, "modes": 3}, {**GUIDE_REQUEST, "modes": 1}]
+    results = client.post("/predict_batch", json={"plays": plays}).json()["results"]
+    assert [len(r["predictions"][0].get("modes", [])) for r in results] == [0, 3, 1]
+    paths = {json.dumps(r["predictions"][0]["predicted_positions"]) for r in results}
+    assert len(paths) == 1
 
 
 @pytest.mark.parametrize("runtime", ["auto", "onnx_int8", "onnx", "torchscript"])
@@ -440,12 +477,12 @@ def test_a_failing_or_hanging_model_is_a_503_or_504_and_the_server_keeps_serving
     release = threading.Event()
     real = Predictor.run_plays
 
-    def injected(self: Predictor, plays: Any) -> Any:
+    def injected(self: Predictor, plays: Any, modes: Any = 1) -> Any:
         if mode["now"] == "raise":
             raise FloatingPointError("the runtime failed")
         if mode["now"] == "hang":
             release.wait(5)
-        return real(self, plays)
+        return real(self, plays, modes)
 
     monkeypatch.setattr(Predictor, "run_plays", injected)
     with _client(example_export, model_thread=model_thread, request_timeout_ms=300) as c:
@@ -563,3 +600,31 @@ def test_predict_batch_goes_through_the_bounded_queue_and_health_answers_under_b
         assert health and all(status == 200 for status, _ in health), health
         assert statuses and set(statuses) <= {200, 503}, set(statuses)
         assert statuses.count(200) >= 8
+
+
+def test_the_batch_cap_comes_from_the_exports_measurement_unless_set(example_export: Path) -> None:
+    """The export times its serving artifact at batches of 1..32 plays; the server batches up to the largest
+    size that does not cost more per play, says so in /version, and NFLSERVE_MAX_BATCH overrides it."""
+    manifest = json.loads((example_export / "manifest.json").read_text())
+    batching = manifest["batching"]
+    costs = {int(size): cost for size, cost in batching["ms_per_play"].items()}
+    assert sorted(costs) == [1, 2, 4, 8, 16, 32] and all(cost > 0 for cost in costs.values())
+    assert batching["max_batch"] in costs and costs[batching["max_batch"]] <= 1.1 * min(costs.values())
+    with _client(example_export) as c:
+        _wait_ready(c)
+        measured = c.get("/version").json()["batching"]
+    assert (
+        measured["max_batch"] == batching["max_batch"] and measured["source"] == "measured at export (onnx)"
+    )
+    assert measured["ms_per_play"] == batching["ms_per_play"]
+    with _client(example_export, max_batch=3) as c:
+        _wait_ready(c)
+        assert c.get("/version").json()["batching"] | {"ms_per_play": None} == {
+            "enabled": True,
+            "max_batch": 3,
+            "source": "setting",
+            "ms_per_play": None,
+        }
+    with _client(example_export, batching=False) as c:
+        _wait_ready(c)
+        assert c.get("/version").json()["batching"]["max_batch"] == 1

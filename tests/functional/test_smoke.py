@@ -77,8 +77,15 @@ class _Tamper:
         if self.mode == "no_sigma" and status == 200:  # the uncertainty a probabilistic model owes
             data = json.loads(payload)
             for prediction in data["predictions"]:
-                for mode in prediction["modes"]:
+                for mode in prediction.get("modes", []):  # only answers asking for modes have them
                     mode.pop("sigma_x", None)
+            payload = json.dumps(data).encode()
+        if self.mode == "mislabelled_modes" and status == 200:  # right best path, wrong other modes
+            data = json.loads(payload)
+            for prediction in data["predictions"]:
+                modes = prediction.get("modes", [])
+                if len(modes) > 2:
+                    modes[1]["mode"], modes[2]["mode"] = modes[2]["mode"], modes[1]["mode"]
             payload = json.dumps(data).encode()
         if self.mode == "500" and 400 <= status < 500 and status != 401:
             status, payload = 500, b'{"detail": "Internal Server Error"}'
@@ -95,7 +102,12 @@ class _Tamper:
 
 @pytest.mark.parametrize(
     ("mode", "failed_row"),
-    [("made_up", "golden outputs"), ("500", "bad inputs get 4xx"), ("no_sigma", "response schema")],
+    [
+        ("made_up", "golden outputs"),
+        ("500", "bad inputs get 4xx"),
+        ("no_sigma", "response schema"),
+        ("mislabelled_modes", "golden outputs"),
+    ],
 )
 def test_tampered_services_fail(example_export: Path, mode: str, failed_row: str) -> None:
     with serving(_Tamper(_app(example_export), mode)) as url:

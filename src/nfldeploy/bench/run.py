@@ -57,6 +57,38 @@ def service_under_test(
         remove(container)
 
 
+def serving_policy(url: str, token: str | None = None) -> dict[str, Any] | None:
+    """How the service batches (from its /version: plays per model call, where that came from, the export's
+    per-play cost by batch size); None when it does not say (older servers)."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        response = httpx.get(url.rstrip("/") + "/version", headers=headers, timeout=10.0)
+        policy = response.json().get("batching") if response.status_code == 200 else None
+    except (httpx.HTTPError, ValueError):
+        return None
+    return policy if isinstance(policy, dict) else None
+
+
+def describe_policy(policy: dict[str, Any]) -> str:
+    """One line for people: ``batching: up to 2 plays per model call (measured at export ...)``."""
+    if not policy.get("enabled", True):
+        return "batching: off (one model call per request)"
+    line = f"batching: up to {policy.get('max_batch')} plays per model call ({policy.get('source')})"
+    costs = policy.get("ms_per_play") or {}
+    if costs:
+        line += "; ms per play by batch size at export: " + ", ".join(
+            f"{size}: {float(cost):.2f}" for size, cost in costs.items()
+        )
+    if isinstance(policy.get("max_batch"), int) and policy["max_batch"] <= 2 and costs:
+        line += (
+            "\nthe model is compute-bound (batching does not make a play cheaper): use every core with one "
+            "worker each (nfldeploy serve --workers N, or one single-core instance per request stream)"
+        )
+    return line
+
+
 def cold_start_summary(runs: list[dict[str, float]]) -> dict[str, Any]:
     """The runs and their medians."""
     return {

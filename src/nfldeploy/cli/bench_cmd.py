@@ -29,20 +29,30 @@ def bench(
         0, "--cold-start", help="With --image: also measure this many cold starts."
     ),
     token: str | None = typer.Option(None, "--token", envvar="NFLDEPLOY_SMOKE_TOKEN", help="Bearer token."),
+    modes: int | None = typer.Option(
+        None,
+        "--modes",
+        min=1,
+        help="Ask for the k most likely trajectories of every player (the request field 'modes'); default: "
+        "the default answer, which decodes only the most likely one.",
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Load the service with the golden request over HTTP/1.1 keep-alive from a separate process: throughput,
     p50/p95/p99 and errors (by status or exception) per concurrency level, with a live display. With --image
     the container runs with its rate limit lifted (capacity, not the limiter, is measured). --cold-start N
-    (with --image) measures container start -> /ready -> first /predict N times."""
+    (with --image) measures container start -> /ready -> first /predict N times. The service's batching policy
+    (plays per model call, measured at export) is reported with the figures."""
     from nfldeploy.bench.run import (
         DISTINCT_BODIES,
         cold_start_summary,
         cold_starts,
+        describe_policy,
         golden_body,
         load,
         record_bench,
         service_under_test,
+        serving_policy,
     )
 
     if (url is None) == (image is None):
@@ -51,8 +61,11 @@ def bench(
     if cold_start and image is None:
         raise ConfigError("--cold-start needs --image")
     body = golden_body(export_dir_of(export_dir, manifest))
-    results: dict[str, Any] = {"levels": []}
+    if modes is not None:
+        body = {**body, "modes": modes}
+    results: dict[str, Any] = {"levels": [], "modes": modes}
     with service_under_test(url, image, token) as url:
+        results["batching"] = serving_policy(url, token)
         title = f"bench {url} ({DISTINCT_BODIES} distinct bodies per level: the cache cannot answer)"
         table = Table(title=title, title_justify="left")
         for column in ("concurrency", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors"):
@@ -101,6 +114,8 @@ def bench(
         print_json(results)
         return
     stdout().print(table)
+    if results["batching"] is not None:
+        stdout().print(describe_policy(results["batching"]), highlight=False)
     if "cold_start" in results:
         cs = results["cold_start"]
         stdout().print(

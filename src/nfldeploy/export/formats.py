@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from nfldeploy.errors import ExportError
-from nfldeploy.model.contracts import Contract
+from nfldeploy.model.contracts import Shape
 from nfldeploy.model.features import MAX_PLAYERS
 
 MAX_BATCH = 4096
@@ -47,18 +47,25 @@ def _quiet() -> Iterator[io.StringIO]:
 
 
 def export_onnx(
-    model: Any, example: tuple[Any, ...], path: Path, contract: Contract, output_names: tuple[str, ...]
+    model: Any,
+    example: tuple[Any, ...],
+    path: Path,
+    inputs: dict[str, tuple[str, Shape]],
+    output_names: tuple[str, ...],
+    modes: int = 1,
 ) -> None:
-    """ONNX through torch.export (dynamo), with dynamic batch (plays) and player axes."""
+    """ONNX through torch.export (dynamo), with dynamic batch (plays), player and decoded-mode axes
+    (the example must have at least 2 of each: torch.export takes a size of 1 as a constant)."""
     import torch
 
     dims = {
         "batch": torch.export.Dim("batch", min=1, max=MAX_BATCH),
         "players": torch.export.Dim("players", min=1, max=MAX_PLAYERS),
+        "modes_out": torch.export.Dim("modes_out", min=1, max=max(2, modes)),
     }
     dynamic = {
         name: {axis: dims[size] for axis, size in enumerate(shape) if size in dims}
-        for name, (_, shape) in contract.inputs.items()
+        for name, (_, shape) in inputs.items()
     }
     with _quiet() as log:
         try:
@@ -67,7 +74,7 @@ def export_onnx(
                 example,
                 str(path),
                 dynamo=True,
-                input_names=list(contract.input_names),
+                input_names=list(inputs),
                 output_names=list(output_names),
                 dynamic_shapes=dynamic,
                 external_data=False,

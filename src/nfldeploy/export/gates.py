@@ -11,6 +11,7 @@ import numpy.typing as npt
 from nfldeploy.export.runtimes import Outputs, as_float
 from nfldeploy.model.features import Play, best_mode, to_field_positions
 from nfldeploy.model.metrics import trajectory_metrics
+from nfldeploy.model.modes import PER_MODE, pick, ranked
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class Parity:
     tolerance: float
     passed: bool
     output_errors: dict[str, float]  # max abs error of every output by name (sigmas, coverage logit, ...)
+    top1_error: float | None = None  # decoding only the most likely mode, against eager's full decode
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form."""
@@ -83,3 +85,25 @@ def int8_gate(fp32: dict[str, float], int8: dict[str, float], tolerance: float) 
         f"past the {tolerance:.1%} tolerance"
     )
     return AccuracyGate(fp32, int8, tolerance, False, reason)
+
+
+def top_k_error(full: Outputs, top: Outputs) -> float:
+    """Largest difference between a top-k decode and the same modes of the full decode (inf when it
+    decoded other modes, or the same ones in another order)."""
+    expected = ranked(full, np.asarray(top["mode_index"]).shape[-1])
+    if not np.array_equal(expected["mode_index"], top["mode_index"]):
+        return float("inf")
+    return max(
+        float(np.abs(as_float(top, name) - as_float(expected, name)).max())
+        for name in PER_MODE
+        if name in top
+    )
+
+
+def top1_error(full: Outputs, top1: Outputs) -> float:
+    """An artifact's decode of its most likely mode against eager's full decode of the mode it chose, and its
+    probability against eager's largest (robust to near ties, where either mode is right)."""
+    chosen = pick(full, np.asarray(top1["mode_index"]))
+    gaps = [float(np.abs(as_float(top1, "mode_probs")[..., 0] - as_float(full, "mode_probs").max(-1)).max())]
+    gaps += [float(np.abs(as_float(top1, name) - as_float(chosen, name)).max()) for name in chosen]
+    return max(gaps)

@@ -9,7 +9,10 @@ from typing import Any
 
 from nfldeploy.config import TrainingRunConfig
 from nfldeploy.errors import ExportError
-from nfldeploy.model.contracts import DEFAULT_OUTPUTS, REFERENCE, Contract, get_contract
+from nfldeploy.model.contracts import DEFAULT_OUTPUTS, REFERENCE, Contract, Shape, get_contract
+
+#: The extra input of a model that decodes only the modes asked for: their ranks [k] (0 = most likely).
+MODE_RANKS = "mode_ranks"
 
 #: Config keys compared with the weights' sizes: (config key, spec attribute).
 _COMPARED = (
@@ -34,6 +37,24 @@ class ModelShape:
     output_names: tuple[str, ...]
     params: dict[str, Any]  # the sizes the model was built with
     warnings: list[str] = field(default_factory=list)
+    extra_inputs: tuple[str, ...] = ()  # after the contract's inputs: ("mode_ranks",) or none
+    full_output_names: tuple[str, ...] = ()  # without mode_ranks: every mode in index order
+
+    @property
+    def selects_modes(self) -> bool:
+        """Whether the exported graph decodes only the modes at the ranks it is given."""
+        return MODE_RANKS in self.extra_inputs
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        """Every input of the exported graph, in order."""
+        return (*self.contract.input_names, *self.extra_inputs)
+
+    @property
+    def inputs(self) -> dict[str, tuple[str, Shape]]:
+        """Every input's dtype and symbolic shape (``modes_out``: how many modes are decoded)."""
+        extra: dict[str, tuple[str, Shape]] = {MODE_RANKS: ("int64", ("modes_out",))}
+        return {**self.contract.inputs, **{name: extra[name] for name in self.extra_inputs}}
 
 
 def describe(model: Any, config: TrainingRunConfig, architecture: str, checkpoint: Path) -> ModelShape:
@@ -51,6 +72,7 @@ def describe(model: Any, config: TrainingRunConfig, architecture: str, checkpoin
             config.modes,
             outputs,
             config.model_params(),
+            full_output_names=outputs,
         )
     where = config.source or "the config"
     if spec.input_dim != config.input_dim:
@@ -80,6 +102,8 @@ def describe(model: Any, config: TrainingRunConfig, architecture: str, checkpoin
         outputs,
         spec.as_dict(),
         warnings,
+        tuple(getattr(model, "extra_inputs", ())),
+        tuple(getattr(model, "full_output_names", outputs)),
     )
 
 

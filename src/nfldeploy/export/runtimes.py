@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from nfldeploy.model.modes import in_id_order
+
 Outputs = dict[str, npt.NDArray[Any]]
 Runner = Callable[[dict[str, Any]], Outputs]
 
@@ -75,3 +77,18 @@ def torchscript_runner(path: Path, input_names: Sequence[str], output_names: Seq
 def as_float(outputs: Outputs, name: str) -> npt.NDArray[np.float32]:
     """One output as float32."""
     return np.asarray(outputs[name], np.float32)
+
+
+def with_ranks(inputs: dict[str, Any], k: int) -> dict[str, Any]:
+    """``inputs`` asking a mode-selecting model for its ``k`` most likely modes."""
+    return {**inputs, "mode_ranks": np.arange(k, dtype=np.int64)}
+
+
+def in_mode_order(run: Runner, modes: int) -> Runner:
+    """A mode-selecting model asked for all ``modes`` and answering in mode-id order, as a full decode
+    does: the gates, golden outputs and accuracy then read it as any model."""
+
+    def ordered(inputs: dict[str, Any]) -> Outputs:
+        return in_id_order(run(with_ranks(inputs, modes)))
+
+    return ordered

@@ -7,7 +7,9 @@ encodes requests exactly as export did (numpy only).
 
 Outputs are named too: ``trajectories`` [B, P, M, T, 2] (displacements, standardized frame, yards) and
 ``mode_probs`` [B, P, M] always; ``uncertainty`` [B, P, M, T, 3] (sigma_x, sigma_y, rho) from probabilistic
-graph models; ``coverage_logit`` [B] from the graph model's coverage head (sigmoid = P(zone)).
+graph models; ``coverage_logit`` [B] from the graph model's coverage head (sigmoid = P(zone)). A model that
+takes ``mode_ranks`` [k] decodes only the modes at those ranks (M = k, most likely first, ``modes_out`` in
+the signature) and adds ``mode_index`` [B, P, k] (their ids) and ``all_mode_probs`` [B, P, K].
 """
 
 from __future__ import annotations
@@ -26,11 +28,14 @@ Shape = tuple[str | int, ...]
 Encoder = Callable[[Sequence[Play], str], dict[str, FloatArray | IntArray]]
 
 OUTPUT_SHAPES: dict[str, Shape] = {
-    "trajectories": ("batch", "players", "modes", "horizon", 2),
-    "mode_probs": ("batch", "players", "modes"),
-    "uncertainty": ("batch", "players", "modes", "horizon", 3),
+    "trajectories": ("batch", "players", "modes_out", "horizon", 2),
+    "mode_probs": ("batch", "players", "modes_out"),
+    "uncertainty": ("batch", "players", "modes_out", "horizon", 3),
     "coverage_logit": ("batch",),
+    "mode_index": ("batch", "players", "modes_out"),
+    "all_mode_probs": ("batch", "players", "modes"),
 }
+OUTPUT_DTYPES = {"mode_index": "int64"}  # the others are float32
 DEFAULT_OUTPUTS = ("trajectories", "mode_probs")
 
 
@@ -65,17 +70,29 @@ class Contract:
             widths = " or ".join(str(width) for width in self.feature_sets)
             raise ValueError(f"{self.name} takes {widths} node features, not {input_dim}") from None
 
-    def signature(self, input_dim: int, modes: int, horizon: int, outputs: Sequence[str]) -> dict[str, Any]:
-        """Names, dtypes and shapes (symbolic batch and players axes) of inputs and outputs."""
+    def signature(
+        self,
+        input_dim: int,
+        modes: int,
+        horizon: int,
+        outputs: Sequence[str],
+        inputs: dict[str, tuple[str, Shape]] | None = None,
+    ) -> dict[str, Any]:
+        """Names, dtypes and shapes (symbolic batch and players axes) of inputs (the contract's, or
+        ``inputs``) and outputs."""
         sizes: dict[str | int, str | int] = {"input_dim": input_dim, "modes": modes, "horizon": horizon}
+        if "mode_index" not in outputs:  # every mode is decoded
+            sizes["modes_out"] = modes
 
         def entry(name: str, dtype: str, shape: Shape) -> dict[str, Any]:
             return {"name": name, "dtype": dtype, "shape": [sizes.get(axis, axis) for axis in shape]}
 
         return {
             "contract": self.name,
-            "inputs": [entry(name, dtype, shape) for name, (dtype, shape) in self.inputs.items()],
-            "outputs": [entry(name, "float32", OUTPUT_SHAPES[name]) for name in outputs],
+            "inputs": [entry(name, dtype, shape) for name, (dtype, shape) in (inputs or self.inputs).items()],
+            "outputs": [
+                entry(name, OUTPUT_DTYPES.get(name, "float32"), OUTPUT_SHAPES[name]) for name in outputs
+            ],
             "max_players": features.MAX_PLAYERS,
         }
 

@@ -360,9 +360,24 @@ class TrajectoryDecoder(nn.Module):
         return out
 
 
+def rank_select(probs: Tensor, ranks: Tensor) -> Tensor:
+    """The ids of the modes at ``ranks`` [k] when each row of ``probs`` [..., K] is sorted most likely first,
+    ties by the lower id: [..., k]. Written as pairwise comparisons (K is small) because a stable sort does
+    not export to ONNX and topk does not promise an order for ties."""
+    modes = probs.shape[-1]
+    ids = torch.arange(modes, device=probs.device)
+    mine, theirs = probs.unsqueeze(-1), probs.unsqueeze(-2)  # [..., i, 1], [..., 1, j]
+    ahead = (theirs > mine) | ((theirs == mine) & (ids[None, :] < ids[:, None]))  # j goes before i
+    rank = ahead.to(torch.int64).sum(-1)  # [..., K]: every id's place in the order
+    hits = rank.unsqueeze(-2) == ranks[:, None]  # [..., k, K]: the one id holding each wanted rank
+    return hits.to(torch.int64).argmax(-1)
+
+
 class ProbabilisticDecoder(nn.Module):
     """A Gaussian mixture: per mode a trajectory of (mu_x, mu_y, sigma_x, sigma_y, rho), and mode
-    probabilities."""
+    probabilities. The probabilities come from the node embedding alone and every (player, mode) row is
+    decoded on its own, so decoding only the modes a caller wants gives exactly their values in a full
+    decode, at a fraction of the cost (the decoder is almost all of the model's arithmetic)."""
 
     def __init__(self, spec: GraphTransformerSpec) -> None:
         super().__init__()
@@ -373,17 +388,33 @@ class ProbabilisticDecoder(nn.Module):
         self.gmm_head = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 5))
         self.mode_prob_head = nn.Linear(hidden, spec.num_modes)
 
-    def forward(self, node: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """node [B, P, H] -> mu [B, P, K, T, 2], (sigma_x, sigma_y, rho) [B, P, K, T, 3], probs [B, P, K]."""
+    def decode(self, node: Tensor, mode_vectors: Tensor) -> tuple[Tensor, Tensor]:
+        """node [B, P, H], mode embeddings [B, P, k, H] -> mu [B, P, k, T, 2], (sigma_x, sigma_y, rho)
+        [B, P, k, T, 3]."""
         batch, players, hidden = node.shape
-        modes = self.mode_emb.weight.shape[0]
-        queries = node[:, :, None, None, :] + self.mode_emb.weight[None, None, :, None, :]
-        x = (queries + self.query_pos_emb.unsqueeze(0)).reshape(batch * players * modes, -1, hidden)
-        raw = self.gmm_head(self.transformer(x)).reshape(batch, players, modes, -1, 5)
+        frames = self.query_pos_emb.shape[1]
+        queries = (node.unsqueeze(2) + mode_vectors).unsqueeze(3) + self.query_pos_emb[:, None, None]
+        raw = self.gmm_head(self.transformer(queries.reshape(-1, frames, hidden)))
+        raw = raw.reshape(batch, players, -1, frames, 5)
         sigma = torch.exp(raw[..., 2:4]).clamp(0.01, 10.0)
-        spread = torch.cat([sigma, torch.tanh(raw[..., 4:5])], dim=-1)
+        return raw[..., 0:2], torch.cat([sigma, torch.tanh(raw[..., 4:5])], dim=-1)
+
+    def forward(self, node: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Every mode in index order (the training project's layout): node [B, P, H] -> mu [B, P, K, T, 2],
+        (sigma_x, sigma_y, rho) [B, P, K, T, 3], probs [B, P, K]."""
+        batch, players, hidden = node.shape
+        every = self.mode_emb.weight[None, None].expand(batch, players, -1, hidden)
+        mu, spread = self.decode(node, every)
+        return mu, spread, torch.softmax(self.mode_prob_head(node), dim=-1)
+
+    def top_modes(self, node: Tensor, mode_ranks: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """Only the modes at ``mode_ranks`` [k] (0 = the most likely) of each player, most likely first:
+        mu [B, P, k, T, 2], spread [B, P, k, T, 3], their probabilities [B, P, k], their mode ids [B, P, k]
+        and every mode's probability [B, P, K]."""
         probs = torch.softmax(self.mode_prob_head(node), dim=-1)
-        return raw[..., 0:2], spread, probs
+        index = rank_select(probs, mode_ranks)
+        mu, spread = self.decode(node, self.mode_emb(index))
+        return mu, spread, torch.gather(probs, -1, index), index, probs
 
 
 class NFLGraphTransformer(nn.Module):
@@ -391,11 +422,15 @@ class NFLGraphTransformer(nn.Module):
 
     ``forward`` returns ``(trajectories [B, P, M, T, 2], mode_probs [B, P, M], coverage_logit [B])`` for a
     deterministic model and ``(trajectories, mode_probs, uncertainty [B, P, M, T, 3], coverage_logit)`` for a
-    probabilistic one (``OUTPUT_NAMES`` gives the names). Trajectories are displacements from each player's
-    current position in yards, in the play-direction-standardized frame.
+    probabilistic one (``full_output_names``). Given ``mode_ranks`` [k], a probabilistic model decodes only
+    the modes at those ranks (M = k, most likely first) and adds ``mode_index`` [B, P, k] and
+    ``all_mode_probs`` [B, P, K] (``output_names``): this is the exported form. Trajectories are
+    displacements from each player's current position in yards, in the play-direction-standardized frame.
     """
 
     feature_contract = "nfl-graph-v1"
+    #: The extra input of a probabilistic model: the ranks of the modes to decode (0 = most likely).
+    MODE_RANKS = "mode_ranks"
     #: Linear layers whose weight the forward slices: dynamic INT8 quantization (TorchScript) leaves them.
     int8_exclude = ("encoder.social_pooling.interaction_mlp.0",)
 
@@ -430,11 +465,24 @@ class NFLGraphTransformer(nn.Module):
         )
 
     @property
-    def output_names(self) -> tuple[str, ...]:
-        """Names of the forward's outputs, in order."""
+    def extra_inputs(self) -> tuple[str, ...]:
+        """Inputs after the feature contract's: ``mode_ranks`` [k] for a probabilistic model."""
+        return (self.MODE_RANKS,) if self.spec.probabilistic else ()
+
+    @property
+    def full_output_names(self) -> tuple[str, ...]:
+        """Names of the outputs without ``mode_ranks`` (every mode, in index order)."""
         if self.spec.probabilistic:
             return ("trajectories", "mode_probs", "uncertainty", "coverage_logit")
         return ("trajectories", "mode_probs", "coverage_logit")
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        """Names of the forward's outputs, in order, as exported (with ``mode_ranks`` when probabilistic:
+        the decoded modes most likely first, their ids and every mode's probability)."""
+        if self.spec.probabilistic:
+            return (*self.full_output_names, "mode_index", "all_mode_probs")
+        return self.full_output_names
 
     def forward(
         self,
@@ -449,8 +497,11 @@ class NFLGraphTransformer(nn.Module):
         alignment: Tensor,
         frame_t: Tensor,
         node_mask: Tensor,
+        mode_ranks: Tensor | None = None,
         valid_mask: Tensor | None = None,
     ) -> tuple[Tensor, ...]:
+        """With ``mode_ranks`` (probabilistic models) only those modes are decoded (``output_names``);
+        without it every mode, in index order (``full_output_names``)."""
         valid = node_mask if valid_mask is None else valid_mask * node_mask
         h = self.encoder(
             node_features, edge_attr, adjacency, roles, sides, history, context, formation, alignment, frame_t
@@ -460,6 +511,9 @@ class NFLGraphTransformer(nn.Module):
         pooled = (h * node_mask.unsqueeze(-1)).sum(1) / node_mask.sum(1, keepdim=True).clamp(min=1.0)
         coverage = self.classifier(pooled).squeeze(-1)
         keep = valid[:, :, None, None, None]
+        if isinstance(self.decoder, ProbabilisticDecoder) and mode_ranks is not None:
+            mu, spread, chosen, index, probs = self.decoder.top_modes(h, mode_ranks)
+            return mu * keep, chosen, spread * keep, coverage, index, probs
         if self.spec.probabilistic:
             mu, spread, probs = self.decoder(h)
             return mu * keep, probs, spread * keep, coverage

@@ -84,6 +84,28 @@ class Parity(Record):
     tolerance: float
     passed: bool
     output_errors: dict[str, float] = Field(default_factory=dict)
+    top1_error: float | None = None  # its decode of the most likely mode alone vs eager's full decode
+
+
+class TopK(Record):
+    """Eager decoding only the k most likely modes against its full decode (same values, same order)."""
+
+    k: list[int]
+    max_abs_error: float
+    tolerance: float
+    passed: bool
+
+
+class Batching(Record):
+    """The serving default's cost per play by batch size (ms, one thread, the default request) and the largest
+    batch the server makes with it."""
+
+    artifact: str
+    ms_per_play: dict[str, float]
+    max_batch: int
+    modes: int = 1
+    threads: int = 1
+    slack: float = 0.1
 
 
 class Metrics(Record):
@@ -147,7 +169,11 @@ class Manifest(Record):
     signature: Signature
     artifacts: dict[str, Artifact]
     serving_default: str
+    batching: Batching | None = Field(
+        default=None, exclude_if=lambda entry: entry is None
+    )  # before 0.2: none
     parity: dict[str, Parity]
+    top_k: TopK | None = Field(default=None, exclude_if=lambda check: check is None)  # models that select
     accuracy: Accuracy
     heldout: Heldout
     golden: GoldenFiles

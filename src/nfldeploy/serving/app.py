@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from nfldeploy import __version__
 from nfldeploy.errors import ConfigError, NfldeployError
 from nfldeploy.model.features import Play
+from nfldeploy.records.manifest import Manifest
 from nfldeploy.serving.backends import LoadedModel, load_model
 from nfldeploy.serving.batching import DeadlineExceeded, Draining, MicroBatcher, ModelFailed, QueueFull
 from nfldeploy.serving.cache import LRUCache
@@ -27,7 +28,7 @@ from nfldeploy.serving.config import LEGACY_PREFIX, PREFIX, ServeConfig
 from nfldeploy.serving.guard import Guard, error_body
 from nfldeploy.serving.logs import AccessLog
 from nfldeploy.serving.metrics import Metrics
-from nfldeploy.serving.predictor import PlayResult, Predictor, to_json
+from nfldeploy.serving.predictor import Job, PlayResult, Predictor, to_json
 from nfldeploy.serving.schemas import (
     BatchRequest,
     BatchResponse,
@@ -49,16 +50,18 @@ class Service:
         self.cache: LRUCache[PlayResult] = LRUCache(config.cache_size)
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
         self.predictor: Predictor | None = None
-        self.batcher: MicroBatcher[Play, PlayResult] | None = None
+        self.batcher: MicroBatcher[Job, PlayResult] | None = None
         self.load_error: str | None = None
+        self.max_batch, self.batch_source = DEFAULT_MAX_BATCH, "default"
 
     def load(self, model: LoadedModel | None = None) -> None:
         """Open and warm the model (blocking)."""
         try:
             loaded = model or load_model(self.config.model_dir, self.config.runtime, self.config.threads)
             predictor = Predictor(loaded)
+            self.max_batch, self.batch_source = batch_policy(self.config, loaded.manifest)
             # the largest model call the batcher makes (Lambda, without batching, keeps its cold start short)
-            predictor.warm_up(self.config.max_batch if self.config.batching else 1)
+            predictor.warm_up(self.max_batch if self.config.batching else 1)
         except NfldeployError as exc:
             self.load_error = exc.message
             log.error("model failed to load", extra={"error": exc.message})
@@ -77,7 +80,14 @@ class Service:
         ).set(1)
         self.predictor = predictor
         tune_gc(self.config.gc_threshold)
-        log.info("model ready", extra={"model_version": predictor.version})
+        log.info(
+            "model ready",
+            extra={
+                "model_version": predictor.version,
+                "max_batch": self.max_batch if self.config.batching else 1,
+                "max_batch_source": self.batch_source,
+            },
+        )
 
     def start_batcher(self) -> None:
         """Start micro-batching on the running loop (when enabled and the model is loaded)."""
@@ -89,34 +99,48 @@ class Service:
             self.metrics.model_seconds.observe(seconds)
 
         self.batcher = MicroBatcher(
-            self.predictor.run_plays,
+            self.predictor.run_jobs,
             self.executor if self.config.model_thread else None,
-            max_batch=self.config.max_batch,
+            max_batch=self.max_batch,
             max_wait=self.config.max_wait_ms / 1000.0,
             queue_size=self.config.queue_size,
             on_batch=on_batch,
         )
         self.batcher.start()
 
-    async def run_direct(self, plays: list[Play]) -> list[PlayResult]:
-        """One model call for ``plays`` (on the model thread when configured, with the request deadline,
+    async def run_direct(self, jobs: list[Job]) -> list[PlayResult]:
+        """One model call for ``jobs`` (on the model thread when configured, with the request deadline,
         else in the loop); ``ModelFailed`` when it raises, ``DeadlineExceeded`` past the deadline."""
         assert self.predictor is not None
         try:
             if self.config.model_thread:
                 loop = asyncio.get_running_loop()
-                call = loop.run_in_executor(self.executor, self.predictor.run_plays, plays)
+                call = loop.run_in_executor(self.executor, self.predictor.run_jobs, jobs)
                 results = await asyncio.wait_for(call, self.config.request_timeout_ms / 1000.0)
             else:
-                results = self.predictor.run_plays(plays)
+                results = self.predictor.run_jobs(jobs)
         except TimeoutError:
             raise DeadlineExceeded from None
         except Exception as exc:
-            log.exception("a model call failed", extra={"plays": len(plays)})
+            log.exception("a model call failed", extra={"plays": len(jobs)})
             raise ModelFailed(f"{type(exc).__name__}: {exc}") from exc
-        self.metrics.batch_size.observe(len(plays))
+        self.metrics.batch_size.observe(len(jobs))
         self.metrics.model_seconds.observe(results[0].seconds)
         return results
+
+
+DEFAULT_MAX_BATCH = 32  # plays per model call when neither the setting nor the export says
+
+
+def batch_policy(config: ServeConfig, manifest: Manifest) -> tuple[int, str]:
+    """Plays per model call and where that came from: ``NFLSERVE_MAX_BATCH`` when set, else the export's
+    measurement (the largest batch that does not cost more per play: a compute-bound model is never batched
+    past its best size), else 32."""
+    if config.max_batch > 0:
+        return config.max_batch, "setting"
+    if manifest.batching is not None:
+        return manifest.batching.max_batch, f"measured at export ({manifest.batching.artifact})"
+    return DEFAULT_MAX_BATCH, "default"
 
 
 def tune_gc(threshold: str) -> None:
@@ -192,12 +216,20 @@ def _model_trouble(service: Service, exc: Exception, request_id: str) -> JSONRes
     return _unavailable("model_error", "the model call failed; retry shortly", request_id)
 
 
-def _beyond_horizon(requests: list[PredictRequest], horizon: int, request_id: str) -> JSONResponse | None:
-    """422 for a request asking more frames than the model predicts (``num_frames_output`` > horizon)."""
+def _beyond_model(
+    requests: list[PredictRequest], horizon: int, modes: int, request_id: str
+) -> JSONResponse | None:
+    """422 for a request asking more than the model gives: ``num_frames_output`` past its horizon or
+    ``modes`` past its number of modes."""
     for index, item in enumerate(requests):
-        if item.num_frames_output is not None and item.num_frames_output > horizon:
-            field = "num_frames_output" if len(requests) == 1 else f"plays.{index}.num_frames_output"
-            message = f"{field}: the model predicts {horizon} frames; ask for at most {horizon}"
+        for name, asked, most, what in (
+            ("num_frames_output", item.num_frames_output, horizon, "frames"),
+            ("modes", item.modes, modes, "modes"),
+        ):
+            if asked is None or asked <= most:
+                continue
+            field = name if len(requests) == 1 else f"plays.{index}.{name}"
+            message = f"{field}: the model predicts {most} {what}; ask for at most {most}"
             body = error_body("invalid_request", message, request_id)
             body["error"]["fields"] = [{"field": field, "message": message, "type": "less_than_equal"}]
             return JSONResponse(body, status_code=422)
@@ -330,6 +362,12 @@ def create_app(config: ServeConfig, model: LoadedModel | None = None, preload: b
             "feature_contract": manifest.model.feature_contract,
             # sizes (read from the weights for the graph model), horizon, modes
             "model": manifest.model.model_dump(mode="json"),
+            "batching": {
+                "enabled": config.batching,
+                "max_batch": service.max_batch if config.batching else 1,
+                "source": service.batch_source if config.batching else "batching off",
+                "ms_per_play": manifest.batching.ms_per_play if manifest.batching else None,
+            },
             "exported_at": manifest.created_at,
             "exported_with": manifest.library_versions.get("nfldeploy"),
             "nfldeploy_version": __version__,
@@ -349,10 +387,11 @@ def create_app(config: ServeConfig, model: LoadedModel | None = None, preload: b
             service.metrics.cache_hits.inc()
             return play, hit, True
         service.metrics.cache_misses.inc()
+        job = (play, request.modes or 1)
         if service.batcher is not None:
-            result = await service.batcher.submit(play, config.request_timeout_ms / 1000.0)
+            result = await service.batcher.submit(job, config.request_timeout_ms / 1000.0)
         else:
-            result = (await service.run_direct([play]))[0]
+            result = (await service.run_direct([job]))[0]
         if key:
             service.cache.put(key, result)
         return play, result, False
@@ -361,15 +400,16 @@ def create_app(config: ServeConfig, model: LoadedModel | None = None, preload: b
         """The plays of one /predict_batch: cached ones from the cache, the rest through the same bounded
         queue as /predict (coalesced into model calls of at most max_batch plays, so the event loop is never
         held for a whole batch), or one direct call without batching (Lambda)."""
+        jobs = [(play, request.modes or 1) for play, request in zip(plays, requests, strict=True)]
         if service.batcher is None:
-            return await service.run_direct(plays)
+            return await service.run_direct(jobs)
         keys = [_cache_key(request) if service.cache.size else "" for request in requests]
         found = [service.cache.get(key) if key else None for key in keys]
         missing = [i for i, hit in enumerate(found) if hit is None]
         service.metrics.cache_hits.inc(len(plays) - len(missing))
         service.metrics.cache_misses.inc(len(missing))
         computed = await service.batcher.submit_many(
-            [plays[i] for i in missing], config.request_timeout_ms / 1000.0
+            [jobs[i] for i in missing], config.request_timeout_ms / 1000.0
         )
         for i, result in zip(missing, computed, strict=True):
             found[i] = result
@@ -392,7 +432,7 @@ def create_app(config: ServeConfig, model: LoadedModel | None = None, preload: b
             return _validation_error(exc, request_id)
         if service.predictor is None:
             return _not_ready(service, request_id)
-        too_far = _beyond_horizon([body], service.predictor.horizon, request_id)
+        too_far = _beyond_model([body], service.predictor.horizon, service.predictor.modes, request_id)
         if too_far is not None:
             return too_far
         try:
@@ -426,7 +466,7 @@ def create_app(config: ServeConfig, model: LoadedModel | None = None, preload: b
             return JSONResponse(error_body("batch_too_large", message, request_id), status_code=413)
         if service.predictor is None:
             return _not_ready(service, request_id)
-        too_far = _beyond_horizon(body.plays, service.predictor.horizon, request_id)
+        too_far = _beyond_model(body.plays, service.predictor.horizon, service.predictor.modes, request_id)
         if too_far is not None:
             return too_far
         plays = [item.to_play() for item in body.plays]

@@ -57,7 +57,7 @@ class ServeConfig:
         "auto"  # auto (the manifest's serving default) or an artifact: onnx, onnx_int8, torchscript
     )
     threads: int = 1  # intra-op threads of the model runtime
-    max_batch: int = 32  # plays per model call when /predict requests are coalesced
+    max_batch: int = 0  # plays per model call when requests are coalesced; 0: the export's measured best
     max_wait_ms: float = 0.0  # extra wait for more requests; 0 batches only what is already queued
     queue_size: int = 256  # /predict requests waiting for the model; past it 503 + Retry-After
     cache_size: int = 1024  # LRU of recent predictions; 0 turns it off

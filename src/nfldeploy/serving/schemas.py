@@ -93,6 +93,14 @@ class PredictRequest(_Strict):
         description="where the current frame lies in the play (frame index / frames in the play), for the "
         "training project's model; default 0.5",
     )
+    modes: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="return the k most likely trajectories of each player with their sigmas and rho (at "
+        "most the model's modes, /version model.modes; 422 beyond). Without it the answer is the most "
+        "likely path, its confidence and every mode's probability, and only that path is computed.",
+    )
 
     @model_validator(mode="after")
     def _unique_ids(self) -> PredictRequest:
@@ -144,6 +152,7 @@ class BatchRequest(_Strict):
 class ModeOut(BaseModel):
     """One predicted trajectory and its probability."""
 
+    mode: int = Field(description="the mode's id (its index in mode_probabilities)")
     probability: float
     positions: list[list[float]]
     sigma_x: list[float] | None = Field(default=None, description="per frame, yards (probabilistic models)")
@@ -157,7 +166,12 @@ class PlayerPrediction(BaseModel):
     player_id: int
     predicted_positions: list[list[float]]
     confidence: float
-    modes: list[ModeOut] | None = None
+    mode_probabilities: list[float] | None = Field(
+        default=None, description="every mode's probability, by mode id (models with several modes)"
+    )
+    modes: list[ModeOut] | None = Field(
+        default=None, description="the k most likely trajectories, most likely first (requests with modes: k)"
+    )
 
 
 class PredictResponse(BaseModel):

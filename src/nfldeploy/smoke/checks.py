@@ -156,27 +156,56 @@ def _max_gap(a: list[list[list[float]]], b: list[list[list[float]]]) -> float:
     )
 
 
+def _every_mode(ctx: SmokeContext) -> bool:
+    """Whether to also ask for every mode (``modes: K``): models with several modes exported by an nfldeploy
+    whose server takes the field (its export decodes only the modes asked for)."""
+    inputs = {item.name for item in ctx.manifest.signature.inputs}
+    return ctx.manifest.model.modes > 1 and "mode_ranks" in inputs
+
+
+def _modes_gap(body: dict[str, Any], expected: list[list[list[list[float]]]]) -> float:
+    """Largest gap between the answer's modes and the golden modes with the same ids, in yards."""
+    return max(
+        _max_gap([mode["positions"]], [expected[player][mode["mode"]]])
+        for player, prediction in enumerate(body["predictions"])
+        for mode in prediction["modes"]
+    )
+
+
 def check_golden(ctx: SmokeContext) -> tuple[bool, str]:
     artifact = ctx.state.get("artifact") or ctx.manifest.serving_default
     tolerance = ctx.manifest.golden.tolerance.get(artifact, 0.05) + ROUNDING
     worst = 0.0
-    answers = []
+    answers, full_answers = [], []
     for index, (request, expected) in enumerate(zip(ctx.golden.requests, ctx.golden.outputs, strict=True)):
         response = ctx.post("/predict", request.body())
         if response.status_code != 200:
             return False, f"golden request {index} answered {response.status_code}"
         body = response.json()
         answers.append(body)
+        full = None
+        if _every_mode(ctx) and expected.modes:
+            response = ctx.post("/predict", {**request.body(), "modes": ctx.manifest.model.modes})
+            if response.status_code != 200:
+                return False, f"golden request {index} with every mode answered {response.status_code}"
+            full = response.json()
+            full_answers.append(full)
         try:
             gap = _max_gap(_positions(body), expected.predicted_positions)
             if expected.zone_coverage_probability is not None:  # the graph model's coverage head
                 gap = max(gap, abs(body["zone_coverage_probability"] - expected.zone_coverage_probability))
-        except (KeyError, TypeError, ValueError):
+            if full is not None:
+                gap = max(gap, _modes_gap(full, expected.modes))
+        except (KeyError, TypeError, ValueError, IndexError):
             return False, f"golden request {index}: the answer does not have the golden outputs' shape"
         worst = max(worst, gap)
-    ctx.state["answers"] = answers
+    ctx.state["answers"], ctx.state["full_answers"] = answers, full_answers
     passed = worst <= tolerance
-    return passed, f"{len(answers)} golden plays, max deviation {worst:.4f} yd (tolerance {tolerance:.4f})"
+    every = f", every mode of {len(full_answers)}" if full_answers else ""
+    return (
+        passed,
+        f"{len(answers)} golden plays{every}, max deviation {worst:.4f} yd (tolerance {tolerance:.4f})",
+    )
 
 
 def check_schema(ctx: SmokeContext) -> tuple[bool, str]:
@@ -206,16 +235,24 @@ def check_schema(ctx: SmokeContext) -> tuple[bool, str]:
             confidence = prediction.get("confidence")
             if not isinstance(confidence, float | int) or not 0 <= confidence <= 1:
                 return False, f"play {index}: confidence {confidence!r} is not in [0, 1]"
-            if modes > 1 and len(prediction.get("modes", [])) != modes:
-                return False, f"play {index}: {len(prediction.get('modes', []))} modes, the model has {modes}"
-            if "uncertainty" in outputs and (problem := _uncertainty_problem(prediction, horizon)):
-                return False, f"play {index}: {problem}"
+            probabilities = prediction.get("mode_probabilities", [])
+            if modes > 1 and (len(probabilities) != modes or abs(sum(probabilities) - 1.0) > 1e-3):
+                return (
+                    False,
+                    f"play {index}: mode_probabilities {probabilities!r} are not {modes} that sum to 1",
+                )
         zone = body.get("zone_coverage_probability")
         if "coverage_logit" in outputs and not (isinstance(zone, float | int) and 0 <= zone <= 1):
             return False, f"play {index}: zone_coverage_probability {zone!r} is not in [0, 1]"
         for key in ("model_version", "inference_time_ms"):
             if key not in body:
                 return False, f"play {index}: no {key}"
+    for index, body in enumerate(ctx.state.get("full_answers", [])):
+        for prediction in body.get("predictions", []):
+            if len(prediction.get("modes", [])) != modes:
+                return False, f"play {index}: {len(prediction.get('modes', []))} modes asked for all {modes}"
+            if "uncertainty" in outputs and (problem := _uncertainty_problem(prediction, horizon)):
+                return False, f"play {index}: {problem}"
     if not ctx.state.get("answers"):
         return False, "no golden answers to check"
     return True, f"{len(ctx.state['answers'])} answers: players, horizon {horizon}, confidence, {modes} modes"
