@@ -195,23 +195,42 @@ def _assert_failed_cleanly(result: Any, out: Path, code: int, *needles: str) -> 
     assert not [p for p in out.parent.iterdir() if p.name.startswith(f".{out.name}")]
 
 
-def test_corrupt_checkpoint(tmp_path: Path, example_config: Path) -> None:
-    bad = tmp_path / "corrupt.ckpt"
-    bad.write_bytes(b"PK\x03\x04 this is not a checkpoint" * 10)
-    out = tmp_path / "out"
-    _assert_failed_cleanly(
-        _export(str(example_config), "-c", str(bad), "-o", str(out)), out, 1, "cannot load checkpoint"
-    )
+class _Opaque:
+    """A Python object a checkpoint should not hold (a callback's state pickled as an object)."""
 
 
-def test_truncated_checkpoint(tmp_path: Path, example_config: Path) -> None:
+@pytest.mark.parametrize(
+    ("kind", "needle"),
+    [
+        ("empty", "is empty (0 bytes)"),
+        ("truncated", "is truncated or corrupt"),
+        ("corrupt zip", "is truncated or corrupt"),
+        ("text", "is not a PyTorch checkpoint"),
+        ("pickled object", "holds Python objects besides tensors"),
+    ],
+)
+def test_an_unreadable_checkpoint_is_one_clear_line(
+    tmp_path: Path, example_config: Path, kind: str, needle: str
+) -> None:
+    """Exit 1 naming the file and what is wrong: never torch's own text, and never its advice to load with
+    weights_only=False (which would run the file's pickled code)."""
     source = example_config.parent.parent / "checkpoints/nfl_production_v2-best.ckpt"
-    bad = tmp_path / "truncated.ckpt"
-    bad.write_bytes(source.read_bytes()[:50_000])
+    bad = tmp_path / "bad.ckpt"
+    if kind == "empty":
+        bad.write_bytes(b"")
+    elif kind == "truncated":
+        bad.write_bytes(source.read_bytes()[:50_000])
+    elif kind == "corrupt zip":
+        bad.write_bytes(b"PK\x03\x04 this is not a checkpoint" * 10)
+    elif kind == "text":
+        bad.write_text("epoch,loss\n1,0.5\n")
+    else:
+        torch.save({"state_dict": {"w": torch.zeros(1)}, "callbacks": _Opaque()}, bad)
     out = tmp_path / "out"
-    _assert_failed_cleanly(
-        _export(str(example_config), "-c", str(bad), "-o", str(out)), out, 1, "cannot load checkpoint"
-    )
+    result = _export(str(example_config), "-c", str(bad), "-o", str(out))
+    _assert_failed_cleanly(result, out, 1, needle, str(bad))
+    assert "weights_only" not in result.output and "Re-running" not in result.output
+    assert len(result.stderr.strip().splitlines()) <= 3  # the error and its hint
 
 
 def test_checkpoint_of_the_wrong_shape(tmp_path: Path, example_config: Path) -> None:

@@ -82,10 +82,7 @@ def read_checkpoint(path: Path) -> Checkpoint:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many kinds for a corrupt or foreign file
-        raise ExportError(
-            f"cannot load checkpoint {path}: {str(exc).splitlines()[0][:300]}",
-            hint="Is it a PyTorch checkpoint (.ckpt / .pt), and was it copied completely?",
-        ) from exc
+        raise _unreadable(path, exc) from exc
     hyper = None
     if isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
         raw_hyper = data.get("hyper_parameters")
@@ -98,6 +95,36 @@ def read_checkpoint(path: Path) -> Checkpoint:
     dropped = tuple(key for key in data if lightning and not key.startswith(LIGHTNING_PREFIX))
     state = {_strip(key): data[key] for key in kept}
     return Checkpoint(state, hyper, dropped)
+
+
+def _unreadable(path: Path, exc: Exception) -> ExportError:
+    """One line saying what is wrong with a checkpoint torch could not load (torch's own text is long, cut
+    mid-word, and may advise loading with weights_only=False, which runs the file's pickled code: never)."""
+    copy_again = "Copy the checkpoint again from the training run (the copy or download did not finish)."
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            zipped = handle.read(4) == b"PK\x03\x04"  # torch's own format is a zip archive
+    except OSError as error:
+        return ExportError(f"cannot read checkpoint {path}: {error.strerror}")
+    if size == 0:
+        return ExportError(f"checkpoint {path} is empty (0 bytes)", hint=copy_again)
+    text = str(exc)
+    weights_only = "Weights only load failed" in text
+    if (zipped and not weights_only) or isinstance(exc, EOFError):
+        return ExportError(
+            f"checkpoint {path} is truncated or corrupt ({size} bytes): it cannot be read", hint=copy_again
+        )
+    if weights_only:
+        return ExportError(
+            f"checkpoint {path} holds Python objects besides tensors and plain values; nfldeploy never runs a "
+            "checkpoint's pickled code",
+            hint="Export the Lightning .ckpt the trainer wrote, or torch.save(model.state_dict(), PATH).",
+        )
+    return ExportError(
+        f"{path} is not a PyTorch checkpoint ({type(exc).__name__} while reading it)",
+        hint="Pass the training run's .ckpt (or a .pt state dict) with --checkpoint.",
+    )
 
 
 def load_weights(model: Any, state: dict[str, Any], path: Path) -> None:
