@@ -32,6 +32,12 @@ class ConfigError(NfldeployError):
     """A training config or deploy setting is missing, malformed or impossible."""
 
 
+class UsageError(NfldeployError):
+    """Options that do not go together (or one that needs another): exit 2, like any usage error."""
+
+    exit_code = EXIT_USAGE
+
+
 class ExportError(NfldeployError):
     """A checkpoint could not be loaded or exported."""
 

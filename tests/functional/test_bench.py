@@ -95,14 +95,14 @@ def test_percentile() -> None:
 
 
 def test_usage(example_export: Path) -> None:
-    assert runner.invoke(app, ["bench", "--export-dir", str(example_export)]).exit_code == 1
+    assert runner.invoke(app, ["bench", "--export-dir", str(example_export)]).exit_code == 2  # usage
     no_scheme = runner.invoke(app, ["bench", "--url", "127.0.0.1:8080", "--export-dir", str(example_export)])
     assert no_scheme.exit_code == 1 and "http://" in no_scheme.stderr
     assert (
         runner.invoke(
             app, ["bench", "--url", "http://x", "--cold-start", "2", "--export-dir", str(example_export)]
         ).exit_code
-        == 1
+        == 2
     )
 
 

@@ -65,3 +65,29 @@ def test_doctor_unreachable_registry_fails(tmp_path: Path, monkeypatch: pytest.M
     result = runner.invoke(app, ["doctor", "--json", "--set", f"registry=127.0.0.1:{free_port()}"])
     assert result.exit_code == 1
     assert _checks(result.stdout)["registry"]["status"] == "fail"
+
+
+def test_the_table_prints_extras_hints_whole_on_80_columns() -> None:
+    """``nfldeploy[export]`` is text, not markup, and a long hint wraps instead of being cut."""
+    from rich.console import Console
+
+    from nfldeploy.cli.doctor_cmd import doctor_table
+    from nfldeploy.doctor import WARN, Check
+
+    console = Console(width=80, record=True)
+    long_hint = "gcloud auth application-default login (or set GOOGLE_APPLICATION_CREDENTIALS to a key file)"
+    checks = [
+        Check(
+            "extra export",
+            WARN,
+            "not installed (missing torch, onnx); needed for export",
+            "pip install 'nfldeploy[export]'",
+        ),
+        Check("gcp credentials", WARN, "none found", long_hint),
+    ]
+    console.print(doctor_table(checks))
+    text = console.export_text()
+    assert "nfldeploy[export]" in text  # printed as it is (it was eaten as a markup tag)
+    assert "…" not in text  # nothing cut off: long cells wrap
+    cells = "".join(line.split("│")[-2].strip() for line in text.splitlines() if line.count("│") == 5)
+    assert long_hint.replace(" ", "") in cells.replace(" ", "")

@@ -138,7 +138,8 @@ def test_a_different_model_fails_the_version_and_golden_rows(
 
 
 def test_usage_errors(example_export: Path) -> None:
-    assert runner.invoke(app, ["smoke-test", "--export-dir", str(example_export)]).exit_code == 1
+    no_target = runner.invoke(app, ["smoke-test", "--export-dir", str(example_export)])
+    assert no_target.exit_code == 2 and "give exactly one of --url, --image and --target" in no_target.stderr
     missing = runner.invoke(
         app, ["smoke-test", "--url", "http://127.0.0.1:9", "--export-dir", "/nonexistent"]
     )

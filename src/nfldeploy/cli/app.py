@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import traceback
 from typing import Any
 
 import typer
@@ -36,7 +38,7 @@ class _ErrorHandlingGroup(TyperGroup):
             return super().invoke(ctx)
         except NfldeployError as exc:
             if _debug(ctx):
-                raise
+                _traceback()
             report_error(exc)
             raise typer.Exit(exc.exit_code) from None
         except (typer.Exit, typer.Abort, typer.TyperException):
@@ -48,13 +50,19 @@ class _ErrorHandlingGroup(TyperGroup):
             raise typer.Exit(130) from None
         except Exception as exc:
             if _debug(ctx):
-                raise
+                _traceback()
             report_internal_error(exc)
             raise typer.Exit(EXIT_INTERNAL) from None
 
 
 def _debug(ctx: Any) -> bool:
     return bool((ctx.obj or {}).get("debug"))
+
+
+def _traceback() -> None:
+    """The exception being handled, with its traceback, on stderr (--debug); the exit code stays the
+    documented one."""
+    traceback.print_exc(file=sys.stderr)
 
 
 app = typer.Typer(

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from nfldeploy.cli.common import EXPORT_DIR_OPTION, JSON_OPTION, MANIFEST_OPTION, check_url, export_dir_of
 from nfldeploy.cli.output import print_json, stderr, stdout
-from nfldeploy.errors import ConfigError, RemoteError
+from nfldeploy.errors import RemoteError, UsageError
 
 
 def bench(
@@ -56,10 +56,10 @@ def bench(
     )
 
     if (url is None) == (image is None):
-        raise ConfigError("give exactly one of --url and --image")
+        raise UsageError("give exactly one of --url and --image")
     url = check_url(url) if url is not None else None
     if cold_start and image is None:
-        raise ConfigError("--cold-start needs --image")
+        raise UsageError("--cold-start needs --image")
     body = golden_body(export_dir_of(export_dir, manifest))
     if modes is not None:
         body = {**body, "modes": modes}

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from nfldeploy.cli.common import JSON_OPTION, SET_OPTION, SETTINGS_OPTION, resolve_settings
 from nfldeploy.cli.output import print_json, stdout
-from nfldeploy.doctor import FAIL, run_checks
+from nfldeploy.doctor import FAIL, Check, run_checks
 from nfldeploy.errors import EXIT_USER
 
 STYLES = {"ok": "green", "warn": "yellow", "fail": "red"}
@@ -30,12 +31,18 @@ def doctor(
     if as_json:
         print_json({"ok": not failed, "checks": [check.as_dict() for check in checks]})
     else:
-        table = Table(title="nfldeploy doctor", title_justify="left")
-        for column in ("check", "status", "detail", "what to do"):
-            table.add_column(column)
-        for check in checks:
-            style = STYLES[check.status]
-            table.add_row(check.name, f"[{style}]{check.status}[/]", check.detail, check.hint)
-        stdout().print(table)
+        stdout().print(doctor_table(checks))
     if failed:
         raise typer.Exit(EXIT_USER)
+
+
+def doctor_table(checks: list[Check]) -> Table:
+    """The checks as a table; texts are printed as they are (``nfldeploy[export]`` is not markup) and wrap
+    rather than being cut on a narrow terminal."""
+    table = Table(title="nfldeploy doctor", title_justify="left")
+    for column in ("check", "status", "detail", "what to do"):
+        table.add_column(column, overflow="fold")
+    for check in checks:
+        status = Text(check.status, style=STYLES[check.status])
+        table.add_row(Text(check.name), status, Text(check.detail), Text(check.hint))
+    return table

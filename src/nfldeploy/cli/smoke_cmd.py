@@ -16,7 +16,7 @@ from nfldeploy.cli.common import (
     export_dir_of,
 )
 from nfldeploy.cli.output import check_mark, print_json, stderr, stdout
-from nfldeploy.errors import ConfigError
+from nfldeploy.errors import ConfigError, UsageError
 from nfldeploy.smoke.checks import CheckResult
 from nfldeploy.targets.select import TargetName
 
@@ -58,7 +58,7 @@ def smoke_test(
     from nfldeploy.smoke.run import smoke_image, smoke_url
 
     if sum(x is not None for x in (url, image, target)) != 1:
-        raise ConfigError("give exactly one of --url, --image and --target")
+        raise UsageError("give exactly one of --url, --image and --target")
     export_dir = export_dir_of(export_dir, manifest)
     if not (export_dir / "manifest.json").is_file():
         raise ConfigError(
@@ -66,7 +66,7 @@ def smoke_test(
             hint="Pass --export-dir EXPORT_DIR (the output of nfldeploy export).",
         )
     if canary and target not in ("cloudrun", "lambda"):
-        raise ConfigError("--canary needs --target cloudrun or --target lambda")
+        raise UsageError("--canary needs --target cloudrun or --target lambda")
     auth = None
     if target is not None:
         from nfldeploy.settings import load_settings

@@ -4,7 +4,8 @@ The training project (tanm-sys/NFL) builds it from PyTorch Geometric (GATv2Conv,
 over a batch of variable-size graphs. Here every play is a dense block ``[B, P, ...]`` with a node mask, so
 the same computation exports with dynamic batch and player axes and runs in onnxruntime without custom ops.
 Parameter names and shapes are exactly the training project's, so its checkpoints load with
-``strict=True`` (see ``nfldeploy.model.upstream`` for reading a checkpoint and inferring the sizes).
+``strict=True`` (``nfldeploy.export.checkpoint`` reads a checkpoint; ``spec_from_state_dict`` below infers the
+sizes from its weights).
 
 Graph conventions (the feature contract in ``nfldeploy.model.graph_features``): ``adjacency[b, i, j]`` is 1
 when there is an edge from source player j to target player i, and ``edge_attr[b, i, j]`` holds that edge's
