@@ -14,6 +14,13 @@ other line ``textPayload``, with the ``cloud_run_revision`` resource labels. Its
 ``field="value"``, ``field>="value"`` and ``field=("a" OR "b")`` on resource labels, ``timestamp`` and
 ``jsonPayload`` fields.
 
+As strict as the API where this tool depends on it: a service has an ``etag`` that changes with every
+update, and ``UpdateService`` with another (stale) etag fails with 409 ABORTED, as does ``SetIamPolicy``
+with a stale policy etag (https://cloud.google.com/run/docs/reference/rest/v2/projects.locations.services
+"etag ... May be used to detect modification conflict during updates"; IAM's Policy.etag: "If the etag
+values do not match, the request fails with a 409 error code and ABORTED status"). Without an etag both
+overwrite, as they do on Google's side.
+
 Not the real thing: no auth check, no update masks, no revision garbage collection.
 """
 
@@ -213,7 +220,14 @@ class FakeCloudRun:
 
     def update_service(self, path: str, query: Any, body: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
-            self._service(path)
+            current = self._service(path)
+            if body.get("etag") and body["etag"] != current.get("etag"):
+                raise ApiError(
+                    409,
+                    "ABORTED",
+                    f"Resource '{path}' has been modified since it was read (etag {body['etag']} is stale; "
+                    f"current {current.get('etag')}).",
+                )
         return self._reconcile(path, body)
 
     def delete_service(self, path: str, query: Any, body: Any) -> dict[str, Any]:
@@ -238,10 +252,11 @@ class FakeCloudRun:
         with self.lock:
             service = self.services[name]
             generation = str(int(service.get("generation", "0")) + 1)
-            service.update({k: v for k, v in body.items() if k not in ("name", "uid", "traffic")})
+            service.update({k: v for k, v in body.items() if k not in ("name", "uid", "traffic", "etag")})
             service.update(
                 {
                     "generation": generation,
+                    "etag": f'"{base64.b64encode(uuid.uuid4().bytes[:9]).decode()}"',  # a new version
                     "reconciling": True,
                     "latestCreatedRevision": f"{name}/revisions/{revision_name}",
                 }

@@ -2,6 +2,10 @@
 botocore's service model has them), so the real clients talk to it unchanged.
 
 - API Gateway v2 ``UpdateStage`` (PATCH /v2/apis/{apiId}/stages/{stageName}): moto 5 answers it with a 500.
+- Lambda ``AddPermission``'s ``FunctionUrlAuthType`` and ``InvokedViaFunctionUrl``: moto stores them as
+  top-level keys of the statement; AWS stores them as conditions (``lambda:FunctionUrlAuthType``,
+  ``lambda:InvokedViaFunctionUrl``; https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html), which is
+  what ``GetPolicy`` returns and what ``aws_rules`` evaluates.
 """
 
 from __future__ import annotations
@@ -35,9 +39,34 @@ def _update_stage(self: Any) -> tuple[int, dict[str, str], str]:
     return 200, {}, json.dumps(stage.to_json())
 
 
+#: AddPermission parameters AWS turns into a condition of the statement: (operator, condition key).
+URL_CONDITIONS = {
+    "FunctionUrlAuthType": ("StringEquals", "lambda:FunctionUrlAuthType"),
+    "InvokedViaFunctionUrl": ("Bool", "lambda:InvokedViaFunctionUrl"),
+}
+
+
+def _with_url_conditions(decode: Any) -> Any:
+    def decode_policy(self: Any, obj: dict[str, Any]) -> Any:
+        policy = decode(self, obj)
+        for statement in policy.statements:
+            for field, (operator, key) in URL_CONDITIONS.items():
+                if field in statement:
+                    value = statement.pop(field)
+                    value = str(value).lower() if isinstance(value, bool) else value
+                    statement.setdefault("Condition", {}).setdefault(operator, {})[key] = value
+        return policy
+
+    decode_policy.nfldeploy_patched = True  # type: ignore[attr-defined]
+    return decode_policy
+
+
 def install() -> None:
     """Add the missing operations to moto's response classes (idempotent)."""
     from moto.apigatewayv2.responses import ApiGatewayV2Response
+    from moto.awslambda.policy import Policy
 
     if not hasattr(ApiGatewayV2Response, "update_stage"):
         ApiGatewayV2Response.update_stage = _update_stage  # type: ignore[attr-defined]
+    if not getattr(Policy.decode_policy, "nfldeploy_patched", False):
+        Policy.decode_policy = _with_url_conditions(Policy.decode_policy)  # type: ignore[method-assign]

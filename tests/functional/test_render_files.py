@@ -339,3 +339,22 @@ class _CfnLoader(yaml.SafeLoader):
 
 
 _CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: loader.construct_scalar(node))
+
+
+def test_the_sam_functions_role_may_read_its_api_keys_secret_and_nothing_else(tmp_path: Path) -> None:
+    """The handler reads NFLSERVE_API_KEYS_SECRET_ARN at init: without a policy for it the function could not
+    start. The role gets secretsmanager:GetSecretValue on that one secret (least privilege)."""
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:nfl-api-keys-AbCdEf"
+    render_all(_inputs(api_keys_secret=arn, function_url_auth="NONE"), tmp_path, ["lambda"])
+    path = tmp_path / "aws/template.yaml"
+    result = _run([tool("cfn-lint") or "cfn-lint", str(path)])
+    assert result.returncode == 0, result.stdout + result.stderr
+    function = yaml.load(path.read_text(), Loader=_CfnLoader)["Resources"]["InferenceFunction"]["Properties"]
+    assert function["Environment"]["Variables"]["NFLSERVE_API_KEYS_SECRET_ARN"] == arn
+    (policy,) = function["Policies"]
+    assert policy["Statement"] == [
+        {"Sid": "ReadApiKeys", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": arn}
+    ]
+    render_all(_inputs(auth=False, api_keys_secret=None), tmp_path / "open", ["lambda"])
+    open_function = yaml.load((tmp_path / "open/aws/template.yaml").read_text(), Loader=_CfnLoader)
+    assert "Policies" not in open_function["Resources"]["InferenceFunction"]["Properties"]

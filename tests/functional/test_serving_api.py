@@ -574,7 +574,11 @@ def test_predict_batch_goes_through_the_bounded_queue_and_health_answers_under_b
         full = c.post("/predict_batch", json=batch)
         assert full.status_code == 503 and full.headers["Retry-After"] == "1"
         assert full.json()["error"]["code"] == "overloaded"
-    with serving(app_for(example_export, cache_size=0)) as url, httpx.Client(base_url=url, timeout=60) as c:
+    # calls of 32 plays, whatever cap the export measured (tested on its own below)
+    with (
+        serving(app_for(example_export, cache_size=0, max_batch=32)) as url,
+        httpx.Client(base_url=url, timeout=60) as c,
+    ):
         for _ in range(200):
             if c.get("/ready").status_code == 200:
                 break

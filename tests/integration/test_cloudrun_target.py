@@ -87,6 +87,20 @@ def test_create_update_iam_and_secret_reference(fake: FakeCloudRun, pushed_image
     assert fake.public(target.full_name)
     assert target.plan(secured, pushed_image).empty  # the binding is read back: no second iam action
 
+    # public access turned off again: the plan says so and the binding goes (the other members stay)
+    with fake.lock:
+        policy = fake.policies[target.full_name]
+        policy["bindings"][0]["members"].append("user:analyst@example.com")
+    private = secured.model_copy(update={"allow_unauthenticated": False})
+    plan = target.plan(private, pushed_image)
+    assert [(a.kind, a.detail) for a in plan.actions] == [
+        ("iam", "revoke roles/run.invoker (callers need IAM again)")
+    ]
+    target.apply(plan)
+    assert not fake.public(target.full_name)
+    assert fake.policies[target.full_name]["bindings"][0]["members"] == ["user:analyst@example.com"]
+    assert target.plan(private, pushed_image).empty
+
     rolled = target.rollback()
     assert rolled.revision == revision and fake.traffic(target.full_name) == {revision: 100}
 
@@ -179,3 +193,45 @@ def test_no_wait_returns_once_submitted(fake: FakeCloudRun, pushed_image: str) -
     while time.monotonic() < deadline and not target.status().traffic:
         time.sleep(0.5)
     assert target.status().traffic == {submitted.revision: 100}
+
+
+def test_a_change_made_since_the_read_is_refused_not_overwritten(
+    fake: FakeCloudRun, pushed_image: str
+) -> None:
+    """Updates carry the etag read: someone else's change between nfldeploy's read and its write fails with
+    409 ABORTED (exit 4), and their change stays; the IAM policy likewise."""
+    service = f"etag-{uuid.uuid4().hex[:6]}"
+    target = _target(fake, service)
+    target.apply(target.plan(_settings(service), pushed_image))
+    plan = target.plan(_settings(service, timeout=120), pushed_image)
+    real_current = target.api.current
+
+    def read_then_someone_else_changes() -> Any:
+        seen = real_current()
+        with fake.lock:  # a colleague's console edit lands after our read
+            fake.services[target.full_name]["etag"] = '"their-change"'
+            fake.services[target.full_name]["annotations"] = {"edited-by": "colleague"}
+        return seen
+
+    target.api.current = read_then_someone_else_changes  # type: ignore[method-assign]
+    with pytest.raises(DeployError, match=r"ABORTED|modified since it was read"):
+        target.apply(plan)
+    assert fake.services[target.full_name]["annotations"] == {"edited-by": "colleague"}
+    target.api.current = real_current  # type: ignore[method-assign]
+
+    real_get_policy = target.api.client.get_iam_policy
+
+    def policy_then_someone_else_changes(**kwargs: Any) -> Any:
+        seen = real_get_policy(**kwargs)
+        with fake.lock:
+            fake.policies[target.full_name] = {
+                "version": 1,
+                "etag": "BwXYZ=",
+                "bindings": [{"role": "roles/run.admin", "members": ["user:owner@example.com"]}],
+            }
+        return seen
+
+    target.api.client.get_iam_policy = policy_then_someone_else_changes  # type: ignore[method-assign]
+    with pytest.raises(DeployError, match=r"ABORTED|concurrent policy changes"):
+        target.api.set_public(True)
+    assert fake.policies[target.full_name]["bindings"][0]["role"] == "roles/run.admin"

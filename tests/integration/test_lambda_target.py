@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
+from aws_rules import policy_of, public_url_refusal
 from ecr_local import MANIFEST_V2, ecr_via_local_registry
 from lambda_runtime import RuntimeAPI
 from nfldeploy.cloud.aws import AwsClients, aws_clients
@@ -138,9 +139,10 @@ def test_deploy_secret_canary_promote_rollback(
     public = _settings(name, function_url_auth="NONE", allow_unauthenticated=True)
     assert [a.kind for a in target.plan(public, ecr_ref).actions] == ["function_url"]
     target.apply(target.plan(public, ecr_ref))
-    assert _public_statements(aws, name)
+    assert public_url_refusal(policy_of(aws.lambda_, name, "live")) is None  # AWS lets the public call in
     target.apply(target.plan(settings, ecr_ref))
     assert not _public_statements(aws, name)
+    assert public_url_refusal(policy_of(aws.lambda_, name, "live")) is not None
     assert len(aws.lambda_.list_versions_by_function(FunctionName=name)["Versions"]) == 2  # $LATEST and 1
 
     secrets = boto3.client("secretsmanager", region_name="us-east-1")
@@ -173,6 +175,7 @@ def test_deploy_secret_canary_promote_rollback(
         "AWS_DEFAULT_REGION": "us-east-1",
     }
     image = pushed[next(iter(pushed))]
+    assert public_url_refusal(policy_of(aws.lambda_, name, "live")) is None  # the call reaches the function
     assert _invoke(image, aws_env_vars, docker_client, "/version")["statusCode"] == 401
     assert _invoke(image, aws_env_vars, docker_client, "/version", token="lambda-key-2")["statusCode"] == 200
 
@@ -203,7 +206,8 @@ def test_deploy_secret_canary_promote_rollback(
     assert canary.traffic == {f"{name}:2": 80, f"{name}:4": 20}
     canary_config = aws.lambda_.get_function_url_config(FunctionName=name, Qualifier="canary")
     canary_url = canary_config["FunctionUrl"]  # moto gives every qualifier the same URL; AWS does not
-    assert canary_config["AuthType"] == "NONE"  # the same auth as the live URL
+    assert canary_config["AuthType"] == "NONE"  # the same auth as the live URL, as reachable
+    assert public_url_refusal(policy_of(aws.lambda_, name, "canary")) is None
     ((url, live_then),) = seen
     assert url == canary_url
     assert live_then["FunctionVersion"] == "2" and not live_then.get("RoutingConfig", {}).get(

@@ -54,7 +54,9 @@ def _wait_ready(port: int, process: subprocess.Popen[Any]) -> None:
 @pytest.fixture
 def server(example_export: Path) -> Iterator[tuple[int, subprocess.Popen[str]]]:
     port = free_port()
-    process = _start(example_export, port)
+    # batches of 32 and room for every client's plays: these tests are about the process, not the queue's
+    # bound or the export's measured batch cap (tested in test_serving_api)
+    process = _start(example_export, port, NFLSERVE_MAX_BATCH="32", NFLSERVE_QUEUE_SIZE="512")
     _wait_ready(port, process)
     yield port, process
     if process.poll() is None:

@@ -153,7 +153,8 @@ class CloudRunServices:
         traffic: list[dict[str, Any]],
         annotations: dict[str, str],
     ) -> Any:
-        """Create the service, or update ``current`` (as just read); returns the long-running operation."""
+        """Create the service, or update ``current`` (as just read) with its etag, so that a change someone else
+        made since is refused (409 ABORTED) rather than overwritten; returns the long-running operation."""
         from google.cloud import run_v2
 
         service = run_v2.Service(
@@ -162,6 +163,7 @@ class CloudRunServices:
             traffic=traffic,
             annotations=annotations,
             labels={"managed-by": "nfldeploy"},
+            etag=current.etag if current is not None else "",
         )
         if current is None:
             return self.call(
@@ -180,19 +182,27 @@ class CloudRunServices:
         )
         return any(b.role == INVOKER and "allUsers" in b.members for b in policy.bindings)
 
-    def make_public(self) -> None:
-        """Let allUsers invoke the service (the run.invoker binding)."""
+    def set_public(self, public: bool) -> None:
+        """Let allUsers invoke the service (the run.invoker binding), or no longer: read, modify, write the
+        IAM policy with the etag read (a concurrent change fails with ABORTED instead of being lost)."""
         from google.iam.v1 import policy_pb2
 
         policy = self.call(
             "reading the IAM policy", self.client.get_iam_policy, request={"resource": self.full_name}
         )
-        binding = next((b for b in policy.bindings if b.role == INVOKER), None)
-        if binding is None:
-            binding = policy.bindings.add(role=INVOKER)
-        if "allUsers" not in binding.members:
-            binding.members.append("allUsers")
         assert isinstance(policy, policy_pb2.Policy)
+        binding = next((b for b in policy.bindings if b.role == INVOKER), None)
+        if public == (binding is not None and "allUsers" in binding.members):
+            return  # already so: nothing to write
+        if public:
+            if binding is None:
+                binding = policy.bindings.add(role=INVOKER)
+            binding.members.append("allUsers")
+        else:
+            assert binding is not None
+            binding.members.remove("allUsers")
+            if not binding.members:
+                policy.bindings.remove(binding)
         self.call(
             "writing the IAM policy",
             self.client.set_iam_policy,

@@ -5,7 +5,6 @@ overhead-bound model gets cheaper per play all the way."""
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Callable
 from typing import Any
@@ -16,20 +15,19 @@ BATCH_SIZES = (1, 2, 4, 8, 16, 32)
 SLACK = 0.10  # a batch may cost this much more per play than the cheapest one and still be allowed
 
 
-def ms_per_play(
-    run: Runner, inputs_for: Callable[[int], dict[str, Any]], rounds: int = 5
-) -> dict[int, float]:
-    """Median milliseconds per play of ``run`` on ``inputs_for(n)`` for each batch size n (after a warm-up)."""
+def ms_per_play(call: Callable[[int], Any], rounds: int = 7) -> dict[int, float]:
+    """Milliseconds per play of ``call(n)`` (one model call of n plays, their encoding included, as the
+    server makes it) for each batch size n: the fastest of ``rounds`` after a warm-up, since a shared
+    machine's noise only ever adds time."""
     costs: dict[int, float] = {}
     for size in BATCH_SIZES:
-        inputs = inputs_for(size)
-        run(inputs)
+        call(size)
         times = []
         for _ in range(rounds):
             started = time.perf_counter()
-            run(inputs)
+            call(size)
             times.append(time.perf_counter() - started)
-        costs[size] = statistics.median(times) * 1000.0 / size
+        costs[size] = min(times) * 1000.0 / size
     return costs
 
 
@@ -41,8 +39,9 @@ def best_batch(costs: dict[int, float], slack: float = SLACK) -> int:
 
 
 def measure(run: Runner, inputs_for: Callable[[int], dict[str, Any]], artifact: str) -> dict[str, Any]:
-    """The manifest's ``batching`` entry: per-play cost by batch size and the batch cap it implies."""
-    costs = ms_per_play(run, inputs_for)
+    """The manifest's ``batching`` entry: per-play cost (encoding and model call) by batch size and the batch
+    cap it implies."""
+    costs = ms_per_play(lambda size: run(inputs_for(size)))
     return {
         "artifact": artifact,
         "modes": 1,  # the default request decodes the most likely mode only

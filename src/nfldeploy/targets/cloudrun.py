@@ -166,8 +166,11 @@ class CloudRunTarget:
             actions.append(
                 Action("traffic", revision, ", ".join(f"{rev} {pct} %" for rev, pct in wanted.items()))
             )
-        if settings.allow_unauthenticated and not self._public(current):
+        public = self._public(current)
+        if settings.allow_unauthenticated and not public:
             actions.append(Action("iam", "allUsers", f"{INVOKER} (anyone may invoke)"))
+        elif public and not settings.allow_unauthenticated:
+            actions.append(Action("iam", "allUsers", f"revoke {INVOKER} (callers need IAM again)"))
         previous = max(traffic, key=lambda rev: traffic[rev]) if traffic else None
         spec = CloudRunSpec(
             revision,
@@ -263,8 +266,8 @@ class CloudRunTarget:
             self._traffic_list(spec.traffic, tag=revision if spec.canary else None),
             previous,
         )
-        if spec.public:  # the service exists once the change is accepted: grant before any wait
-            self.api.make_public()
+        if spec.public or current is not None:  # the service exists once the change is accepted: set
+            self.api.set_public(spec.public)  # who may invoke it before any wait
         if not self.wait:
             return Deployment(self.name, self.service, "", revision, plan.image, spec.traffic, previous, True)
         service = self._wait(operation, "deploy")

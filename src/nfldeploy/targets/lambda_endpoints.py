@@ -11,6 +11,9 @@ from nfldeploy.settings import DeploySettings
 
 ALIAS = "live"
 PUBLIC_URL_STATEMENT = "nfldeploy-public-url"
+#: Since October 2025 a public function URL also needs lambda:InvokeFunction granted to "*" (via the URL
+#: only): https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html
+PUBLIC_INVOKE_STATEMENT = "nfldeploy-public-url-invoke"
 API_STATEMENT = "nfldeploy-api-gateway"
 API_TAG = "nfldeploy-service"
 
@@ -116,9 +119,9 @@ class LambdaEndpoints:
             )
         if auth != "NONE":  # no longer public: the permission that made it so goes too
             self.revoke_public(alias)
-        else:
+        else:  # both permissions, or AWS answers every call through the URL with 403
             self.calls.get(
-                "allowing public invocation",
+                "allowing public invocation through the function URL",
                 self.aws.lambda_.add_permission,
                 "ResourceConflictException",
                 FunctionName=self.function,
@@ -127,6 +130,17 @@ class LambdaEndpoints:
                 Action="lambda:InvokeFunctionUrl",
                 Principal="*",
                 FunctionUrlAuthType="NONE",
+            )
+            self.calls.get(
+                "allowing public invocation of the function through its URL",
+                self.aws.lambda_.add_permission,
+                "ResourceConflictException",
+                FunctionName=self.function,
+                Qualifier=alias,
+                StatementId=PUBLIC_INVOKE_STATEMENT,
+                Action="lambda:InvokeFunction",
+                Principal="*",
+                InvokedViaFunctionUrl=True,
             )
 
     def remove_url(self) -> None:
@@ -140,15 +154,16 @@ class LambdaEndpoints:
         self.revoke_public(ALIAS)
 
     def revoke_public(self, alias: str) -> None:
-        """Remove the permission that lets anyone invoke ``alias``'s function URL (if there is one)."""
-        self.calls.get(
-            "removing public invocation",
-            self.aws.lambda_.remove_permission,
-            "ResourceNotFoundException",
-            FunctionName=self.function,
-            Qualifier=alias,
-            StatementId=PUBLIC_URL_STATEMENT,
-        )
+        """Remove the permissions that let anyone invoke ``alias`` through its function URL (if any)."""
+        for statement in (PUBLIC_URL_STATEMENT, PUBLIC_INVOKE_STATEMENT):
+            self.calls.get(
+                "removing public invocation",
+                self.aws.lambda_.remove_permission,
+                "ResourceNotFoundException",
+                FunctionName=self.function,
+                Qualifier=alias,
+                StatementId=statement,
+            )
 
     def ensure_api(self, throttling: dict[str, Any]) -> None:
         """An HTTP API whose $default route proxies to alias live (payload 2.0, as a function URL sends),
