@@ -171,7 +171,7 @@ class Manifest(Record):
     serving_default: str
     batching: Batching | None = Field(
         default=None, exclude_if=lambda entry: entry is None
-    )  # before 0.2: none
+    )  # earlier exports: none
     parity: dict[str, Parity]
     top_k: TopK | None = Field(default=None, exclude_if=lambda check: check is None)  # models that select
     accuracy: Accuracy

@@ -54,7 +54,7 @@ class Predictor:
         self.modes = spec.modes
         self.frame_seconds = spec.frame_seconds
         self.version = model.version
-        # exports since 0.2 decode only the modes asked for; older ones decode every mode
+        # exports by this release decode only the modes asked for; earlier ones decode every mode
         self.selects_modes = MODE_RANKS in {item.name for item in model.manifest.signature.inputs}
 
     def run_plays(self, plays: Sequence[Play], modes: int | Sequence[int] = 1) -> list[PlayResult]:

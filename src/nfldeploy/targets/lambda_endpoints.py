@@ -14,6 +14,11 @@ PUBLIC_URL_STATEMENT = "nfldeploy-public-url"
 #: Since October 2025 a public function URL also needs lambda:InvokeFunction granted to "*" (via the URL
 #: only): https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html
 PUBLIC_INVOKE_STATEMENT = "nfldeploy-public-url-invoke"
+#: What a public (AuthType NONE) URL grants "*": (statement id, action, the condition AddPermission sets).
+PUBLIC_GRANTS: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    (PUBLIC_URL_STATEMENT, "lambda:InvokeFunctionUrl", {"FunctionUrlAuthType": "NONE"}),
+    (PUBLIC_INVOKE_STATEMENT, "lambda:InvokeFunction", {"InvokedViaFunctionUrl": True}),
+)
 API_STATEMENT = "nfldeploy-api-gateway"
 API_TAG = "nfldeploy-service"
 
@@ -120,28 +125,18 @@ class LambdaEndpoints:
         if auth != "NONE":  # no longer public: the permission that made it so goes too
             self.revoke_public(alias)
         else:  # both permissions, or AWS answers every call through the URL with 403
-            self.calls.get(
-                "allowing public invocation through the function URL",
-                self.aws.lambda_.add_permission,
-                "ResourceConflictException",
-                FunctionName=self.function,
-                Qualifier=alias,
-                StatementId=PUBLIC_URL_STATEMENT,
-                Action="lambda:InvokeFunctionUrl",
-                Principal="*",
-                FunctionUrlAuthType="NONE",
-            )
-            self.calls.get(
-                "allowing public invocation of the function through its URL",
-                self.aws.lambda_.add_permission,
-                "ResourceConflictException",
-                FunctionName=self.function,
-                Qualifier=alias,
-                StatementId=PUBLIC_INVOKE_STATEMENT,
-                Action="lambda:InvokeFunction",
-                Principal="*",
-                InvokedViaFunctionUrl=True,
-            )
+            for statement, action, condition in PUBLIC_GRANTS:
+                self.calls.get(
+                    f"allowing public {action} through the function URL",
+                    self.aws.lambda_.add_permission,
+                    "ResourceConflictException",
+                    FunctionName=self.function,
+                    Qualifier=alias,
+                    StatementId=statement,
+                    Action=action,
+                    Principal="*",
+                    **condition,
+                )
 
     def remove_url(self) -> None:
         self.calls.get(
@@ -155,7 +150,7 @@ class LambdaEndpoints:
 
     def revoke_public(self, alias: str) -> None:
         """Remove the permissions that let anyone invoke ``alias`` through its function URL (if any)."""
-        for statement in (PUBLIC_URL_STATEMENT, PUBLIC_INVOKE_STATEMENT):
+        for statement, _, _ in PUBLIC_GRANTS:
             self.calls.get(
                 "removing public invocation",
                 self.aws.lambda_.remove_permission,
