@@ -106,7 +106,10 @@ class TrainingRunConfig(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True, frozen=True)
 
     experiment_name: str = Field(default="experiment", min_length=1)
-    input_dim: int = Field(description="node features per player: 9 (sin/cos + weight) or 7 (raw)")
+    input_dim: int = Field(
+        description="node features per player: 9 (x, y, s, a, sin/cos of dir and o, weight) or the legacy "
+        "7 (angles in raw degrees; which 7 depends on the architecture, see the README)"
+    )
     hidden_dim: int = Field(gt=0, le=4096)
     num_gnn_layers: int = Field(ge=1, le=64)
     heads: int = Field(ge=1, le=64)
@@ -127,7 +130,7 @@ class TrainingRunConfig(BaseModel):
     def _check_consistency(self) -> TrainingRunConfig:
         if self.input_dim not in FEATURE_SETS:
             raise ValueError(
-                f"input_dim must be 7 (raw x, y, s, a, dis, o, dir) or 9 (sin/cos angles + weight), "
+                f"input_dim must be 9 (x, y, s, a, sin/cos of dir and o, weight) or the legacy 7 (raw angles), "
                 f"got {self.input_dim}"
             )
         if self.hidden_dim % self.heads:

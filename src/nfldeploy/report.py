@@ -52,7 +52,8 @@ def lineage(
         why = status_error or "no target given: nfldeploy report --target T"
         chain += [_step("revision", None, why=why), _step("url", None, why=why)]
     else:
-        serving = _step("revision", status.serving, detail=f"{status.target}, traffic {status.traffic}")
+        split = ", ".join(f"{revision} {percent} %" for revision, percent in status.traffic.items())
+        serving = _step("revision", status.serving, detail=f"{status.target}, traffic {split or 'none'}")
         chain.append(serving if status.serving else _step("revision", None, why="nothing serves"))
         chain.append(_step("url", status.url) if status.url else _step("url", None, why="no URL"))
     return chain

@@ -34,6 +34,9 @@ class UpResult:
     image: str | None
     report: SmokeReport
     notes: list[str] = field(default_factory=list)
+    follow_ups: list[str] = field(
+        default_factory=list
+    )  # nfldeploy commands (without the program) to run next
 
 
 def default_config() -> Path:
@@ -131,8 +134,9 @@ def _in_container(
             for container in client.containers.list(all=True, filters={"name": deployment.revision}):
                 remove(container)
     report.raise_for_failures()
-    where = f"local target revision {deployment.revision} (status: nfldeploy status --target local --port {port}; stop: docker rm -f {deployment.revision})"
-    return UpResult(deployment.url, "container", where, exported, built.tag, report)
+    where = f"local target revision {deployment.revision} (stop: docker rm -f {deployment.revision})"
+    follow_ups = [f"status --target local --port {port}", "logs --target local", "checklist --target local"]
+    return UpResult(deployment.url, "container", where, exported, built.tag, report, follow_ups=follow_ups)
 
 
 def _in_process(

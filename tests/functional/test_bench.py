@@ -87,6 +87,31 @@ def test_bench_fails_when_nothing_succeeds(example_export: Path) -> None:
         )
     assert result.exit_code == 4  # no token: every request refused, and the run says so
     assert "no request to" in result.stderr and "401" in result.stderr
+    with serving(app_for(example_export, api_keys=("k",))) as url:
+        plain = runner.invoke(
+            app, ["bench", "--url", url, "--export-dir", str(example_export), "-c", "1", "--duration", "1"]
+        )
+    assert plain.exit_code == 4
+    assert any(line.startswith("error: no request to") for line in plain.stderr.splitlines())
+
+
+def test_off_a_terminal_bench_prints_lines_and_its_table_once(example_export: Path, tmp_path: Path) -> None:
+    """In a CI log or a pipe: no carriage-return progress fragments, one line per level, one table."""
+    export = tmp_path / "exported_models"
+    shutil.copytree(example_export, export, ignore=shutil.ignore_patterns("reports"))
+    with serving(app_for(example_export)) as url:
+        result = runner.invoke(
+            app,
+            ["bench", "--url", url, "--export-dir", str(export), "-c", "1", "-c", "2", "--duration", "1"],
+        )
+    assert result.exit_code == 0, result.output
+    assert "\r" not in result.output
+    assert result.stdout.count("concurrency") == 1 and "req/s" in result.stdout
+    assert [line.split(":")[0] for line in result.stderr.splitlines() if line.startswith("c=")] == [
+        "c=1",
+        "c=2",
+    ]
+    assert "batching: up to" in result.stdout
 
 
 def test_percentile() -> None:

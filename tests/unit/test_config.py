@@ -46,7 +46,7 @@ def test_training_only_keys_are_kept(example_config: Path) -> None:
         ("hidden_dim", "big", "hidden_dim"),
         ("heads", 3, "heads (3) must divide hidden_dim (32)"),
         ("future_seq_len", 0, "future_seq_len"),
-        ("input_dim", 8, "input_dim must be 7"),
+        ("input_dim", 8, "input_dim must be 9"),
         ("probabilistic", "yes", "probabilistic"),
         ("dropout", 1.5, "dropout"),
         ("num_gnn_layers", 2.5, "num_gnn_layers"),

@@ -102,3 +102,35 @@ def test_follow_polls_and_never_shows_a_line_twice() -> None:
             seen.append(entry.request_id)
     assert seen == ["a", "b"]
     assert asked == [None, first.time, second.time, second.time]  # each poll asks from the last line seen
+
+
+def test_logs_keep_request_ids_whole_on_80_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A narrow terminal gets one line per entry (a table would break the 32-character id), a wide one the
+    table."""
+    from datetime import UTC, datetime
+
+    from rich.console import Console
+
+    from nfldeploy.cli import logs_cmd
+    from nfldeploy.service_logs import LogEntry
+
+    request_id = "5f0c1e9a2b7d4c3e8a6f1b2d3c4e5f60"
+    rows = [
+        LogEntry(
+            datetime(2026, 12, 4, 12, 0, tzinfo=UTC),
+            "nfldeploy-nfl-trajectory-r12",
+            "info",
+            "access",
+            "POST /predict_batch",
+            200,
+            12.5,
+            request_id,
+        ),
+    ]
+    for width, table in ((80, False), (140, True)):
+        console = Console(width=width, record=True)
+        monkeypatch.setattr(logs_cmd, "stdout", lambda console=console: console)
+        logs_cmd.print_rows("logs", rows)
+        text = console.export_text()
+        assert request_id in text and ("┃" in text) == table
+        assert max(len(line) for line in text.splitlines()) <= width

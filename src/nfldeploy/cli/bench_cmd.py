@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -65,20 +66,24 @@ def bench(
         body = {**body, "modes": modes}
     results: dict[str, Any] = {"levels": [], "modes": modes}
     with service_under_test(url, image, token) as url:
-        results["batching"] = serving_policy(url, token)
         title = f"bench {url} ({DISTINCT_BODIES} distinct bodies per level: the cache cannot answer)"
         table = Table(title=title, title_justify="left")
         for column in ("concurrency", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors"):
             table.add_column(column, justify="right")
-        with Live(table, console=stderr(), refresh_per_second=4, transient=as_json) as live:
+        # a live table and progress on a terminal only: elsewhere (CI logs, pipes) one line per level
+        interactive = stderr().is_terminal and not as_json
+        live = Live(table, console=stderr(), refresh_per_second=4, transient=True) if interactive else None
+        with live if live is not None else contextlib.nullcontext():
             for index, level in enumerate(concurrency):
 
                 def on_progress(message: dict[str, Any], level: int = level) -> None:
-                    live.console.print(
-                        f"c={level}: {message['elapsed']:.1f} s, {message['done']} ok, {message['errors']} errors",
-                        end="\r",
-                        highlight=False,
-                    )
+                    if live is not None:
+                        live.console.print(
+                            f"c={level}: {message['elapsed']:.1f} s, {message['done']} ok, "
+                            f"{message['errors']} errors",
+                            end="\r",
+                            highlight=False,
+                        )
 
                 result = load(url, body, level, duration, token, on_progress, offset=index * DISTINCT_BODIES)
                 if not result["requests"]:
@@ -94,7 +99,14 @@ def bench(
                     f"{result['p99_ms']:.2f}",
                     str(sum(result["errors"].values())),
                 )
-                live.refresh()
+                if live is not None:
+                    live.refresh()
+                elif not as_json:
+                    stderr().print(
+                        f"c={level}: {result['requests']} requests, {result['throughput_rps']:.0f} req/s",
+                        highlight=False,
+                    )
+        results["batching"] = serving_policy(url, token)  # asked once it has answered: loaded and warm
     if cold_start and image is not None:
         from nfldeploy.image.engine import connect
 

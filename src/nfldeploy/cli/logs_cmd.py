@@ -73,7 +73,28 @@ def logs(
             highlight=False,
         )
         return
-    table = Table(title=f"logs of {settings.service_name} on {target}", title_justify="left")
+    print_rows(f"logs of {settings.service_name} on {target}", rows)
+
+
+#: Narrower than this, a table would have to break request ids (32 characters) across lines.
+TABLE_WIDTH = 110
+
+
+def print_rows(title: str, rows: list[LogEntry]) -> None:
+    """A table on a wide terminal; one line per entry on a narrow one, so that a request id always stays
+    whole (it is what ``--request-id`` takes)."""
+    console = stdout()
+    if console.width >= TABLE_WIDTH:
+        console.print(log_table(title, rows))
+        return
+    console.print(title, highlight=False, markup=False)
+    for entry in rows:
+        console.print(_line(entry), highlight=False, markup=False, overflow="fold")
+
+
+def log_table(title: str, rows: list[LogEntry]) -> Table:
+    """The rows as a table (long messages wrap)."""
+    table = Table(title=title, title_justify="left")
     for column in ("time", "revision", "level", "route", "status", "ms", "request id / message"):
         table.add_column(column, overflow="fold")
     for entry in rows:
@@ -86,7 +107,7 @@ def logs(
             f"{entry.latency_ms:.1f}" if entry.latency_ms is not None else "",
             entry.request_id or entry.message,
         )
-    stdout().print(table)
+    return table
 
 
 def _line(entry: LogEntry) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -68,3 +69,20 @@ def check_mark(passed: bool, skipped: bool = False) -> str:
     if skipped:
         return "[yellow]skip[/]"
     return "[green]pass[/]" if passed else "[red]FAIL[/]"
+
+
+def command_name() -> str:
+    """How to call this nfldeploy again from here: ``nfldeploy`` when that is the one on PATH, else the path
+    of the running one (e.g. ``.venv/bin/nfldeploy`` in a checkout whose venv is not activated)."""
+    import os
+    import shutil
+    import sys
+
+    running = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
+    on_path = shutil.which("nfldeploy")
+    if running is None or running.name != "nfldeploy" or (on_path and Path(on_path).resolve() == running):
+        return "nfldeploy"
+    try:
+        return os.path.relpath(running)
+    except ValueError:  # another drive (Windows)
+        return str(running)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from nfldeploy.cli.common import JSON_OPTION, SET_OPTION, SETTINGS_OPTION, resolve_settings
-from nfldeploy.cli.output import check_mark, print_json, stderr, stdout, warn
+from nfldeploy.cli.output import check_mark, command_name, print_json, stderr, stdout, warn
 from nfldeploy.smoke.checks import CheckResult
 
 
@@ -47,6 +48,10 @@ def up(
                 "url": result.url,
                 "mode": result.mode,
                 "where": result.where,
+                "next": [
+                    f"{command_name()} {command}" + (f" --settings {settings_file}" if settings_file else "")
+                    for command in result.follow_ups
+                ],
                 "image": result.image,
                 "exported": result.exported,
                 "smoke": report_json(result.report.url, result.report.results, result.report.extra),
@@ -58,9 +63,12 @@ def up(
     counts = f"{passed}/{len(result.report.results)} smoke checks passed" + (
         f", {skipped} skipped" if skipped else ""
     )
+    program = command_name()
+    settings_flag = f" --settings {settings_file}" if settings_file is not None else ""
+    follow_ups = "".join(f"\n  {program} {command}{settings_flag}" for command in result.follow_ups)
     stdout().print(
         f"[green]up[/]: {result.url}  ({counts})\n"
-        f"  {result.where}\n"
+        f"  {escape(result.where)}{escape(follow_ups)}\n"
         f"  try: curl -X POST {result.url}/predict -H 'Content-Type: application/json' -d '{{\"players\": "
         f'[{{"x": 50, "y": 26, "s": 5.0, "a": 0.5, "dis": 1.2, "o": 90, "dir": 90}}], '
         f'"game_context": {{"down": 1, "distance": 10}}}}\'',

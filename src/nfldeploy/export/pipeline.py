@@ -27,6 +27,8 @@ from nfldeploy.export.runtimes import (
 )
 from nfldeploy.model import build_model, detect_architecture
 from nfldeploy.model.features import HISTORY_LEN, MAX_PLAYERS
+from nfldeploy.model.graph_features import CONTRACT as GRAPH_CONTRACT
+from nfldeploy.model.graph_features import HISTORY_FRAMES
 from nfldeploy.records.golden import write_golden
 from nfldeploy.records.manifest import Manifest, sha256_file, write_manifest
 from nfldeploy.staging import staged_directory
@@ -209,7 +211,8 @@ def _export(options: ExportOptions) -> Manifest:
                 "modes": shape.modes,
                 "outputs": list(shape.output_names),
                 "max_players": MAX_PLAYERS,
-                "history_len": HISTORY_LEN,
+                # prior positions the feature pipeline reads per player
+                "history_len": HISTORY_FRAMES if contract.name == GRAPH_CONTRACT else HISTORY_LEN,
             },
             signature=contract.signature(
                 shape.input_dim, shape.modes, shape.horizon, shape.output_names, shape.inputs

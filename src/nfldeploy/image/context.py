@@ -147,8 +147,9 @@ def project_wheel(dest: Path) -> Path:
     )
     wheels = sorted(dest.glob("nfldeploy-*.whl"))
     if result.returncode != 0 or not wheels:
+        last = (result.stderr.strip().splitlines() or ["pip wrote no wheel"])[-1]
         raise BuildError(
-            f"getting nfldeploy's wheel ({source}) failed: {result.stderr.strip().splitlines()[-1:]}",
+            f"getting nfldeploy's wheel ({source}) failed: {last}",
             hint="Set NFLDEPLOY_WHEEL to an nfldeploy wheel (the nfldeploy_wheel setting does it in the "
             "rendered workflow).",
         )

@@ -108,7 +108,7 @@ REFERENCE = Contract(
         "sides": (_I64, ("batch", "players")),
         "history": (_F32, ("batch", "players", features.HISTORY_LEN, 2)),
         "history_mask": (_F32, ("batch", "players", features.HISTORY_LEN)),
-        "context": (_F32, ("batch", features.CONTEXT_DIM)),
+        "context": (_F32, ("batch", features.REFERENCE_CONTEXT_DIM)),
         "player_mask": (_F32, ("batch", "players")),
     },
     {9: "sincos9", 7: "raw7"},
@@ -133,7 +133,8 @@ GRAPH = Contract(
     graph_features.encode_graph_plays,
 )
 CONTRACTS = {contract.name: contract for contract in (REFERENCE, GRAPH)}
-assert REFERENCE.input_names == features.INPUT_NAMES and GRAPH.input_names == graph_features.INPUT_NAMES
+assert REFERENCE.input_names == features.REFERENCE_INPUT_NAMES
+assert GRAPH.input_names == graph_features.INPUT_NAMES
 
 
 def get_contract(name: str) -> Contract:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -23,16 +24,16 @@ FIELD_WIDTH = 53.3
 FRAME_SECONDS = 0.1  # tracking data is 10 Hz
 HISTORY_LEN = 5  # prior frames the history encoder sees
 MAX_PLAYERS = 23
-CONTEXT_DIM = 9
+REFERENCE_CONTEXT_DIM = 9
 NUM_ROLES = 5  # 0 passer, 1 targeted receiver, 2 other route runner, 3 defensive coverage, 4 unknown
 NUM_SIDES = 3  # 0 defense, 1 offense, 2 unknown
 UNKNOWN_ROLE = 4
 UNKNOWN_SIDE = 2
 DEFAULT_WEIGHT_LB = 225.0
-DEFAULT_BOX_DEFENDERS = 6.0
+REFERENCE_BOX_DEFENDERS = 6.0
 
-#: Order and names of the exported model's inputs and outputs (the forward contract).
-INPUT_NAMES = (
+#: Order and names of the reference model's inputs and outputs (its forward contract, ``reference-v1``).
+REFERENCE_INPUT_NAMES = (
     "node_features",  # [B, P, input_dim] float32
     "positions",  # [B, P, 2] float32, standardized frame, yards
     "velocities",  # [B, P, 2] float32, standardized frame, yd/s
@@ -40,10 +41,10 @@ INPUT_NAMES = (
     "sides",  # [B, P] int64 in 0..2
     "history",  # [B, P, HISTORY_LEN, 2] float32, prior positions minus current, standardized, yards / 10
     "history_mask",  # [B, P, HISTORY_LEN] float32, 1 where a prior frame is given
-    "context",  # [B, CONTEXT_DIM] float32
+    "context",  # [B, REFERENCE_CONTEXT_DIM] float32
     "player_mask",  # [B, P] float32, 1 for real players, 0 for padding
 )
-OUTPUT_NAMES = (
+REFERENCE_OUTPUT_NAMES = (
     "trajectories",  # [B, P, M, T, 2] displacement from the current position, standardized frame, yards
     "mode_probs",  # [B, P, M] probabilities of the M modes (1.0 when deterministic)
 )
@@ -82,24 +83,28 @@ class Play:
     frame_t: float | None = None  # position of the current frame in the play, 0-1 (graph model)
 
 
-def _flip_xy(x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
-    return (
-        (FIELD_LENGTH - np.asarray(x, np.float32)).astype(np.float32),
-        (FIELD_WIDTH - np.asarray(y, np.float32)).astype(np.float32),
-    )
+def flip_positions(x: Any, y: Any, left: Any) -> tuple[Any, Any]:
+    """(x, y) in the standardized frame where ``left`` (one flag, or one per value): plays moving left are
+    rotated 180 deg, x -> 120 - x and y -> 53.3 - y. Keeps the values' dtype; applying it twice is the
+    identity. The one place play direction is standardized (with ``flip_angles``)."""
+    return np.where(left, FIELD_LENGTH - x, x), np.where(left, FIELD_WIDTH - y, y)
+
+
+def flip_angles(angle: Any, left: Any) -> Any:
+    """NFL angles in the standardized frame (+180 deg where ``left``), in [0, 360); keeps their dtype."""
+    turn = np.where(left, 180.0, 0.0) if np.ndim(left) else (180.0 if left else 0.0)
+    return np.mod(angle + turn, 360.0)
 
 
 def standardize_angle(angle: npt.ArrayLike, left: bool) -> FloatArray:
-    """An NFL angle in the standardized frame (rotated 180 deg for plays moving left)."""
-    values = np.asarray(angle, np.float32)
-    return ((values + 180.0) % 360.0).astype(np.float32) if left else (values % 360.0).astype(np.float32)
+    """An NFL angle in the standardized frame (rotated 180 deg for plays moving left), float32."""
+    return np.asarray(flip_angles(np.asarray(angle, np.float32), left), np.float32)
 
 
 def standardize_xy(x: npt.ArrayLike, y: npt.ArrayLike, left: bool) -> tuple[FloatArray, FloatArray]:
-    """Field coordinates in the standardized frame; applying it twice is the identity."""
-    if left:
-        return _flip_xy(x, y)
-    return np.asarray(x, np.float32), np.asarray(y, np.float32)
+    """Field coordinates in the standardized frame, float32; applying it twice is the identity."""
+    fx, fy = flip_positions(np.asarray(x, np.float32), np.asarray(y, np.float32), left)
+    return np.asarray(fx, np.float32), np.asarray(fy, np.float32)
 
 
 def velocity(speed: npt.ArrayLike, direction_deg: npt.ArrayLike) -> FloatArray:
@@ -169,10 +174,9 @@ def encode_plays(plays: Sequence[Play], feature_set: str) -> dict[str, FloatArra
     play_index = np.repeat(np.arange(batch), counts)
     slot = np.concatenate([np.arange(n) for n in counts])
     left = np.repeat(np.array([play.play_direction == "left" for play in plays]), counts)
-    x = np.where(left, FIELD_LENGTH - rows[:, 0], rows[:, 0]).astype(np.float32)
-    y = np.where(left, FIELD_WIDTH - rows[:, 1], rows[:, 1]).astype(np.float32)
-    o = ((rows[:, 5] + np.where(left, 180.0, 0.0)) % 360.0).astype(np.float32)
-    direction = ((rows[:, 6] + np.where(left, 180.0, 0.0)) % 360.0).astype(np.float32)
+    x, y = (values.astype(np.float32) for values in flip_positions(rows[:, 0], rows[:, 1], left))
+    o = flip_angles(rows[:, 5], left).astype(np.float32)
+    direction = flip_angles(rows[:, 6], left).astype(np.float32)
     s, a, dis, weight = (rows[:, k].astype(np.float32) for k in (2, 3, 4, 7))
 
     out: dict[str, FloatArray | IntArray] = {
@@ -204,8 +208,7 @@ def encode_plays(plays: Sequence[Play], feature_set: str) -> dict[str, FloatArra
         hist = np.array(entries, np.float64)
         who, when = hist[:, 0].astype(np.int64), hist[:, 1].astype(np.int64)
         flip = left[who]
-        hx = np.where(flip, FIELD_LENGTH - hist[:, 2], hist[:, 2])
-        hy = np.where(flip, FIELD_WIDTH - hist[:, 3], hist[:, 3])
+        hx, hy = flip_positions(hist[:, 2], hist[:, 3], flip)
         target = (play_index[who], slot[who], when)
         out["history"][target] = np.stack([(hx - x[who]) / 10.0, (hy - y[who]) / 10.0], axis=-1)
         out["history_mask"][target] = 1.0
@@ -217,10 +220,10 @@ _RAW = ("x", "y", "s", "a", "dis", "o", "dir")
 
 def play_context(play: Play) -> FloatArray:
     """down one-hot (4), yards to go, defenders in the box, ball landing spot (standardized) and its flag."""
-    context = np.zeros(CONTEXT_DIM, np.float32)
+    context = np.zeros(REFERENCE_CONTEXT_DIM, np.float32)
     context[min(max(play.down, 1), 4) - 1] = 1.0
     context[4] = play.distance / 10.0
-    box = DEFAULT_BOX_DEFENDERS if play.defenders_in_box is None else play.defenders_in_box
+    box = REFERENCE_BOX_DEFENDERS if play.defenders_in_box is None else play.defenders_in_box
     context[5] = box / 7.0
     if play.ball_land_x is not None and play.ball_land_y is not None:
         bx, by = standardize_xy(play.ball_land_x, play.ball_land_y, play.play_direction == "left")

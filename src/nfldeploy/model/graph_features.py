@@ -29,8 +29,6 @@ import numpy as np
 import numpy.typing as npt
 
 from nfldeploy.model.features import (
-    FIELD_LENGTH,
-    FIELD_WIDTH,
     FRAME_SECONDS,
     UNKNOWN_ROLE,
     UNKNOWN_SIDE,
@@ -38,6 +36,8 @@ from nfldeploy.model.features import (
     IntArray,
     Play,
     PlayerState,
+    flip_angles,
+    flip_positions,
 )
 
 Float64 = npt.NDArray[np.float64]
@@ -71,8 +71,6 @@ DEFAULT_WEIGHT_LB = 225.0
 DEFAULT_FRAME_T = 0.5
 #: API role codes (0 passer, 1 targeted receiver, 2 route runner, 3 coverage, 4 unknown) -> training ids.
 ROLE_TO_TRAINING = np.array([2, 3, 1, 0, 4], np.int64)
-FORMATIONS = ("SHOTGUN", "EMPTY", "SINGLEBACK", "PISTOL", "I_FORM", "JUMBO", "WILDCAT", "unknown")
-ALIGNMENTS = ("2x2", "3x1", "3x2", "2x1", "4x1", "1x1", "4x0", "3x3", "3x0", "unknown")
 
 
 def feature_set_for(input_dim: int) -> str:
@@ -127,8 +125,7 @@ def _histories(current: Float64, velocity: Float64, players: Sequence[PlayerStat
         if prior:
             counts[k] = len(prior)
             known[k, frames - len(prior) :] = prior
-    if left:
-        known = np.array([FIELD_LENGTH, FIELD_WIDTH]) - known
+    known[..., 0], known[..., 1] = flip_positions(known[..., 0], known[..., 1], left)
     rows = np.arange(n)
     anchor = np.where((counts > 0)[:, None], known[rows, np.minimum(frames - counts, frames - 1)], current)
     back = (frames - counts)[:, None] - np.arange(frames)[
@@ -180,11 +177,8 @@ def encode_graph_plays(plays: Sequence[Play], feature_set: str) -> dict[str, Flo
             np.float64,
         )
         cols = raw[:, :7].copy()
-        turn = 180.0 if left else 0.0
-        if left:
-            cols[:, 0], cols[:, 1] = FIELD_LENGTH - cols[:, 0], FIELD_WIDTH - cols[:, 1]
-        cols[:, 4] = np.mod(cols[:, 4] + turn, 360.0)
-        cols[:, 5] = np.mod(cols[:, 5] + turn, 360.0)
+        cols[:, 0], cols[:, 1] = flip_positions(cols[:, 0], cols[:, 1], left)
+        cols[:, 4], cols[:, 5] = flip_angles(cols[:, 4], left), flip_angles(cols[:, 5], left)
         sides = raw[:, 8].astype(np.int64)
         attr, adjacency = _edges(cols[:, :2], cols[:, 2], cols[:, 4], sides)
         rad = np.deg2rad(cols[:, 4])

@@ -6,7 +6,7 @@ relative bearing, relative velocity, same team). The node embedding adds role, s
 the prior frames and the play context. The head predicts per-frame corrections to a constant-velocity
 rollout, for ``num_modes`` modes with their probabilities when probabilistic.
 
-Forward contract (see ``nfldeploy.model.features.INPUT_NAMES`` / ``OUTPUT_NAMES``)::
+Forward contract (see ``nfldeploy.model.features.REFERENCE_INPUT_NAMES`` / ``REFERENCE_OUTPUT_NAMES``)::
 
     forward(node_features, positions, velocities, roles, sides, history, history_mask, context, player_mask)
         -> (trajectories [B, P, M, T, 2], mode_probs [B, P, M])
@@ -19,7 +19,13 @@ import math
 import torch
 from torch import Tensor, nn
 
-from nfldeploy.model.features import CONTEXT_DIM, FRAME_SECONDS, HISTORY_LEN, NUM_ROLES, NUM_SIDES
+from nfldeploy.model.features import (
+    FRAME_SECONDS,
+    HISTORY_LEN,
+    NUM_ROLES,
+    NUM_SIDES,
+    REFERENCE_CONTEXT_DIM,
+)
 
 EDGE_DIM = 6
 NEG_INF = -1.0e9
@@ -81,7 +87,7 @@ class TrajectoryGAT(nn.Module):
         self.role_emb = nn.Embedding(NUM_ROLES, hidden_dim)
         self.side_emb = nn.Embedding(NUM_SIDES, hidden_dim)
         self.history_in = nn.Sequential(nn.Linear(HISTORY_LEN * 3, hidden_dim), nn.GELU())
-        self.context_in = nn.Linear(CONTEXT_DIM, hidden_dim)
+        self.context_in = nn.Linear(REFERENCE_CONTEXT_DIM, hidden_dim)
         self.edge_mlp = nn.Sequential(
             nn.Linear(EDGE_DIM, 32), nn.GELU(), nn.Linear(32, heads * num_gnn_layers)
         )
