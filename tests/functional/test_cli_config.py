@@ -167,3 +167,25 @@ def test_a_value_outside_an_options_choices_is_a_usage_error(args: list[str]) ->
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2, result.output
     assert "Invalid value for" in result.output
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["config", "validate"],
+        ["export"],
+        ["up"],
+        ["deploy"],
+        ["smoke-test"],
+        ["bench"],
+        ["logs"],
+        ["serve"],
+    ],
+)
+def test_help_shows_no_type_for_flags_and_names_arguments(command: list[str]) -> None:
+    result = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "80"}, terminal_width=80)
+    assert result.exit_code == 0, result.output
+    assert "<bool>" not in result.output  # flags take no value
+    assert "config_path" not in result.output and "export_dir}" not in result.output
+    assert "--help" in result.output

@@ -55,6 +55,28 @@ class _ErrorHandlingGroup(TyperGroup):
             raise typer.Exit(EXIT_INTERNAL) from None
 
 
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        """The command, its flags shown without a type in --help (typer shows ``<bool>`` for them)."""
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _hide_flag_types(command, ctx)
+        return command
+
+    def get_params(self, ctx: Any) -> Any:
+        _hide_flag_types(self, ctx, recurse=False)
+        return super().get_params(ctx)
+
+
+def _hide_flag_types(command: Any, ctx: Any, recurse: bool = True) -> None:
+    """Flags (``--json``, ``--dry-run``, ``--help``) take no value: show no ``<bool>`` metavar for them (in
+    the command, and in the commands of a group such as ``config``)."""
+    for param in [*command.params, command.get_help_option(ctx)]:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    for sub in getattr(command, "commands", {}).values() if recurse else ():
+        _hide_flag_types(sub, ctx)
+
+
 def _debug(ctx: Any) -> bool:
     return bool((ctx.obj or {}).get("debug"))
 

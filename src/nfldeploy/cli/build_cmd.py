@@ -14,7 +14,9 @@ from nfldeploy.export.layout import DEFAULT_OUT
 
 
 def build(
-    export_dir: Path = typer.Argument(DEFAULT_OUT, help="Output of nfldeploy export (holds manifest.json)."),
+    export_dir: Path = typer.Argument(
+        DEFAULT_OUT, metavar="EXPORT_DIR", help="Output of nfldeploy export (holds manifest.json)."
+    ),
     tag: str | None = typer.Option(
         None, "--tag", "-t", help="Image reference. Default: REPOSITORY:<config sha>-<artifact>."
     ),

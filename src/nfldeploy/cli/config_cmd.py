@@ -17,7 +17,7 @@ app = typer.Typer(
 )
 
 CONFIG_ARGUMENT = typer.Argument(
-    ..., help="The training run's config JSON (outputs/<experiment>_config.json)."
+    ..., metavar="CONFIG", help="The training run's config JSON (outputs/<experiment>_config.json)."
 )
 
 
@@ -50,7 +50,9 @@ def validate(config_path: Path = CONFIG_ARGUMENT, as_json: bool = JSON_OPTION) -
 
 @app.command("show")
 def show(
-    config_path: Path | None = typer.Argument(None, help="A training config JSON to summarize as well."),
+    config_path: Path | None = typer.Argument(
+        None, metavar="CONFIG", help="A training config JSON to summarize as well."
+    ),
     settings_file: Path | None = SETTINGS_OPTION,
     overrides: list[str] | None = SET_OPTION,
     as_json: bool = JSON_OPTION,

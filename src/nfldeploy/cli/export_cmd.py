@@ -16,7 +16,7 @@ from nfldeploy.records.manifest import Manifest
 
 
 def export(
-    config_path: Path = typer.Argument(..., help="The training run's config JSON."),
+    config_path: Path = typer.Argument(..., metavar="CONFIG", help="The training run's config JSON."),
     checkpoint: Path | None = typer.Option(
         None,
         "--checkpoint",

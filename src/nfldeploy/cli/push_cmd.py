@@ -16,7 +16,9 @@ from nfldeploy.records.build import read_build_record, write_build_record
 
 
 def push(
-    image: str | None = typer.Argument(None, help="Image reference. Default: the last build of EXPORT_DIR."),
+    image: str | None = typer.Argument(
+        None, metavar="IMAGE", help="Image reference. Default: the last build of EXPORT_DIR."
+    ),
     registry: str | None = typer.Option(
         None, "--registry", help="host\\[:port]\\[/path] (default: the 'registry' setting)."
     ),

@@ -15,7 +15,9 @@ from nfldeploy.records.manifest import read_manifest
 
 
 def render(
-    export_dir: Path = typer.Argument(DEFAULT_OUT, help="Output of nfldeploy export (holds manifest.json)."),
+    export_dir: Path = typer.Argument(
+        DEFAULT_OUT, metavar="EXPORT_DIR", help="Output of nfldeploy export (holds manifest.json)."
+    ),
     out: Path = typer.Option(Path("outputs/deploy"), "--out", "-o", help="Where the files go."),
     image: str | None = typer.Option(
         None, "--image", help="Image reference. Default: the last build, under the registry."

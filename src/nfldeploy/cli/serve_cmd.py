@@ -14,7 +14,9 @@ from nfldeploy.extras import require
 
 
 def serve(
-    export_dir: Path = typer.Argument(DEFAULT_OUT, help="Output of nfldeploy export (holds manifest.json)."),
+    export_dir: Path = typer.Argument(
+        DEFAULT_OUT, metavar="EXPORT_DIR", help="Output of nfldeploy export (holds manifest.json)."
+    ),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (0.0.0.0 for every interface)."),
     port: int | None = typer.Option(None, "--port", help="Port (default: $PORT, else 8080)."),
     workers: int = typer.Option(1, "--workers", min=1, help="Worker processes, each with its own model."),

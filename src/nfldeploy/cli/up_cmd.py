@@ -14,7 +14,7 @@ from nfldeploy.smoke.checks import CheckResult
 
 def up(
     config_path: Path | None = typer.Argument(
-        None, help="Training config JSON. Default: the shipped example."
+        None, metavar="CONFIG", help="Training config JSON. Default: the shipped example."
     ),
     port: int = typer.Option(8080, "--port", help="Local port of the service."),
     settings_file: Path | None = SETTINGS_OPTION,
