@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
 import traceback
 from typing import Any
@@ -117,6 +118,19 @@ app.command("bench")(bench_cmd.bench)
 app.command("logs")(logs_cmd.logs)
 app.command("checklist")(checklist_cmd.checklist)
 app.command("report")(report_cmd.report)
+
+
+def _paragraphs(doc: str) -> str:
+    """A docstring as --help shows it best: each paragraph one line (the terminal wraps it), blank lines kept.
+    Typer rewraps only the first paragraph and keeps the others' line breaks, which made them ragged."""
+    text = inspect.cleandoc(doc)
+    return "\n\n".join(" ".join(part.split("\n")) for part in text.split("\n\n"))
+
+
+for _group in (app, config_cmd.app):
+    for _info in _group.registered_commands:
+        if _info.help is None and _info.callback is not None and _info.callback.__doc__:
+            _info.help = _paragraphs(_info.callback.__doc__)
 
 
 def _print_version(value: bool) -> None:
