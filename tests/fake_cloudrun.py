@@ -350,8 +350,12 @@ class FakeCloudRun:
                     target = urlsplit(fake.revisions[self._pick()].url)
                     body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                     headers = {
-                        k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")
+                        k: v
+                        for k, v in self.headers.items()
+                        if k.lower() not in ("host", "connection", "x-forwarded-for")
                     }
+                    # as Cloud Run's front end: X-Forwarded-For is the caller's address, whatever it sent
+                    headers["X-Forwarded-For"] = self.client_address[0]
                     upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
                     try:
                         upstream.request(self.command, self.path, body=body or None, headers=headers)

@@ -235,3 +235,24 @@ def test_a_change_made_since_the_read_is_refused_not_overwritten(
     with pytest.raises(DeployError, match=r"ABORTED|concurrent policy changes"):
         target.api.set_public(True)
     assert fake.policies[target.full_name]["bindings"][0]["role"] == "roles/run.admin"
+
+
+def test_each_caller_gets_its_own_rate_limit_bucket(fake: FakeCloudRun, pushed_image: str) -> None:
+    """Cloud Run's front end writes the caller's address into X-Forwarded-For (the fake does as it does, and
+    overwrites whatever a client sent); the rendered NFLSERVE_TRUSTED_PROXIES makes the server believe it, so
+    one caller's 429 does not throttle another (it did: every request came from the front end's address)."""
+    service = f"rl-{uuid.uuid4().hex[:6]}"
+    target = _target(fake, service)
+    deployed = target.apply(
+        target.plan(_settings(service, rate_limit_rps=0.01, rate_limit_burst=2), pushed_image)
+    )
+
+    def calls(address: str, spoofed: str | None = None) -> list[int]:
+        transport = httpx.HTTPTransport(local_address=address)
+        headers = {"X-Forwarded-For": spoofed} if spoofed else {}
+        with httpx.Client(transport=transport, timeout=30) as client:
+            return [client.get(deployed.url + "/version", headers=headers).status_code for _ in range(3)]
+
+    assert calls("127.0.0.2") == [200, 200, 429]
+    assert calls("127.0.0.3") == [200, 200, 429]  # another caller, its own bucket
+    assert calls("127.0.0.2", spoofed="198.51.100.1") == [429, 429, 429]  # a forged header buys nothing

@@ -54,6 +54,12 @@ def lineage_labels(manifest: Manifest | None) -> dict[str, str]:
     return labels
 
 
+#: Only Cloud Run's front end reaches a revision's container, and it replaces X-Forwarded-For with the
+#: caller's address (a client cannot add to it), so the header is believed from any peer: each caller gets its
+#: own rate-limit bucket. Without this every request came from the front end's address, one bucket for all.
+CLOUD_RUN_ENV = {"NFLSERVE_TRUSTED_PROXIES": "0.0.0.0/0,::/0"}
+
+
 def service_view(
     settings: DeploySettings, image: str, project: str, manifest: Manifest | None
 ) -> dict[str, Any]:
@@ -69,7 +75,7 @@ def service_view(
     return {
         "image": image,
         "port": settings.port,
-        "env": sorted(settings.service_env().items()),
+        "env": sorted({**settings.service_env(), **CLOUD_RUN_ENV}.items()),
         "secret": secret,
         "cpu": f"{settings.cpu:g}",
         "memory": settings.memory,
