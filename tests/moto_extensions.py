@@ -2,6 +2,10 @@
 botocore's service model has them), so the real clients talk to it unchanged.
 
 - API Gateway v2 ``UpdateStage`` (PATCH /v2/apis/{apiId}/stages/{stageName}): moto 5 answers it with a 500.
+- API Gateway v2 ``GetApis`` pages its answer (``maxResults``, ``nextToken``: "The next page of elements from
+  this collection", https://docs.aws.amazon.com/apigatewayv2/latest/api-reference/apis.html); moto returns
+  every API at once, which hides a client that reads only the first page. Pages here hold ``PAGE_SIZE``
+  items unless ``maxResults`` asks for fewer (AWS does not document its default size; any size shows it).
 - Lambda ``AddPermission``'s ``FunctionUrlAuthType`` and ``InvokedViaFunctionUrl``: moto stores them as
   top-level keys of the statement; AWS stores them as conditions (``lambda:FunctionUrlAuthType``,
   ``lambda:InvokedViaFunctionUrl``; https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html), which is
@@ -39,6 +43,19 @@ def _update_stage(self: Any) -> tuple[int, dict[str, str], str]:
     return 200, {}, json.dumps(stage.to_json())
 
 
+PAGE_SIZE = 3
+
+
+def _get_apis(self: Any) -> tuple[int, dict[str, str], str]:
+    apis = [api.to_json() for api in self.apigatewayv2_backend.get_apis()]
+    size = min(int(self._get_param("maxResults") or PAGE_SIZE), PAGE_SIZE)
+    start = int(self._get_param("nextToken") or 0)
+    page: dict[str, Any] = {"items": apis[start : start + size]}
+    if start + size < len(apis):
+        page["nextToken"] = str(start + size)
+    return 200, {}, json.dumps(page)
+
+
 #: AddPermission parameters AWS turns into a condition of the statement: (operator, condition key).
 URL_CONDITIONS = {
     "FunctionUrlAuthType": ("StringEquals", "lambda:FunctionUrlAuthType"),
@@ -68,5 +85,7 @@ def install() -> None:
 
     if not hasattr(ApiGatewayV2Response, "update_stage"):
         ApiGatewayV2Response.update_stage = _update_stage  # type: ignore[attr-defined]
+    if getattr(ApiGatewayV2Response.get_apis, "__name__", "") != "_get_apis":
+        ApiGatewayV2Response.get_apis = _get_apis  # type: ignore[method-assign]
     if not getattr(Policy.decode_policy, "nfldeploy_patched", False):
         Policy.decode_policy = _with_url_conditions(Policy.decode_policy)  # type: ignore[method-assign]

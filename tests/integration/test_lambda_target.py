@@ -277,14 +277,18 @@ def test_behind_an_api_gateway_http_api(
         rate_limit_rps=25,
         rate_limit_burst=50,
     )
+    # a busy account: other HTTP APIs come first, so this service's API lands past the first page of GetApis
+    for other in range(4):
+        aws.apigateway.create_api(Name=f"other-{name}-{other}", ProtocolType="HTTP")
     plan = target.plan(settings, lambda_image)
     kinds = [a.kind for a in plan.actions]
     assert kinds[-1] == "api_gateway" and "function_url" not in kinds
     first = target.apply(plan)
 
-    (api,) = [
-        a for a in aws.apigateway.get_apis()["Items"] if a.get("Tags", {}).get("nfldeploy-service") == name
-    ]
+    every = [a for page in aws.apigateway.get_paginator("get_apis").paginate() for a in page["Items"]]
+    assert "NextToken" in aws.apigateway.get_apis()  # the stand-in pages, as AWS does
+    (api,) = [a for a in every if a.get("Tags", {}).get("nfldeploy-service") == name]
+    assert api not in aws.apigateway.get_apis()["Items"]  # not on the first page
     assert first.url == api["ApiEndpoint"] and api["ProtocolType"] == "HTTP"
     (integration,) = aws.apigateway.get_integrations(ApiId=api["ApiId"])["Items"]
     assert integration["IntegrationType"] == "AWS_PROXY" and integration["PayloadFormatVersion"] == "2.0"

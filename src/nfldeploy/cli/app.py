@@ -55,7 +55,6 @@ class _ErrorHandlingGroup(TyperGroup):
             report_internal_error(exc)
             raise typer.Exit(EXIT_INTERNAL) from None
 
-
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         """The command, its flags shown without a type in --help (typer shows ``<bool>`` for them)."""
         command = super().get_command(ctx, cmd_name)

@@ -87,8 +87,11 @@ class LambdaEndpoints:
         """The HTTP API nfldeploy made for this function (found by its tag)."""
         if self.aws.apigateway is None:
             raise ConfigError("no API Gateway client was given to the Lambda target")
-        listed = self.calls.call("listing the HTTP APIs", self.aws.apigateway.get_apis)
-        for api in listed.get("Items", []):
+        pages = self.aws.apigateway.get_paginator("get_apis").paginate()
+        listed = self.calls.call(
+            "listing the HTTP APIs", lambda: [api for page in pages for api in page["Items"]]
+        )
+        for api in listed:  # every page: on a busy account this service's API is not on the first
             if api.get("Tags", {}).get(API_TAG) == self.function:
                 return dict(api)
         return None
