@@ -7,6 +7,7 @@ writes a credential."""
 from __future__ import annotations
 
 import base64
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +18,25 @@ from nfldeploy.errors import ConfigError, DeployError, PushError
 #: Seconds between attempts while a new execution role propagates (IAM is eventually consistent: Lambda
 #: refuses a role it cannot assume yet for several seconds after create_role).
 ROLE_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 10.0, 10.0, 10.0)
+
+
+#: An ARN in any AWS partition (aws, aws-cn, aws-us-gov, ...): arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE.
+ARN = re.compile(r"^arn:(?P<partition>aws[a-z-]*):(?P<service>[a-z0-9-]+):")
+
+
+def partition_of(arn: str) -> str:
+    """The partition an ARN lives in (``aws-cn`` for China, ``aws-us-gov`` for GovCloud): ARNs nfldeploy
+    writes (managed policies, API sources) must use the caller's, or AWS refuses them."""
+    found = ARN.match(arn)
+    if found is None:
+        raise ConfigError(f"{arn!r} is not an AWS ARN")
+    return found.group("partition")
+
+
+def is_arn_of(arn: str, service: str) -> bool:
+    """Whether ``arn`` names a resource of ``service`` (e.g. secretsmanager), in any partition."""
+    found = ARN.match(arn)
+    return found is not None and found.group("service") == service
 
 
 def credential_source() -> str | None:

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from nfldeploy.cloud.aws import AwsCalls, AwsClients
+from nfldeploy.cloud.aws import AwsCalls, AwsClients, is_arn_of
 from nfldeploy.errors import ConfigError, DeployError, NfldeployError
 from nfldeploy.render.limits import check_lambda
 from nfldeploy.service_logs import LogEntry, LogQuery, admitted, parse_line, poll, select
@@ -183,7 +183,7 @@ class LambdaTarget:
         env = settings.service_env()
         if settings.auth:
             arn = settings.api_keys_secret or ""
-            if not arn.startswith("arn:aws:secretsmanager:"):
+            if not is_arn_of(arn, "secretsmanager"):
                 raise ConfigError(
                     "auth on Lambda needs api_keys_secret set to a Secrets Manager secret ARN",
                     hint="e.g. arn:aws:secretsmanager:us-east-1:123456789012:secret:nfl-api-keys",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nfldeploy.cloud.aws import AwsCalls, AwsClients
+from nfldeploy.cloud.aws import AwsCalls, AwsClients, partition_of
 from nfldeploy.errors import ConfigError
 from nfldeploy.settings import DeploySettings
 
@@ -213,7 +213,7 @@ class LambdaEndpoints:
             AutoDeploy=True,
             DefaultRouteSettings=routes,
         )
-        account = alias_arn.split(":")[4]
+        partition, account = partition_of(alias_arn), alias_arn.split(":")[4]
         self.calls.get(
             "letting the API invoke the function",
             self.aws.lambda_.add_permission,
@@ -223,7 +223,7 @@ class LambdaEndpoints:
             StatementId=API_STATEMENT,
             Action="lambda:InvokeFunction",
             Principal="apigateway.amazonaws.com",
-            SourceArn=f"arn:aws:execute-api:{self.region}:{account}:{api['ApiId']}/*",
+            SourceArn=f"arn:{partition}:execute-api:{self.region}:{account}:{api['ApiId']}/*",
         )
 
     def endpoint_url(self) -> str | None:

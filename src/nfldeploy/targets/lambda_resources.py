@@ -7,11 +7,12 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from nfldeploy.cloud.aws import AwsCalls, AwsClients
+from nfldeploy.cloud.aws import AwsCalls, AwsClients, partition_of
 from nfldeploy.settings import DeploySettings
 
 SECRET_ENV = "NFLSERVE_API_KEYS_SECRET_ARN"
-BASIC_EXECUTION = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+#: The AWS managed policy for the function's logs, in the role's partition (aws, aws-cn, aws-us-gov).
+BASIC_EXECUTION = "arn:{partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 TRUST = {
     "Version": "2012-10-17",
     "Statement": [
@@ -128,7 +129,7 @@ class LambdaResources:
                 "attaching the logs policy",
                 self.aws.iam.attach_role_policy,
                 RoleName=name,
-                PolicyArn=BASIC_EXECUTION,
+                PolicyArn=BASIC_EXECUTION.format(partition=partition_of(found["Role"]["Arn"])),
             )
         if secret:
             document = {

@@ -1,0 +1,50 @@
+"""ARNs nfldeploy writes follow the caller's partition: AWS China (aws-cn) and GovCloud (aws-us-gov) refuse
+``arn:aws:...`` (moto's server too: the managed policy ``arn:aws:iam::aws:policy/...`` does not exist in
+aws-cn). Against moto's server, without Docker."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from nfldeploy.cloud.aws import AwsCalls, aws_clients, is_arn_of, partition_of
+from nfldeploy.targets.lambda_endpoints import LambdaEndpoints
+from nfldeploy.targets.lambda_resources import LambdaResources
+
+
+def test_partition_of_and_is_arn_of() -> None:
+    assert partition_of("arn:aws-cn:lambda:cn-north-1:123456789012:function:f") == "aws-cn"
+    assert partition_of("arn:aws-us-gov:iam::123456789012:role/r") == "aws-us-gov"
+    assert partition_of("arn:aws:sts::123456789012:user/u") == "aws"
+    assert is_arn_of("arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:k-Ab12Cd", "secretsmanager")
+    assert not is_arn_of("projects/p/secrets/k", "secretsmanager")
+    assert not is_arn_of("arn:aws:s3:::bucket", "secretsmanager")
+
+
+@pytest.mark.parametrize(("region", "partition"), [("cn-north-1", "aws-cn"), ("us-gov-west-1", "aws-us-gov")])
+def test_the_role_and_the_api_permission_use_the_callers_partition(
+    aws_env: str, monkeypatch: pytest.MonkeyPatch, region: str, partition: str
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", aws_env)
+    aws = aws_clients(region)
+    name = f"fn-{uuid.uuid4().hex[:6]}"
+    calls = AwsCalls(name, sleep=lambda _: None)
+    role_arn = LambdaResources(aws, calls, name, lambda image: image).ensure_role(f"{name}-role", None)
+    assert partition_of(role_arn) == partition
+    attached = aws.iam.list_attached_role_policies(RoleName=f"{name}-role")["AttachedPolicies"]
+    assert [p["PolicyArn"] for p in attached] == [
+        f"arn:{partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+    ]
+
+    image = f"123456789012.dkr.ecr.{region}.amazonaws.com/nfl:v1"
+    aws.lambda_.create_function(
+        FunctionName=name, Role=role_arn, PackageType="Image", Code={"ImageUri": image}
+    )
+    version = aws.lambda_.publish_version(FunctionName=name)["Version"]
+    aws.lambda_.create_alias(FunctionName=name, Name="live", FunctionVersion=version)
+    LambdaEndpoints(aws, calls, name, region, "api_gateway").ensure_api({"rate": 10, "burst": 20})
+    policy = json.loads(aws.lambda_.get_policy(FunctionName=name, Qualifier="live")["Policy"])
+    (grant,) = [s for s in policy["Statement"] if s["Sid"] == "nfldeploy-api-gateway"]
+    assert f"arn:{partition}:execute-api:{region}:" in json.dumps(grant["Condition"])
