@@ -153,3 +153,55 @@ def test_logs_without_a_kube_context_say_so(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "empty-kubeconfig"))
     result = runner.invoke(app, ["logs", "--target", "kubernetes"])
     assert result.exit_code == 4 and "no kube context" in result.stderr
+
+
+def test_lambda_logs_read_the_newest_window_first_and_follow_from_now() -> None:
+    """CloudWatch answers oldest first: --limit N is served from the last minutes when they hold N lines (a
+    busy day is not paged through), and --follow starts at now (it printed the whole window first)."""
+    from datetime import UTC, datetime, timedelta
+
+    from nfldeploy.cloud.aws import AwsClients
+    from nfldeploy.service_logs import LogQuery
+    from nfldeploy.targets.aws_lambda import LambdaTarget
+
+    now = datetime.now(UTC)
+    ms = lambda when: int(when.timestamp() * 1000)  # noqa: E731
+    events = [  # a busy day: many old lines, a few recent ones
+        {
+            "timestamp": ms(now - timedelta(hours=5, seconds=i)),
+            "message": f"old {i}",
+            "logStreamName": "s/[1]a",
+        }
+        for i in range(300)
+    ] + [
+        {
+            "timestamp": ms(now - timedelta(minutes=1, seconds=i)),
+            "message": f"new {i}",
+            "logStreamName": "s/[2]b",
+        }
+        for i in range(3)
+    ]
+    starts: list[int] = []
+
+    class Logs:
+        def filter_log_events(self, **kwargs: Any) -> dict[str, Any]:
+            starts.append(kwargs["startTime"])
+            return {
+                "events": sorted(
+                    (e for e in events if e["timestamp"] >= kwargs["startTime"]), key=lambda e: e["timestamp"]
+                )
+            }
+
+    target = LambdaTarget(AwsClients(None, None, None, None, Logs()), "fn", "us-east-1")
+    since = now - timedelta(hours=24)
+    recent = list(target.logs(LogQuery(since=since, limit=2)))
+    assert [e.message for e in recent] == ["new 1", "new 0"] and len(starts) == 1
+    assert starts[0] >= ms(now - timedelta(minutes=11))  # only the last ten minutes were read
+    starts.clear()
+    wide = list(target.logs(LogQuery(since=since, limit=5)))
+    assert len(wide) == 5 and wide[0].message.startswith("old") and starts[-1] <= ms(now - timedelta(hours=2))
+
+    live = {"timestamp": ms(now + timedelta(seconds=30)), "message": "live", "logStreamName": "s/[2]b"}
+    events.append(live)
+    followed = target.logs(LogQuery(since=since, follow=True))
+    assert next(iter(followed)).message == "live"  # the day's lines are not replayed first

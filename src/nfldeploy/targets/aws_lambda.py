@@ -15,7 +15,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from nfldeploy.cloud.aws import AwsCalls, AwsClients, is_arn_of
@@ -34,6 +34,8 @@ from nfldeploy.targets.lambda_endpoints import (
 from nfldeploy.targets.lambda_resources import SECRET_ENV, LambdaResources
 from nfldeploy.targets.traffic import alias_weights
 
+#: Windows ending now in which ``logs`` looks for the last ``limit`` lines, narrowest first.
+LOG_WINDOWS = (timedelta(minutes=10), timedelta(hours=2), timedelta(hours=24))
 CANARY_ALIAS = "canary"  # the new version alone, with its own function URL, checked before it gets traffic
 SPEC_PREFIX = "nfldeploy spec "
 
@@ -563,11 +565,20 @@ class LambdaTarget:
     # -- logs ------------------------------------------------------------------------------------------
     def logs(self, query: LogQuery) -> Iterator[LogEntry]:
         """The function's CloudWatch Logs group; each stream's ``[VERSION]`` names the version that wrote it.
-        ``follow`` polls every 2 s for newer events."""
-        start = int(query.since.timestamp() * 1000) if query.since else None
-        if not query.follow:
-            return iter(select(self._log_events(start, query), query))
-        return admitted(self._follow(start, query), query)
+        CloudWatch answers oldest first, so the last ``limit`` lines are looked for in the newest minutes
+        first, then wider windows up to ``since``: a busy function's day is not read for 100 lines.
+        ``follow`` starts from now and polls every 2 s for newer events."""
+        if query.follow:
+            return admitted(self._follow(query), query)
+        now = datetime.now(UTC)
+        since = query.since or now - LOG_WINDOWS[-1]
+        found: list[LogEntry] = []
+        for window in (*LOG_WINDOWS, None):  # None: all of it, back to since
+            start = since if window is None else max(since, now - window)
+            found = select(self._log_events(int(start.timestamp() * 1000), query), query)
+            if start <= since or (query.limit > 0 and len(found) >= query.limit):
+                break
+        return iter(found)
 
     def _log_events(self, start: int | None, query: LogQuery) -> list[LogEntry]:
         if self.aws.logs is None:
@@ -589,11 +600,11 @@ class LambdaTarget:
                 return entries
             kwargs["nextToken"] = page["nextToken"]
 
-    def _follow(self, start: int | None, query: LogQuery) -> Iterator[LogEntry]:
+    def _follow(self, query: LogQuery) -> Iterator[LogEntry]:
         def fetch(since: datetime | None) -> list[LogEntry]:
-            return self._log_events(int(since.timestamp() * 1000) if since else start, query)
+            return self._log_events(int(since.timestamp() * 1000), query) if since else []
 
-        return poll(fetch, None)
+        return poll(fetch, datetime.now(UTC))  # like tail -f: what arrives from now on
 
     def _entry(self, event: dict[str, Any]) -> LogEntry:
         """A CloudWatch event; its stream (``YYYY/MM/DD/[VERSION]id``) names the version."""
