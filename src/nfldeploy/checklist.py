@@ -265,11 +265,16 @@ def _load_testing(inputs: Inputs, _: Manifest | None, __: dict[str, SmokeRun]) -
             "nfldeploy bench --url URL",
         )
     top = max(run.levels, key=lambda level: level.concurrency)
-    errors = sum(top.errors.values())
+    errors = sum(sum(level.errors.values()) for level in run.levels)
+    budget = inputs.settings.settings.smoke_p95_budget_ms
     evidence = (
-        f"bench at c{top.concurrency}: p95 {top.p95_ms:.0f} ms, {top.throughput_rps:.0f} req/s, "
-        f"{errors} errors ({run.url}, {run.at})"
+        f"bench at c{top.concurrency}: p95 {top.p95_ms:.0f} ms (budget {budget:g}), "
+        f"{top.throughput_rps:.0f} req/s, {errors} errors ({run.url}, {run.at})"
     )
+    if errors or top.p95_ms > budget:  # a bench that went badly is no evidence of readiness
+        why = f"{errors} errors" if errors else f"p95 {top.p95_ms:.0f} ms over the {budget:g} ms budget"
+        fix = "fix the errors or the capacity, then nfldeploy bench again (smoke_p95_budget_ms is the budget)"
+        return False, f"{evidence}: {why}", _reports(inputs, "bench"), fix
     return True, evidence, _reports(inputs, "bench"), ""
 
 

@@ -93,7 +93,9 @@ def test_recorded_evidence_fills_the_checklist(export: Path) -> None:
     missing = {key for key, item in items.items() if item["state"] == "missing"}
     assert missing == {"rollback_plan"}, items  # no target given
     assert code == 3 and "Rollback plan" in stderr
-    assert "bench at c16: p95 91 ms, 229 req/s, 0 errors" in str(items["load_testing"]["evidence"])
+    assert "bench at c16: p95 91 ms (budget 250), 229 req/s, 0 errors" in str(
+        items["load_testing"]["evidence"]
+    )
     assert "no token -> 401" in str(items["authentication"]["evidence"])
     assert "30 JSON access lines" in str(items["logging"]["evidence"])
     assert str(items["image_built"]["evidence"]).startswith("nfldeploy/nfl-trajectory:e814d187027c-onnx")
@@ -164,3 +166,30 @@ def test_the_rollback_plan_comes_from_the_targets_status(
     inputs = Inputs(export, load_settings(), "local", status, "no AWS credentials")
     (item,) = [i for i in build_checklist(inputs) if i.key == "rollback_plan"]
     assert item.ok is ok and evidence in item.evidence
+
+
+@pytest.mark.parametrize(
+    ("errors", "p95_ms", "why"),
+    [({"503": 4}, 91.0, "4 errors"), ({}, 400.0, "p95 400 ms over the 250 ms budget")],
+)
+def test_a_bench_that_went_badly_is_no_load_testing_evidence(
+    export: Path, errors: dict[str, int], p95_ms: float, why: str
+) -> None:
+    _collect_evidence(export)
+    level = BenchLevel(
+        concurrency=16,
+        requests=2290,
+        throughput_rps=229.0,
+        p50_ms=67.0,
+        p95_ms=p95_ms,
+        p99_ms=max(p95_ms, 100.0),
+        errors=errors,
+    )
+    write_run(
+        export, "bench", BenchRun(at="2026-11-28T10:05:00+00:00", url="http://127.0.0.1:8080", levels=[level])
+    )
+    code, items, _ = _checklist(export)
+    assert code == 3 and items["load_testing"]["state"] == "missing"
+    assert why in str(items["load_testing"]["evidence"]) and "bench again" in str(
+        items["load_testing"]["fix"]
+    )
