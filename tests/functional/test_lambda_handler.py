@@ -96,6 +96,16 @@ def test_predict_through_the_handler(handler_module: ModuleType, kind: str) -> N
     body = json.loads(response["body"])
     assert len(body["predictions"][0]["predicted_positions"]) == 10
     assert response["headers"]["x-request-id"]
+    assert "modes" not in body["predictions"][0] and len(body["predictions"][0]["mode_probabilities"]) == 3
+    every = handler_module.handler(
+        _event(kind, "POST", "/predict", {**GUIDE_REQUEST, "modes": 3}, AUTH), CONTEXT
+    )
+    modes = json.loads(every["body"])["predictions"][0]["modes"]  # the k most likely, without batching
+    assert [m["mode"] for m in modes] != [] and len(modes) == 3 and len(modes[0]["sigma_x"]) == 10
+    too_many = handler_module.handler(
+        _event(kind, "POST", "/predict", {**GUIDE_REQUEST, "modes": 4}, AUTH), CONTEXT
+    )
+    assert too_many["statusCode"] == 422
 
 
 @pytest.mark.parametrize("kind", ["apigw", "function_url"])
