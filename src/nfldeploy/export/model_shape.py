@@ -10,9 +10,7 @@ from typing import Any
 from nfldeploy.config import TrainingRunConfig
 from nfldeploy.errors import ExportError
 from nfldeploy.model.contracts import DEFAULT_OUTPUTS, REFERENCE, Contract, Shape, get_contract
-
-#: The extra input of a model that decodes only the modes asked for: their ranks [k] (0 = most likely).
-MODE_RANKS = "mode_ranks"
+from nfldeploy.model.modes import MODE_RANKS
 
 #: Config keys compared with the weights' sizes: (config key, spec attribute).
 _COMPARED = (

@@ -23,12 +23,12 @@ from nfldeploy.export.runtimes import (
     onnx_runner,
     single_threaded_torch,
     torchscript_runner,
-    with_ranks,
 )
 from nfldeploy.model import build_model, detect_architecture
 from nfldeploy.model.features import HISTORY_LEN, MAX_PLAYERS
 from nfldeploy.model.graph_features import CONTRACT as GRAPH_CONTRACT
 from nfldeploy.model.graph_features import HISTORY_FRAMES
+from nfldeploy.model.modes import with_ranks
 from nfldeploy.records.golden import write_golden
 from nfldeploy.records.manifest import Manifest, sha256_file, write_manifest
 from nfldeploy.staging import staged_directory

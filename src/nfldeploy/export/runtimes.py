@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from nfldeploy.model.modes import in_id_order
+from nfldeploy.model.modes import in_id_order, with_ranks
 
 Outputs = dict[str, npt.NDArray[Any]]
 Runner = Callable[[dict[str, Any]], Outputs]
@@ -77,11 +77,6 @@ def torchscript_runner(path: Path, input_names: Sequence[str], output_names: Seq
 def as_float(outputs: Outputs, name: str) -> npt.NDArray[np.float32]:
     """One output as float32."""
     return np.asarray(outputs[name], np.float32)
-
-
-def with_ranks(inputs: dict[str, Any], k: int) -> dict[str, Any]:
-    """``inputs`` asking a mode-selecting model for its ``k`` most likely modes."""
-    return {**inputs, "mode_ranks": np.arange(k, dtype=np.int64)}
 
 
 def in_mode_order(run: Runner, modes: int) -> Runner:

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from nfldeploy.errors import ConfigError
+from nfldeploy.model.modes import MODE_RANKS
 
 NUM_ROLES = 5
 NUM_SIDES = 3
@@ -429,8 +430,6 @@ class NFLGraphTransformer(nn.Module):
     """
 
     feature_contract = "nfl-graph-v1"
-    #: The extra input of a probabilistic model: the ranks of the modes to decode (0 = most likely).
-    MODE_RANKS = "mode_ranks"
     #: Linear layers whose weight the forward slices: dynamic INT8 quantization (TorchScript) leaves them.
     int8_exclude = ("encoder.social_pooling.interaction_mlp.0",)
 
@@ -467,7 +466,7 @@ class NFLGraphTransformer(nn.Module):
     @property
     def extra_inputs(self) -> tuple[str, ...]:
         """Inputs after the feature contract's: ``mode_ranks`` [k] for a probabilistic model."""
-        return (self.MODE_RANKS,) if self.spec.probabilistic else ()
+        return (MODE_RANKS,) if self.spec.probabilistic else ()
 
     @property
     def full_output_names(self) -> tuple[str, ...]:

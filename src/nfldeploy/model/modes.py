@@ -12,9 +12,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+#: The exported graph's input naming the ranks of the modes to decode (0 = most likely), [k] int64.
+MODE_RANKS = "mode_ranks"
 #: Outputs whose third axis is the modes (reordered with them).
 PER_MODE = ("trajectories", "mode_probs", "uncertainty")
 Outputs = dict[str, npt.NDArray[Any]]
+
+
+def with_ranks(inputs: dict[str, Any], k: int) -> dict[str, Any]:
+    """``inputs`` asking a mode-selecting model for its ``k`` most likely modes."""
+    return {**inputs, MODE_RANKS: np.arange(k, dtype=np.int64)}
 
 
 def _along_modes(values: npt.NDArray[Any], index: npt.NDArray[np.int64]) -> npt.NDArray[Any]:

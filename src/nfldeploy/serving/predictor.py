@@ -13,11 +13,10 @@ import orjson
 
 from nfldeploy.model.contracts import get_contract, zone_probability
 from nfldeploy.model.features import Play, PlayerState, constant_velocity, to_field_positions
-from nfldeploy.model.modes import ranked
+from nfldeploy.model.modes import MODE_RANKS, ranked, with_ranks
 from nfldeploy.serving.backends import LoadedModel
 from nfldeploy.serving.schemas import PredictRequest
 
-MODE_RANKS = "mode_ranks"  # the exported graph's input naming the ranks of the modes to decode
 #: Deterministic models: confidence = exp(-d / CONFIDENCE_SCALE_YD), d = yards between the model's final
 #: position and the constant-velocity extrapolation's (1 when the model expects the player to carry on).
 CONFIDENCE_SCALE_YD = 5.0
@@ -65,8 +64,7 @@ class Predictor:
         k = max(1, min(max(wanted), self.modes))
         inputs = self.contract.encode(plays, self.feature_set)
         if self.selects_modes:
-            inputs[MODE_RANKS] = np.arange(k, dtype=np.int64)
-            outputs = self.model.backend.run(inputs)
+            outputs = self.model.backend.run(with_ranks(inputs, k))
         else:
             outputs = ranked(self.model.backend.run(inputs), k)
         positions = to_field_positions(outputs["trajectories"], plays)

@@ -160,7 +160,7 @@ def _every_mode(ctx: SmokeContext) -> bool:
     """Whether to also ask for every mode (``modes: K``): models with several modes exported by an nfldeploy
     whose server takes the field (its export decodes only the modes asked for)."""
     inputs = {item.name for item in ctx.manifest.signature.inputs}
-    return ctx.manifest.model.modes > 1 and "mode_ranks" in inputs
+    return ctx.manifest.model.modes > 1 and "mode_ranks" in inputs  # model.modes.MODE_RANKS (needs numpy)
 
 
 def _modes_gap(body: dict[str, Any], expected: list[list[list[list[float]]]]) -> float:
