@@ -23,6 +23,11 @@ RENAMED: dict[str, str | None] = {"architecture": "lambda_architecture", "runtim
 SETTINGS_FILE = "nfldeploy.toml"
 
 
+def env_name(setting: str) -> str:
+    """The environment variable of a setting: NFLDEPLOY_<NAME>, without the prefix twice."""
+    return ENV_PREFIX + setting.upper().removeprefix(ENV_PREFIX)
+
+
 class DeploySettings(BaseModel):
     """Where and how the service runs. Secrets never live here, only references to them."""
 
@@ -183,17 +188,15 @@ def load_settings(
     values: dict[str, Any] = {}
     sources: dict[str, str] = {name: "default" for name in fields}
     for name in fields:
-        env_name = ENV_PREFIX + name.upper()
+        variable = env_name(name)
         if flags and flags.get(name) is not None:
             values[name], sources[name] = flags[name], "flag"
-        elif env_name in environ:
-            values[name], sources[name] = environ[env_name], f"env:{env_name}"
-        elif old := next(
-            (o for o, new in RENAMED.items() if new == name and ENV_PREFIX + o.upper() in environ), None
-        ):
-            old_env = ENV_PREFIX + old.upper()
+        elif variable in environ:
+            values[name], sources[name] = environ[variable], f"env:{variable}"
+        elif old := next((o for o, new in RENAMED.items() if new == name and env_name(o) in environ), None):
+            old_env = env_name(old)
             values[name], sources[name] = environ[old_env], f"env:{old_env}"
-            warnings.append(f"{old_env} is deprecated: use {env_name}")
+            warnings.append(f"{old_env} is deprecated: use {variable}")
         elif name in file_values:
             values[name], sources[name] = file_values[name], f"file:{file_path}"
     try:

@@ -41,7 +41,7 @@ class UpResult:
 
 def default_config() -> Path:
     """The shipped example's config (from the source checkout)."""
-    from nfldeploy.image.context import project_root
+    from nfldeploy.image.own_wheel import project_root
 
     for base in (Path.cwd(), project_root()):
         if base is not None and (base / EXAMPLE_CONFIG).is_file():
@@ -116,7 +116,11 @@ def _in_container(
 
     on_step("building the image")
     built = build(
-        out, ImageSpec(base_image=settings.base_image), settings.repository, client=client, on_step=on_step
+        out,
+        ImageSpec(base_image=settings.base_image, wheel=settings.nfldeploy_wheel),
+        settings.repository,
+        client=client,
+        on_step=on_step,
     )
     target = LocalTarget(client, settings.service_name, port)
     plan = target.plan(settings, built.tag)

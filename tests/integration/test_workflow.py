@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from fake_cloudrun import FakeCloudRun
 from nfldeploy.cli.app import app
-from nfldeploy.image.context import project_wheel
+from nfldeploy.image.own_wheel import project_wheel
 from services import TEST_REPOSITORY, Registry, base_image
 from workflow_runner import LocalRunner
 

@@ -31,6 +31,13 @@ def test_precedence_flag_over_env_over_file(tmp_path: Path) -> None:
     assert settings.timeout == 300 and sources["timeout"] == "default"
 
 
+def test_a_setting_named_nfldeploy_is_not_prefixed_twice(tmp_path: Path) -> None:
+    (tmp_path / "nfldeploy.toml").write_text('nfldeploy_wheel = "file.whl"\n')
+    resolved = load_settings(cwd=tmp_path, environ={"NFLDEPLOY_WHEEL": "env.whl"})
+    assert resolved.settings.nfldeploy_wheel == "env.whl"
+    assert resolved.sources["nfldeploy_wheel"] == "env:NFLDEPLOY_WHEEL"
+
+
 def test_pyproject_tool_table(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(
         '[project]\nname = "x"\n\n[tool.nfldeploy]\nservice_name = "my-svc"\n'

@@ -46,7 +46,11 @@ def build(
         )
     settings = resolve_settings(settings_file, overrides).settings
     spec = ImageSpec(
-        kind=kind.value, runtime=runtime.value, base_image=settings.base_image, port=settings.port
+        kind=kind.value,
+        runtime=runtime.value,
+        base_image=settings.base_image,
+        port=settings.port,
+        wheel=settings.nfldeploy_wheel,
     )
     console = stderr()
     with console.status("building", spinner="dots") as status:

@@ -1,5 +1,5 @@
-"""Build contexts: a wheelhouse for the target platform (cached), nfldeploy's own wheel, the model, and the
-rendered Dockerfile. The image installs with ``pip --no-index``: no network during the build."""
+"""Build contexts: a wheelhouse for the target platform (cached), nfldeploy's own wheel (image.own_wheel), the
+model, and the rendered Dockerfile. The image installs with ``pip --no-index``: no network during the build."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from nfldeploy import __version__
 from nfldeploy.errors import BuildError, ConfigError
+from nfldeploy.image.own_wheel import git_commit, project_root, project_wheel
 from nfldeploy.records.manifest import MANIFEST_NAME, Manifest
 from nfldeploy.render.dockerfile import (
     ImageSpec,
@@ -119,53 +119,6 @@ def pinned_requirements(wheels: Path) -> list[str]:
     return pins
 
 
-def project_root() -> Path | None:
-    """The source checkout nfldeploy runs from, if any (where its pyproject.toml is)."""
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        if (parent / "pyproject.toml").is_file() and (parent / "src" / "nfldeploy").is_dir():
-            return parent
-    return None
-
-
-def project_wheel(dest: Path) -> Path:
-    """nfldeploy's own wheel: NFLDEPLOY_WHEEL if set, else built from the source checkout, else (installed
-    from a wheel) this version's wheel from the package index."""
-    given = os.environ.get("NFLDEPLOY_WHEEL")
-    dest.mkdir(parents=True, exist_ok=True)
-    if given:
-        wheel = Path(given)
-        if not wheel.is_file():
-            raise ConfigError(f"NFLDEPLOY_WHEEL points at a missing file: {given}")
-        return Path(shutil.copy2(wheel, dest / wheel.name))
-    root = project_root()
-    # installed from a wheel (not a checkout): the same version's wheel from the package index
-    source = str(root) if root is not None else f"nfldeploy=={__version__}"
-    pip = [sys.executable, "-m", "pip", "wheel", "--disable-pip-version-check", "--quiet", "--no-deps"]
-    result = subprocess.run(
-        [*pip, "--wheel-dir", str(dest), source], capture_output=True, text=True, check=False
-    )
-    wheels = sorted(dest.glob("nfldeploy-*.whl"))
-    if result.returncode != 0 or not wheels:
-        last = (result.stderr.strip().splitlines() or ["pip wrote no wheel"])[-1]
-        raise BuildError(
-            f"getting nfldeploy's wheel ({source}) failed: {last}",
-            hint="Set NFLDEPLOY_WHEEL to an nfldeploy wheel (the nfldeploy_wheel setting does it in the "
-            "rendered workflow).",
-        )
-    return wheels[-1]
-
-
-def git_commit(root: Path | None) -> str | None:
-    """The checkout's HEAD commit, when building from a git repository."""
-    if root is None or not (root / ".git").exists():
-        return None
-    result = subprocess.run(
-        ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, check=False
-    )
-    return result.stdout.strip() or None if result.returncode == 0 else None
-
-
 @dataclass(frozen=True)
 class BuildContext:
     """A ready build context."""
@@ -191,7 +144,7 @@ def assemble(
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)
     artifact = served_artifact(manifest, spec.runtime)
-    wheel = project_wheel(dest / "dist")
+    wheel = project_wheel(dest / "dist", spec.wheel, cache_root() / "own-wheel")
     wheels = wheelhouse(image_requirements(spec, wheel_requires(wheel)), platform)
     shutil.copytree(wheels, dest / "wheels", ignore=shutil.ignore_patterns(".complete"), copy_function=_link)
     (dest / "requirements.txt").write_text("\n".join(pinned_requirements(wheels)) + "\n")

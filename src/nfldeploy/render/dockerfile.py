@@ -24,6 +24,7 @@ class ImageSpec:
     runtime: Runtime = "onnx"
     base_image: str = "python:3.11-slim"
     port: int = 8080
+    wheel: str | None = None  # the nfldeploy wheel to install (the nfldeploy_wheel setting); None: our own
 
 
 def served_artifact(manifest: Manifest, runtime: Runtime) -> str:
