@@ -4,7 +4,17 @@ job's and step's env; ``${{ }}`` expressions and ``if:`` conditions evaluated (`
 ``always()``, ``steps.<id>.outcome``, ``inputs``, ``vars``, ``secrets``, ``env``). The ``uses:`` steps are
 replaced by their local equivalents: checkout copies the repository, setup-python puts a venv first on PATH,
 the artifact actions copy to and from a folder, and the cloud auth actions export the fakes' credentials.
-An action it does not know fails the run (nothing is silently skipped)."""
+An action it does not know fails the run (nothing is silently skipped).
+
+As strict as GitHub where the workflow depends on it:
+- ``permissions``: a job's own block replaces the workflow's, and what a block leaves out is ``none``; the
+  cloud auth actions fail without ``id-token: write``, since GitHub gives the job no OIDC token then
+  (https://docs.github.com/en/actions/writing-workflows/workflow-syntax-for-github-actions#permissions,
+  https://docs.github.com/en/actions/security-for-github-actions/security-hardening-your-deployments/about-security-hardening-with-openid-connect#adding-permissions-settings).
+- ``$GITHUB_OUTPUT`` -> ``steps.<id>.outputs`` -> the job's ``outputs`` -> ``needs.<job>.outputs``, and
+  ``needs`` holds only the job's direct needs.
+- upload-artifact stores the paths relative to their least common ancestor, and download-artifact extracts
+  into its ``path`` (default: the workspace) (https://github.com/actions/upload-artifact#upload-an-entire-directory)."""
 
 from __future__ import annotations
 
@@ -18,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+#: Actions that log in with the job's OIDC token.
+OIDC_ACTIONS = {"google-github-actions/auth", "aws-actions/configure-aws-credentials"}
 
 
 class Context(dict[str, Any]):
@@ -57,6 +69,8 @@ class JobResult:
     conclusion: str
     workspace: Path
     steps: list[StepResult] = field(default_factory=list)
+    permissions: dict[str, str] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)
 
     def step(self, name: str) -> StepResult:
         return next(s for s in self.steps if s.name == name)
@@ -75,9 +89,11 @@ class LocalRunner:
     inputs: dict[str, Any] = field(default_factory=dict)
     vars: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
+    workflow_permissions: Any = field(default=None, init=False)
 
     def run(self, workflow: dict[str, Any]) -> dict[str, JobResult]:
         """Every job, in ``needs`` order; a job whose needs did not all succeed is skipped."""
+        self.workflow_permissions = workflow.get("permissions", {})
         results: dict[str, JobResult] = {}
         jobs = dict(workflow["jobs"])
         while len(results) < len(jobs):
@@ -92,19 +108,32 @@ class LocalRunner:
                 if any(results[n].conclusion != "success" for n in _needs(job)):
                     results[name] = JobResult(name, "skipped", self.workdir)
                 else:
-                    results[name] = self._job(name, job, workflow.get("env") or {})
+                    needs = {
+                        n: {"result": results[n].conclusion, "outputs": results[n].outputs}
+                        for n in _needs(job)
+                    }
+                    results[name] = self._job(name, job, workflow.get("env") or {}, needs)
         return results
 
-    def _job(self, name: str, job: dict[str, Any], workflow_env: dict[str, Any]) -> JobResult:
+    def _job(
+        self, name: str, job: dict[str, Any], workflow_env: dict[str, Any], needs: dict[str, Any]
+    ) -> JobResult:
         workspace = self.workdir / "jobs" / name
         shutil.rmtree(workspace, ignore_errors=True)
         workspace.mkdir(parents=True)
         env = dict(self.base_env)
-        contexts: dict[str, Any] = {"inputs": self.inputs, "vars": self.vars, "secrets": self.secrets}
+        contexts: dict[str, Any] = {
+            "inputs": self.inputs,
+            "vars": self.vars,
+            "secrets": self.secrets,
+            "needs": needs,
+        }
         for key, value in {**workflow_env, **(job.get("env") or {})}.items():
             env[key] = substitute(str(value), {**contexts, "env": env})
-        result = JobResult(name, "success", workspace)
-        steps: dict[str, dict[str, str]] = {}
+        result = JobResult(
+            name, "success", workspace, permissions=_permissions(job, self.workflow_permissions)
+        )
+        steps: dict[str, dict[str, Any]] = {}
         for index, step in enumerate(job["steps"]):
             label = step.get("name") or step.get("uses") or f"step {index}"
             failed = result.conclusion == "failure"
@@ -124,12 +153,22 @@ class LocalRunner:
             step_env = dict(env)
             for key, value in (step.get("env") or {}).items():
                 step_env[key] = substitute(str(value), scope)
-            outcome, output = self._step(step, workspace, step_env, env, scope)
+            output_file = workspace.parent / f"{name}-{index}.output"
+            output_file.write_text("")
+            step_env["GITHUB_OUTPUT"] = str(output_file)
+            outcome, output = self._step(step, workspace, step_env, env, scope, result.permissions)
             result.steps.append(StepResult(label, outcome, output))
             if "id" in step:
-                steps[step["id"]] = {"outcome": outcome, "conclusion": outcome}
+                outputs = dict(
+                    line.split("=", 1) for line in output_file.read_text().splitlines() if "=" in line
+                )
+                steps[step["id"]] = {"outcome": outcome, "conclusion": outcome, "outputs": outputs}
             if outcome == "failure":
                 result.conclusion = "failure"
+        scope = {**contexts, "steps": steps}
+        result.outputs = {
+            key: substitute(str(value), scope) for key, value in (job.get("outputs") or {}).items()
+        }
         return result
 
     def _step(
@@ -139,6 +178,7 @@ class LocalRunner:
         step_env: dict[str, str],
         job_env: dict[str, str],
         scope: dict[str, Any],
+        permissions: dict[str, str],
     ) -> tuple[str, str]:
         if "run" in step:
             script = substitute(step["run"], scope)
@@ -160,19 +200,27 @@ class LocalRunner:
             job_env["VIRTUAL_ENV"] = str(self.venv)
         elif action == "actions/upload-artifact":
             store = self.workdir / "artifacts" / inputs["name"]
-            for pattern in filter(None, (line.strip() for line in inputs["path"].splitlines())):
-                for found in glob.glob(pattern, root_dir=workspace):
-                    source, target = workspace / found, store / found
-                    if source.is_dir():
-                        shutil.copytree(source, target, dirs_exist_ok=True)
-                    else:
-                        target.parent.mkdir(parents=True, exist_ok=True)
-                        shutil.copy2(source, target)
+            patterns = filter(None, (line.strip() for line in inputs["path"].splitlines()))
+            found = [Path(f) for pattern in patterns for f in glob.glob(pattern, root_dir=workspace)]
+            if not found:
+                return "failure", f"no files found for the artifact {inputs['name']!r}"
+            # the least common ancestor of the paths is the artifact's root (a lone file: its folder)
+            root = Path(os.path.commonpath([str(f) for f in found]))
+            root = root.parent if (workspace / root).is_file() else root
+            for relative in found:
+                source, target = workspace / relative, store / relative.relative_to(root)
+                if source.is_dir():
+                    shutil.copytree(source, target, dirs_exist_ok=True)
+                else:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(source, target)
         elif action == "actions/download-artifact":
             store = self.workdir / "artifacts" / inputs["name"]
             if not store.is_dir():
                 return "failure", f"artifact {inputs['name']!r} not found"
-            shutil.copytree(store, workspace, dirs_exist_ok=True)
+            shutil.copytree(store, workspace / inputs.get("path", "."), dirs_exist_ok=True)
+        elif action in OIDC_ACTIONS and permissions.get("id-token") != "write":
+            return "failure", f"{action}: no OIDC token for this job (it lacks permissions: id-token: write)"
         elif action == "google-github-actions/auth":
             job_env.update(self.gcp_env)
         elif action == "aws-actions/configure-aws-credentials":
@@ -180,6 +228,14 @@ class LocalRunner:
         else:
             return "failure", f"no local equivalent for the action {step['uses']}"
         return "success", ""
+
+
+def _permissions(job: dict[str, Any], workflow: Any) -> dict[str, str]:
+    """The job's own block, else the workflow's; ``write-all`` / ``read-all`` spelled out for id-token."""
+    granted = job.get("permissions", workflow) or {}
+    if isinstance(granted, str):
+        return {"id-token": "write" if granted == "write-all" else "none"}
+    return dict(granted)
 
 
 def _needs(job: dict[str, Any]) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -52,17 +53,25 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _files(folder: Path) -> list[Path]:
-    return sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file())
+    return sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file() and p.suffix != ".whl")
 
 
 def test_golden_files(rendered: Path) -> None:
+    """Every text file as recorded; the vendored wheel's hash (it changes with every source change) is
+    compared as a placeholder."""
+    (wheel,) = (rendered / "github/nfldeploy").glob("*.whl")
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+
+    def text(relative: Path) -> str:
+        return (rendered / relative).read_text().replace(digest, "<sha256 of the vendored wheel>")
+
     if os.environ.get("UPDATE_GOLDEN"):
         for relative in _files(rendered):
             (GOLDEN / relative).parent.mkdir(parents=True, exist_ok=True)
-            (GOLDEN / relative).write_text((rendered / relative).read_text())
+            (GOLDEN / relative).write_text(text(relative))
     assert _files(rendered) == _files(GOLDEN)
     for relative in _files(rendered):
-        assert (rendered / relative).read_text() == (GOLDEN / relative).read_text(), (
+        assert text(relative) == (GOLDEN / relative).read_text(), (
             f"{relative} differs (UPDATE_GOLDEN=1 to accept)"
         )
 
@@ -140,7 +149,6 @@ def test_github_workflow_passes_its_schema(rendered: Path) -> None:
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     workflow = yaml.safe_load(path.read_text())
-    assert workflow["permissions"] == {"contents": "read", "id-token": "write"}  # OIDC, no stored keys
     assert list(workflow["jobs"]) == ["test", "export", "release"]
     steps = [step.get("run", step.get("uses", "")) for step in workflow["jobs"]["release"]["steps"]]
     order = [
@@ -159,6 +167,42 @@ def test_github_workflow_passes_its_schema(rendered: Path) -> None:
     assert (
         "secrets.AWS_SECRET_ACCESS_KEY" not in path.read_text() and "credentials_json" not in path.read_text()
     )
+
+
+def test_the_workflow_grants_oidc_to_the_release_job_only_and_installs_nfldeploy_by_hash(
+    rendered: Path,
+) -> None:
+    text = (rendered / "github/workflows/nfldeploy.yml").read_text()
+    workflow = yaml.safe_load(text)
+    jobs = workflow["jobs"]
+    assert workflow["permissions"] == {"contents": "read"}
+    assert "permissions" not in jobs["test"] and "permissions" not in jobs["export"]
+    assert jobs["release"]["permissions"] == {"contents": "read", "id-token": "write"}
+    assert "secrets." not in yaml.safe_dump(workflow["env"])  # the smoke token reaches the release job only
+    # nfldeploy: the wheel rendered beside the workflow, pinned by its hash; never a name on an index
+    (wheel,) = (rendered / "github/nfldeploy").glob("nfldeploy-*.whl")
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    assert f"{digest}  nfldeploy-wheel/{wheel.name}" in text
+    assert f'cp ".github/nfldeploy/{wheel.name}"' in text
+    installs = [line for line in text.splitlines() if "pip install" in line]
+    assert len(installs) == 3 and all(f"nfldeploy-wheel/{wheel.name}" in line for line in installs)
+    assert "nfldeploy==" not in text and '"nfldeploy[' not in text
+    checks = text.count("${{ needs.test.outputs.wheel_sha256 }}")
+    assert checks == 2 and jobs["release"]["needs"] == ["test", "export"]
+    # CPU torch (the default index's Linux torch pulls CUDA)
+    assert all("torch==2.13.0+cpu" in line for line in installs if "[export]" in line)
+    assert all("--extra-index-url https://download.pytorch.org/whl/cpu" in line for line in installs[:2])
+
+
+def test_a_wheel_setting_replaces_the_vendored_wheel(tmp_path: Path) -> None:
+    url = "https://example.com/dist/nfldeploy-0.1.0-py3-none-any.whl"
+    render_all(_inputs(nfldeploy_wheel=url), tmp_path, ["github"])
+    text = (tmp_path / "github/workflows/nfldeploy.yml").read_text()
+    assert not (tmp_path / "github/nfldeploy").exists()
+    assert (
+        f'curl -fsSL --proto "=https" -o "nfldeploy-wheel/nfldeploy-0.1.0-py3-none-any.whl" "{url}"' in text
+    )
+    assert "NFLDEPLOY_WHEEL: nfldeploy-wheel/nfldeploy-0.1.0-py3-none-any.whl" in text
 
 
 def test_nginx_config_passes_nginx_t(tmp_path: Path) -> None:
@@ -198,7 +242,7 @@ def test_cli_render(example_export: Path, tmp_path: Path, monkeypatch: pytest.Mo
         app, ["render", str(example_export), "--out", str(out), "--set", "registry=127.0.0.1:5000", "--json"]
     )
     assert result.exit_code == 0, result.output
-    assert len(json.loads(result.stdout)["files"]) == 10
+    assert len(json.loads(result.stdout)["files"]) == 11  # 10 files and the workflow's nfldeploy wheel
     assert "127.0.0.1:5000/nfldeploy/nfl-trajectory:" in (out / "cloudrun/service.yaml").read_text()
     refused = runner.invoke(
         app,

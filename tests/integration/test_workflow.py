@@ -7,6 +7,7 @@ is rolled back."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -24,6 +25,7 @@ from typer.testing import CliRunner
 
 from fake_cloudrun import FakeCloudRun
 from nfldeploy.cli.app import app
+from nfldeploy.image.context import cache_root
 from nfldeploy.image.own_wheel import project_wheel
 from services import TEST_REPOSITORY, Registry, base_image
 from workflow_runner import LocalRunner
@@ -36,7 +38,7 @@ PROJECT = "nfl-proj"
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return project_wheel(tmp_path_factory.mktemp("wheel"))
+    return project_wheel(tmp_path_factory.mktemp("wheel"), cache=cache_root() / "own-wheel")
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +54,9 @@ def _runner_env() -> dict[str, str]:
     dev_bin = str(Path(sys.executable).parent)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NFLDEPLOY_", "VIRTUAL_ENV", "AWS_"))}
     env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p != dev_bin)
+    # This machine has no route to the workflow's CPU torch index: pip gives up on it at once (instead of
+    # retrying every package for seconds) and takes torch's CPU wheel from the machine's wheel folder.
+    env["PIP_RETRIES"] = "0"
     return env
 
 
@@ -70,16 +75,21 @@ def _checkpoint(path: Path, change: str) -> None:
     torch.save(checkpoint, path)
 
 
-def _repository(folder: Path, wheel: Path, settings: dict[str, Any], export: Path, change: str) -> Path:
-    """A user's training repository after a run: config, checkpoint, settings, the rendered workflow."""
+def _repository(
+    folder: Path, wheel: Path | None, settings: dict[str, Any], export: Path, change: str
+) -> Path:
+    """A user's training repository after a run: config, checkpoint, settings, the rendered workflow (its
+    github/ folder copied to .github/, with the nfldeploy wheel it vendors), or with ``wheel`` committed under
+    dist/ and named by the nfldeploy_wheel setting."""
     repo = folder / "repo"
     (repo / "outputs").mkdir(parents=True)
     shutil.copy2(ROOT / "examples/outputs/nfl_production_v2_config.json", repo / "outputs")
     _checkpoint(repo / "checkpoints" / "nfl_production_v2-best.ckpt", change)
-    (repo / "dist").mkdir()
-    shutil.copy2(wheel, repo / "dist" / wheel.name)
     lines = [f"{key} = {json.dumps(value)}" for key, value in settings.items()]
-    lines.append(f'nfldeploy_wheel = "dist/{wheel.name}"')
+    if wheel is not None:
+        (repo / "dist").mkdir()
+        shutil.copy2(wheel, repo / "dist" / wheel.name)
+        lines.append(f'nfldeploy_wheel = "dist/{wheel.name}"')
     settings_file = repo / "nfldeploy.toml"
     settings_file.write_text("\n".join(lines) + "\n")
     rendered = CliRunner().invoke(
@@ -96,8 +106,7 @@ def _repository(folder: Path, wheel: Path, settings: dict[str, Any], export: Pat
         ],
     )
     assert rendered.exit_code == 0, rendered.output
-    (repo / ".github").mkdir()
-    shutil.copytree(folder / "render" / "github" / "workflows", repo / ".github" / "workflows")
+    shutil.copytree(folder / "render" / "github", repo / ".github")
     return repo
 
 
@@ -121,6 +130,12 @@ def _run(
         vars={"NFLDEPLOY_TARGET": "cloudrun"},
     )
     return runner.run(workflow), runner
+
+
+def _direct_url(venv: Path) -> str:
+    """Where pip installed nfldeploy from (PEP 610's direct_url.json)."""
+    (record,) = venv.glob("lib/python*/site-packages/nfldeploy-*.dist-info/direct_url.json")
+    return record.read_text()
 
 
 def _explain(results: dict[str, Any]) -> str:
@@ -166,10 +181,19 @@ def test_the_rendered_workflow_deploys_a_canary_and_promotes_it_or_keeps_the_ser
     (serving,) = cloudrun.traffic(full_name)
 
     try:
-        # a retrained model: canary (10 %, checked through its tag URL) -> smoke-tested canary -> promoted
-        repo = _repository(tmp_path / "retrained", wheel, settings, example_export, "retrained")
+        # a retrained model: canary (10 %, checked through its tag URL) -> smoke-tested canary -> promoted,
+        # on the default path: nfldeploy from the wheel the rendering vendored beside the workflow
+        repo = _repository(tmp_path / "retrained", None, settings, example_export, "retrained")
         results, runner = _run(tmp_path, "retrained", repo, runner_venv, cloudrun)
         assert [r.conclusion for r in results.values()] == ["success"] * 3, _explain(results)
+        # OIDC only where the clouds are called; nfldeploy installed from the hash-checked file
+        assert [r.permissions.get("id-token") for r in results.values()] == [None, None, "write"]
+        (vendored,) = (repo / ".github" / "nfldeploy").glob("nfldeploy-*.whl")
+        assert results["test"].outputs["wheel_sha256"] == hashlib.sha256(vendored.read_bytes()).hexdigest()
+        origin = json.loads(_direct_url(runner_venv))
+        assert origin["url"].startswith("file://") and origin["url"].endswith(
+            f"/nfldeploy-wheel/{vendored.name}"
+        )
         release = results["release"]
         assert release.step("Roll back").outcome == "skipped"
         deployed = json.loads((release.workspace / "deploy.json").read_text())["deployment"]
@@ -197,7 +221,7 @@ def test_the_rendered_workflow_deploys_a_canary_and_promotes_it_or_keeps_the_ser
 
         # a canary that misses the pipeline's latency budget: the deploy-time check holds it to the same
         # smoke_p95_budget_ms, so it fails there before it takes any traffic; nothing after it runs, and the
-        # serving revision keeps 100 % (no rollback needed)
+        # serving revision keeps 100 % (no rollback needed). nfldeploy comes from the nfldeploy_wheel setting.
         strict = {**settings, "concurrency": 40, "smoke_p95_budget_ms": 0.001}
         repo = _repository(tmp_path / "slow", wheel, strict, example_export, "retrained")
         results, _ = _run(tmp_path, "slow", repo, runner_venv, cloudrun)

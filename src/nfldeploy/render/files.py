@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -52,6 +54,10 @@ def render_all(inputs: views.Inputs, out: Path, groups: list[str] | None = None)
         if check is not None:
             check(inputs.settings)
     written = []
+    if "github" in chosen and not inputs.settings.nfldeploy_wheel:
+        wheel = vendor_wheel(out / WHEEL_FOLDER)
+        inputs = dataclasses.replace(inputs, wheel=views.Wheel(wheel.name, _sha256(wheel)))
+        written.append(wheel)
     for group in chosen:
         for relative, text in render_group(inputs, group).items():
             path = out / relative
@@ -59,6 +65,24 @@ def render_all(inputs: views.Inputs, out: Path, groups: list[str] | None = None)
             path.write_text(text)
             written.append(path)
     return written
+
+
+#: Where the workflow's nfldeploy wheel goes (copy github/ to .github/ in the training repository).
+WHEEL_FOLDER = "github/nfldeploy"
+
+
+def vendor_wheel(folder: Path) -> Path:
+    """nfldeploy's own wheel, for the rendered workflow to install by path (pinned by its hash)."""
+    from nfldeploy.image.context import cache_root
+    from nfldeploy.image.own_wheel import project_wheel
+
+    for old in folder.glob("nfldeploy-*.whl"):
+        old.unlink()
+    return project_wheel(folder, None, cache_root() / "own-wheel")
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def render_group(inputs: views.Inputs, group: str) -> dict[str, str]:

@@ -13,6 +13,14 @@ from nfldeploy.settings import DeploySettings
 
 
 @dataclass(frozen=True)
+class Wheel:
+    """nfldeploy's wheel rendered beside the workflow (when no nfldeploy_wheel is set)."""
+
+    name: str
+    sha256: str
+
+
+@dataclass(frozen=True)
 class Inputs:
     """What a rendering is made from."""
 
@@ -21,6 +29,7 @@ class Inputs:
     image: str
     lambda_image: str
     replicas: int = 2  # API replicas behind nginx in the compose stack
+    wheel: Wheel | None = None  # the vendored wheel (render_all puts it there)
 
 
 def common(inputs: Inputs) -> dict[str, Any]:
@@ -105,6 +114,12 @@ def compose(inputs: Inputs, upstream_hosts: list[str] | None = None) -> dict[str
     return view
 
 
+#: The CPU build of torch for the export job: the default index's Linux wheel pulls CUDA (gigabytes).
+TORCH_CPU = ("torch==2.13.0+cpu", "https://download.pytorch.org/whl/cpu")
+#: Where the test job puts nfldeploy's wheel, and the artifact that carries it to the later jobs.
+WHEEL_DIR = "nfldeploy-wheel"
+
+
 def workflow(inputs: Inputs) -> dict[str, Any]:
     """The GitHub Actions pipeline."""
     view = common(inputs)
@@ -113,13 +128,32 @@ def workflow(inputs: Inputs) -> dict[str, Any]:
     view["canary_percent"] = 10
     view["default_target"] = "cloudrun"
     view["smoke_p95_budget_ms"] = f"{s.smoke_p95_budget_ms:g}"
-    view["nfldeploy_wheel"] = s.nfldeploy_wheel or ""
-    view["install_core"] = _requirement(s.nfldeploy_wheel, "")
-    view["install_export"] = _requirement(s.nfldeploy_wheel, "export")
+    view.update(_wheel_steps(s.nfldeploy_wheel, inputs.wheel))
+    view["torch_requirement"], view["torch_index"] = TORCH_CPU
     return view
 
 
-def _requirement(wheel: str | None, extra: str) -> str:
-    """What pip installs nfldeploy (with ``extra``) from: the wheel, else this version from the index."""
-    extras = f"[{extra}]" if extra else ""
-    return f"{wheel}{extras}" if wheel else f"nfldeploy{extras}=={__version__}"
+def _wheel_steps(setting: str | None, vendored: Wheel | None) -> dict[str, str]:
+    """How the test job takes nfldeploy's wheel: the setting's path or URL, else the vendored copy (its
+    hash pinned here); and the path every job installs it from."""
+    if setting:
+        name = setting.rstrip("/").rsplit("/", 1)[-1]
+        url = "://" in setting
+        fetch = (
+            f'curl -fsSL --proto "=https" -o "{WHEEL_DIR}/{name}" "{setting}"'
+            if url
+            else f'cp "{setting}" {WHEEL_DIR}/'
+        )
+        source, pinned = setting, ""
+    elif vendored is not None:
+        name, source, pinned = vendored.name, f".github/nfldeploy/{vendored.name}", vendored.sha256
+        fetch = f'cp "{source}" {WHEEL_DIR}/'
+    else:
+        raise ValueError("the workflow needs nfldeploy_wheel or a vendored wheel")
+    return {
+        "wheel_source": source,
+        "wheel_fetch": fetch,
+        "wheel_pinned": f"{pinned}  {WHEEL_DIR}/{name}" if pinned else "",
+        "wheel_dir": WHEEL_DIR,
+        "wheel_path": f"{WHEEL_DIR}/{name}",
+    }
