@@ -40,7 +40,6 @@ def serving(asgi: Any) -> Iterator[str]:
 
 def app_for(model_dir: Path, **settings: Any) -> Any:
     """The real app with limits out of the way and no access log (these tests read the CLI's stdout)."""
-    config = ServeConfig(
-        model_dir=model_dir, rate_limit_rps=10_000, rate_limit_burst=10_000, access_log=False, **settings
-    )
+    settings = {"rate_limit_rps": 10_000, "rate_limit_burst": 10_000, "access_log": False, **settings}
+    config = ServeConfig(model_dir=model_dir, **settings)
     return create_app(config)

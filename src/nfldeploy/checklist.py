@@ -206,15 +206,22 @@ def _logging(inputs: Inputs, _: Manifest | None, __: dict[str, SmokeRun]) -> Fou
     return True, evidence, _reports(inputs, f"logs-{target}"), ""
 
 
-def _rate_limiting(inputs: Inputs, _: Manifest | None, __: dict[str, SmokeRun]) -> Found:
-    settings, sources = inputs.settings.settings, inputs.settings.sources
-    evidence = (
-        f"{settings.rate_limit_rps:g} requests/s per key or client, burst {settings.rate_limit_burst} "
-        f"({sources.get('rate_limit_rps', 'default')}); past it 429 with Retry-After"
-    )
+def _rate_limiting(inputs: Inputs, _: Manifest | None, smokes: dict[str, SmokeRun]) -> Found:
+    settings = inputs.settings.settings
+    limit = f"{settings.rate_limit_rps:g} requests/s per key or client, burst {settings.rate_limit_burst}"
     if inputs.target == "lambda" and settings.lambda_endpoint == "api_gateway":
-        evidence += "; the HTTP API's stage throttles at the same rate"
-    return True, evidence, "settings rate_limit_rps / rate_limit_burst", ""
+        limit += "; the HTTP API's stage throttles at the same rate"
+    for run in sorted(smokes.values(), key=lambda r: r.at, reverse=True):
+        check = run.check("rate limiting")
+        if check is not None and check.passed and not check.skipped:
+            evidence = f"{limit}: {check.detail} (smoke test of {run.url}, {run.at})"
+            return True, evidence, _reports(inputs, f"smoke-{run.where}"), ""
+    return (
+        False,
+        f"{limit}, but no smoke test has seen a 429",
+        _reports(inputs, "smoke-local"),
+        "nfldeploy smoke-test --url URL (it provokes a 429 last)",
+    )
 
 
 def _authentication(inputs: Inputs, _: Manifest | None, smokes: dict[str, SmokeRun]) -> Found:

@@ -41,7 +41,7 @@ class UpResult:
 
 def default_config() -> Path:
     """The shipped example's config (from the source checkout)."""
-    from nfldeploy.image.own_wheel import project_root
+    from nfldeploy.own_wheel import project_root
 
     for base in (Path.cwd(), project_root()):
         if base is not None and (base / EXAMPLE_CONFIG).is_file():

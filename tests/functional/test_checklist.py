@@ -54,6 +54,9 @@ def _collect_evidence(export: Path) -> None:
         Check(name="health", passed=True, detail="200"),
         Check(name="auth", passed=True, detail="no token -> 401, wrong token -> 401, good token -> 200"),
         Check(name="metrics", passed=True, detail="Prometheus text, requests counted"),
+        Check(
+            name="rate limiting", passed=True, detail="429 after 112 requests at 16 at once, Retry-After 1 s"
+        ),
     ]
     smoke = SmokeRun(
         at="2026-11-28T10:00:00+00:00", where="local", url="http://127.0.0.1:8080", passed=True, checks=checks
@@ -82,9 +85,11 @@ def test_a_fresh_export_has_the_model_and_names_the_command_for_the_rest(export:
     assert items["api_tested"]["state"] == "missing" and "nfldeploy up" in str(items["api_tested"]["fix"])
     assert items["load_testing"]["fix"] == "nfldeploy bench --url URL"
     assert items["ci_cd"]["required"] is False  # not every team runs the rendered workflow
-    assert items["rate_limiting"]["state"] == "ok" and "50 requests/s" in str(
-        items["rate_limiting"]["evidence"]
-    )
+    # the setting alone is no evidence: a smoke test must have seen a 429
+    limit = items["rate_limiting"]
+    assert limit["state"] == "missing" and "50 requests/s" in str(limit["evidence"])
+    assert "no smoke test has seen a 429" in str(limit["evidence"])
+    assert "nfldeploy smoke-test" in str(limit["fix"])
 
 
 def test_recorded_evidence_fills_the_checklist(export: Path) -> None:
@@ -97,6 +102,9 @@ def test_recorded_evidence_fills_the_checklist(export: Path) -> None:
         items["load_testing"]["evidence"]
     )
     assert "no token -> 401" in str(items["authentication"]["evidence"])
+    assert "50 requests/s per key or client, burst 100: 429 after 112 requests" in str(
+        items["rate_limiting"]["evidence"]
+    )
     assert "30 JSON access lines" in str(items["logging"]["evidence"])
     assert str(items["image_built"]["evidence"]).startswith("nfldeploy/nfl-trajectory:e814d187027c-onnx")
     assert str(items["ci_cd"]["source"]).endswith("github/workflows/nfldeploy.yml")

@@ -12,14 +12,18 @@ import pytest
 from typer.testing import CliRunner
 
 from custom_models import export_other_model
-from functional_helpers import app_for as _app
-from functional_helpers import serving
+from functional_helpers import app_for, serving
 from nfldeploy.cli.app import app
 from nfldeploy.records.runs import read_smoke
 from services import free_port
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
+
+
+def _app(model_dir: Path, **settings: Any) -> Any:
+    """The real app with the default rate limit: the smoke test's last row provokes a 429."""
+    return app_for(model_dir, **{"rate_limit_rps": 50, "rate_limit_burst": 100, **settings})
 
 
 def _smoke(url: str, export: Path, *extra: str) -> Any:
@@ -36,13 +40,15 @@ def test_a_healthy_service_passes_with_reports(example_export: Path, tmp_path: P
         result = _smoke(url, export, "--token", "smoke-key", "--junit", str(junit), "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert report["passed"] and report["failed"] == [] and len(report["checks"]) == 11
+    assert report["passed"] and report["failed"] == [] and len(report["checks"]) == 12
     assert report["latency"]["p95_ms"] > 0
     suite = ET.parse(junit).getroot()
-    assert suite.get("tests") == "11" and suite.get("failures") == "0"
+    assert suite.get("tests") == "12" and suite.get("failures") == "0"
     kept = read_smoke(export, "url")  # the evidence nfldeploy checklist reads
-    assert kept is not None and kept.passed and kept.url == url and len(kept.checks) == 11
+    assert kept is not None and kept.passed and kept.url == url and len(kept.checks) == 12
     assert kept.check("auth") is not None and not kept.check("auth").skipped  # type: ignore[union-attr]
+    limited = kept.check("rate limiting")
+    assert limited is not None and limited.passed and "Retry-After" in limited.detail, limited
 
 
 class _Tamper:
@@ -137,6 +143,14 @@ def test_a_different_model_fails_the_version_and_golden_rows(
     assert "the deployed model is not the exported one" in result.stderr
 
 
+def test_a_service_without_a_rate_limit_fails_the_rate_limiting_row(example_export: Path) -> None:
+    with serving(app_for(example_export)) as url:  # 10,000 requests/s, burst 10,000: never reached
+        result = _smoke(url, example_export, "--json")
+    assert result.exit_code == 3
+    assert json.loads(result.stdout)["failed"] == ["rate limiting"]
+    assert "no 429 after 1008 requests" in result.stderr or "no 429 after 1008 requests" in result.stdout
+
+
 def test_usage_errors(example_export: Path) -> None:
     no_target = runner.invoke(app, ["smoke-test", "--export-dir", str(example_export)])
     assert no_target.exit_code == 2 and "give exactly one of --url, --image and --target" in no_target.stderr
@@ -154,7 +168,7 @@ def test_an_unreachable_service_fails_every_row(example_export: Path) -> None:
     result = _smoke(f"http://127.0.0.1:{free_port()}", example_export, "--ready-timeout", "1", "--json")
     assert result.exit_code == 3
     failed = json.loads(result.stdout)["failed"]
-    assert len(failed) == 10 and failed[0] == "wait for /ready"  # the failed wait is a row of the report
+    assert len(failed) == 11 and failed[0] == "wait for /ready"  # the failed wait is a row of the report
     # rows that could verify nothing say so instead of passing
     assert json.loads(result.stdout)["skipped"] == ["predict_batch", "auth"]
 

@@ -19,8 +19,7 @@ import docker
 import pytest
 
 from nfldeploy import __version__
-from nfldeploy.image.context import cache_root
-from nfldeploy.image.own_wheel import project_wheel
+from nfldeploy.own_wheel import cache_root, project_wheel
 from services import TEST_REPOSITORY, base_image
 
 pytestmark = pytest.mark.slow
@@ -39,7 +38,7 @@ COMMANDS = [
 def core_venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A venv holding nfldeploy's wheel and its core dependencies, from the package index."""
     root = tmp_path_factory.mktemp("core-install")
-    wheel = project_wheel(root / "dist", cache=cache_root() / "own-wheel")
+    wheel = project_wheel(root / "dist")
     subprocess.run([sys.executable, "-m", "venv", str(root / "venv")], check=True)
     pip = [str(root / "venv" / "bin" / "python"), "-m", "pip", "install", "--quiet"]
     installed = subprocess.run(
@@ -135,7 +134,7 @@ def test_commands_needing_an_extra_name_it(
 def test_the_core_install_repacks_its_own_wheel(core_venv: Path, tmp_path: Path) -> None:
     """Installed from a wheel (no checkout to build from), nfldeploy repacks the installed files: the same
     files as the wheel it came from, with a RECORD whose hashes pip checks on install."""
-    script = "from pathlib import Path; from nfldeploy.image.own_wheel import project_wheel as w; print(w(Path('out')))"
+    script = "from pathlib import Path; from nfldeploy.own_wheel import project_wheel as w; print(w(Path('out')))"
     made = subprocess.run(
         [str(core_venv / "bin" / "python"), "-c", script], cwd=tmp_path, capture_output=True, text=True
     )

@@ -215,7 +215,7 @@ def test_smoke_test_of_the_image(built: Build, export_copy: Path, docker_client:
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "11" in (tmp_path / "junit.xml").read_text()
+    assert 'tests="12" failures="0"' in (tmp_path / "junit.xml").read_text()
     assert _new_containers(docker_client, before, built.tag) == []  # started, tested, removed
 
 

@@ -25,8 +25,7 @@ from typer.testing import CliRunner
 
 from fake_cloudrun import FakeCloudRun
 from nfldeploy.cli.app import app
-from nfldeploy.image.context import cache_root
-from nfldeploy.image.own_wheel import project_wheel
+from nfldeploy.own_wheel import project_wheel
 from services import TEST_REPOSITORY, Registry, base_image
 from workflow_runner import LocalRunner
 
@@ -38,7 +37,7 @@ PROJECT = "nfl-proj"
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return project_wheel(tmp_path_factory.mktemp("wheel"), cache=cache_root() / "own-wheel")
+    return project_wheel(tmp_path_factory.mktemp("wheel"))
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,5 @@
-"""Build contexts: a wheelhouse for the target platform (cached), nfldeploy's own wheel (image.own_wheel), the
-model, and the rendered Dockerfile. The image installs with ``pip --no-index``: no network during the build."""
+"""Build contexts: a wheelhouse for the target platform (cached), nfldeploy's own wheel (``own_wheel``),
+the model, and the rendered Dockerfile. The image installs with ``pip --no-index``: no network during the build."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nfldeploy.errors import BuildError, ConfigError
-from nfldeploy.image.own_wheel import git_commit, project_root, project_wheel
+from nfldeploy.own_wheel import cache_root, git_commit, project_root, project_wheel
 from nfldeploy.records.manifest import MANIFEST_NAME, Manifest
 from nfldeploy.render.dockerfile import (
     ImageSpec,
@@ -56,16 +56,6 @@ def image_requirements(spec: ImageSpec, requires: list[str]) -> list[str]:
     if spec.runtime == "torchscript":
         result.append(TORCH_REQUIREMENT)
     return sorted(set(result))
-
-
-def cache_root() -> Path:
-    """Where wheelhouses are kept between builds."""
-    base = (
-        os.environ.get("NFLDEPLOY_CACHE_DIR")
-        or os.environ.get("XDG_CACHE_HOME")
-        or str(Path.home() / ".cache")
-    )
-    return Path(base) / "nfldeploy"
 
 
 def wheelhouse(requirements: list[str], platform: str) -> Path:
@@ -144,7 +134,7 @@ def assemble(
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)
     artifact = served_artifact(manifest, spec.runtime)
-    wheel = project_wheel(dest / "dist", spec.wheel, cache_root() / "own-wheel")
+    wheel = project_wheel(dest / "dist", spec.wheel)
     wheels = wheelhouse(image_requirements(spec, wheel_requires(wheel)), platform)
     shutil.copytree(wheels, dest / "wheels", ignore=shutil.ignore_patterns(".complete"), copy_function=_link)
     (dest / "requirements.txt").write_text("\n".join(pinned_requirements(wheels)) + "\n")

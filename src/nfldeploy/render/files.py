@@ -73,12 +73,11 @@ WHEEL_FOLDER = "github/nfldeploy"
 
 def vendor_wheel(folder: Path) -> Path:
     """nfldeploy's own wheel, for the rendered workflow to install by path (pinned by its hash)."""
-    from nfldeploy.image.context import cache_root
-    from nfldeploy.image.own_wheel import project_wheel
+    from nfldeploy.own_wheel import project_wheel
 
     for old in folder.glob("nfldeploy-*.whl"):
         old.unlink()
-    return project_wheel(folder, None, cache_root() / "own-wheel")
+    return project_wheel(folder)
 
 
 def _sha256(path: Path) -> str:

@@ -368,6 +368,9 @@ def create_app(config: ServeConfig, model: LoadedModel | None = None, preload: b
                 "source": service.batch_source if config.batching else "batching off",
                 "ms_per_play": manifest.batching.ms_per_play if manifest.batching else None,
             },
+            # what a client may send: past it, 429 with Retry-After (the smoke test waits burst / rps after
+            # provoking one, so the next caller finds its bucket full)
+            "rate_limit": {"rps": config.rate_limit_rps, "burst": config.rate_limit_burst},
             "exported_at": manifest.created_at,
             "exported_with": manifest.library_versions.get("nfldeploy"),
             "nfldeploy_version": __version__,

@@ -39,11 +39,15 @@ ROUTES = frozenset(
     }
 )
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-#: A refused request's body is read and dropped (up to this much, for this long) before the answer goes out:
-#: a server that answers and closes while the client still sends resets the connection, and clients such as
-#: urllib then see "connection reset" instead of the 413 / 401 / 429.
-DRAIN_BYTES = 64 * 1024 * 1024
+#: A refused request's body is read and dropped before the answer goes out: a server that answers and closes
+#: while the client still sends resets the connection, and clients such as urllib then see "connection reset"
+#: instead of the 413 / 401 / 429. Bounded: a caller refused before admission (401, 429) makes the server
+#: read at most max_body_bytes, the most an admitted request may send; an admitted caller's bad request (413,
+#: 415) at most DRAIN_FACTOR times that; each within DRAIN_SECONDS. Past the bound the answer carries
+#: ``Connection: close`` and the connection closes under the rest.
+DRAIN_FACTOR = 16
 DRAIN_SECONDS = 10.0
+CLOSE = (b"connection", b"close")
 
 
 async def send_json(
@@ -117,7 +121,9 @@ class Guard:
             if refusal is not None:
                 status, code, message, extra = refusal
                 self.metrics.rejected.labels(code).inc()
-                await _drain(receive, headers)
+                admitted = status not in (401, 429)
+                if not await _drain(receive, headers, self._drain_limit(admitted)):
+                    extra = [*extra, CLOSE]
                 await send_json(send_with_id, status, error_body(code, message, request_id), extra)
                 return
             if method == "POST":
@@ -125,8 +131,13 @@ class Guard:
                 if body is None:
                     self.metrics.rejected.labels("body_too_large").inc()
                     message = f"request body exceeds max_body_bytes ({self.max_body_bytes} bytes)"
-                    await _drain(receive, headers)
-                    await send_json(send_with_id, 413, error_body("body_too_large", message, request_id))
+                    drained = await _drain(receive, headers, self._drain_limit(True) - self.max_body_bytes)
+                    await send_json(
+                        send_with_id,
+                        413,
+                        error_body("body_too_large", message, request_id),
+                        [] if drained else [CLOSE],
+                    )
                     return
                 receive = _replay(body, receive)
             await self.app(scope, receive, send_with_id)
@@ -182,6 +193,10 @@ class Guard:
                 return caller, (413, "body_too_large", message, [])
         return caller, None
 
+    def _drain_limit(self, admitted: bool) -> int:
+        """How much of a refused body is read: see DRAIN_FACTOR."""
+        return self.max_body_bytes * (DRAIN_FACTOR if admitted else 1)
+
     async def _read_body(self, receive: Receive) -> bytes | None:
         chunks, size = [], 0
         while True:
@@ -198,30 +213,32 @@ class Guard:
         return b"".join(chunks)
 
 
-async def _drain(receive: Receive, headers: dict[str, str]) -> None:
-    """Read and drop what is left of a refused request's body, within DRAIN_BYTES and DRAIN_SECONDS. Not when
-    the client waits for ``100 Continue`` (it has sent nothing, and the answer tells it not to), nor when the
-    declared length is past the bound (then the connection closes under it, as it must)."""
+async def _drain(receive: Receive, headers: dict[str, str], limit: int) -> bool:
+    """Read and drop what is left of a refused request's body, within ``limit`` bytes and DRAIN_SECONDS; True
+    when the body ended (the connection can serve the next request). Nothing is read when the client waits
+    for ``100 Continue`` (it has sent nothing, and the answer tells it not to) or declares more than
+    ``limit``: then the connection closes under it, as it must."""
     if "100-continue" in headers.get("expect", "").lower():
-        return
+        return False
     length = headers.get("content-length", "")
-    if length.isdigit() and int(length) > DRAIN_BYTES:
-        return
+    if length.isdigit() and int(length) > limit:
+        return False
     loop = asyncio.get_running_loop()
     deadline, drained = loop.time() + DRAIN_SECONDS, 0
-    while drained <= DRAIN_BYTES:
+    while drained <= limit:
         remaining = deadline - loop.time()
         if remaining <= 0:
-            return
+            return False
         try:
             message = await asyncio.wait_for(receive(), remaining)
         except TimeoutError:
-            return
+            return False
         if message["type"] != "http.request":
-            return
+            return False
         drained += len(message.get("body", b""))
         if not message.get("more_body", False):
-            return
+            return drained <= limit
+    return False
 
 
 def _replay(body: bytes, original: Receive) -> Receive:

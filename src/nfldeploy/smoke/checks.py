@@ -6,6 +6,7 @@ import math
 import statistics
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,6 +123,7 @@ def check_version(ctx: SmokeContext) -> tuple[bool, str]:
         return False, f"/version answered {response.status_code}"
     served = response.json()
     ctx.state["artifact"] = served.get("artifact")
+    ctx.state["rate_limit"] = served.get("rate_limit")
     expected = ctx.manifest
     problems = []
     if served.get("config_sha256") != expected.config.sha256:
@@ -360,6 +362,64 @@ def check_latency(ctx: SmokeContext) -> tuple[bool, str]:
     return p95 <= ctx.p95_budget_ms, detail
 
 
+#: Provoking a 429: cheap refused requests (415 before any model work), this many at once, at most this many;
+#: then at most this long for the bucket to refill.
+RATE_WAVE = 16
+RATE_MAX_REQUESTS = 1000
+RATE_REFILL_MAX_S = 30.0
+
+
+def check_rate_limit(ctx: SmokeContext) -> tuple[bool, str]:
+    """Past its burst the service answers 429 rate_limited with Retry-After. Runs last: it empties this
+    caller's bucket, then waits burst / rps (from /version) for it to refill, so a smoke test or a client
+    right after it finds the whole burst."""
+    headers = {**ctx.headers(), "Content-Type": "text/plain"}
+
+    def one(_: int) -> httpx.Response:
+        return ctx.client.post("/predict", content=b"x", headers=headers)
+
+    sent = 0
+    with ThreadPoolExecutor(RATE_WAVE) as pool:
+        while sent < RATE_MAX_REQUESTS:
+            answers = list(pool.map(one, range(RATE_WAVE)))
+            sent += len(answers)
+            limited = next((a for a in answers if a.status_code == 429), None)
+            if limited is not None:
+                code = _error_code(limited)
+                retry = limited.headers.get("retry-after")
+                if code not in ("rate_limited", None):
+                    return False, f"429 {code} after {sent} requests, not the rate limiter"
+                refill = _refill_seconds(ctx.state.get("rate_limit"), retry)
+                time.sleep(refill)
+                return retry is not None or code is None, (
+                    f"429 after {sent} requests at {RATE_WAVE} at once"
+                    + (f", Retry-After {retry} s" if retry else ", no Retry-After")
+                    + f"; waited {refill:g} s for the bucket to refill"
+                )
+            unexpected = [a.status_code for a in answers if a.status_code not in (415, 429)]
+            if 401 in unexpected and not ctx.token:
+                raise Skip("the service requires a token: pass --token to provoke a 429")
+            if unexpected:
+                return False, f"a refused request answered {unexpected[0]} (expected 415, then 429)"
+    return False, f"no 429 after {sent} requests at {RATE_WAVE} at once: no rate limit reached"
+
+
+def _refill_seconds(limit: Any, retry_after: str | None) -> float:
+    """How long the emptied bucket takes to fill: burst / rps from /version, else Retry-After."""
+    if isinstance(limit, dict) and limit.get("rps"):
+        return min(RATE_REFILL_MAX_S, round(float(limit["burst"]) / float(limit["rps"]), 2))
+    return float(retry_after) if retry_after and retry_after.isdigit() else 1.0
+
+
+def _error_code(response: httpx.Response) -> str | None:
+    """The service's error code, None for a body that is not ours (a gateway's 429)."""
+    try:
+        error = response.json().get("error")
+    except ValueError:
+        return None
+    return error.get("code") if isinstance(error, dict) else None
+
+
 CHECKS: list[tuple[str, Callable[[SmokeContext], tuple[bool, str]]]] = [
     ("health", check_health),
     ("ready", check_ready),
@@ -372,6 +432,7 @@ CHECKS: list[tuple[str, Callable[[SmokeContext], tuple[bool, str]]]] = [
     ("auth", check_auth),
     ("metrics", check_metrics),
     ("latency", check_latency),
+    ("rate limiting", check_rate_limit),
 ]
 
 

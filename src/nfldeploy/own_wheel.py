@@ -9,6 +9,7 @@ import base64
 import csv
 import hashlib
 import io
+import os
 import shutil
 import subprocess
 import sys
@@ -22,6 +23,16 @@ from nfldeploy.errors import BuildError, ConfigError
 SOURCES = ("pyproject.toml", "src/nfldeploy", "templates")
 #: dist-info files the installer wrote; a wheel never carries them (PEP 376, PEP 610, PEP 627).
 INSTALLER_FILES = {"INSTALLER", "REQUESTED", "direct_url.json", "RECORD"}
+
+
+def cache_root() -> Path:
+    """Where wheelhouses are kept between builds."""
+    base = (
+        os.environ.get("NFLDEPLOY_CACHE_DIR")
+        or os.environ.get("XDG_CACHE_HOME")
+        or str(Path.home() / ".cache")
+    )
+    return Path(base) / "nfldeploy"
 
 
 def project_root() -> Path | None:
@@ -45,14 +56,15 @@ def git_commit(root: Path | None) -> str | None:
 
 def project_wheel(dest: Path, given: str | None = None, cache: Path | None = None) -> Path:
     """nfldeploy's wheel in ``dest``: ``given`` (the nfldeploy_wheel setting) if set, else the checkout's
-    (built once per source state into ``cache``), else the installed distribution's, repacked."""
+    (built once per source state into ``cache``, default the cache root's own-wheel), else the installed
+    distribution's, repacked."""
     dest.mkdir(parents=True, exist_ok=True)
     if given:
         return _given(given, dest)
     root = project_root()
     if root is None:
         return repack_installed(dest)
-    folder = (cache or dest) / source_digest(root)
+    folder = (cache or cache_root() / "own-wheel") / source_digest(root)
     wheels = sorted(folder.glob("nfldeploy-*.whl"))
     if not wheels:
         wheels = [_build_checkout(root, folder)]
