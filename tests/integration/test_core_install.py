@@ -134,7 +134,9 @@ def test_commands_needing_an_extra_name_it(
 def test_the_core_install_repacks_its_own_wheel(core_venv: Path, tmp_path: Path) -> None:
     """Installed from a wheel (no checkout to build from), nfldeploy repacks the installed files: the same
     files as the wheel it came from, with a RECORD whose hashes pip checks on install."""
-    script = "from pathlib import Path; from nfldeploy.own_wheel import project_wheel as w; print(w(Path('out')))"
+    script = (
+        "from pathlib import Path; from nfldeploy.own_wheel import project_wheel as w; print(w(Path('out')))"
+    )
     made = subprocess.run(
         [str(core_venv / "bin" / "python"), "-c", script], cwd=tmp_path, capture_output=True, text=True
     )

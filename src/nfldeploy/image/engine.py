@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from docker import DockerClient as DockerClient
 
-from nfldeploy.errors import ConfigError, DockerUnavailable
+from nfldeploy.errors import DockerUnavailable
 
 DOCKER_HINT = (
     "Start a Docker engine (on Debian as root: apt-get install docker.io && dockerd &, or run "
@@ -52,14 +52,3 @@ def find_image_id(client: DockerClient, image: str) -> str | None:
         return str(client.images.get(image).id)
     except ImageNotFound:
         return None
-
-
-def image_id(client: DockerClient, image: str) -> str:
-    """The id of a local image; ConfigError when the engine lacks it."""
-    found = find_image_id(client, image)
-    if found is None:
-        raise ConfigError(
-            f"{image} is not an image in the local Docker engine",
-            hint="Run nfldeploy build, or pass --image.",
-        )
-    return found

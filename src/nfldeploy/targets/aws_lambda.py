@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nfldeploy.cloud.aws import AwsCalls, AwsClients, is_arn_of
 from nfldeploy.errors import ConfigError, DeployError, NfldeployError
@@ -33,6 +33,9 @@ from nfldeploy.targets.lambda_endpoints import (
 )
 from nfldeploy.targets.lambda_resources import SECRET_ENV, LambdaResources
 from nfldeploy.targets.traffic import alias_weights
+
+if TYPE_CHECKING:
+    from nfldeploy.image.remote import RemoteImage
 
 #: Windows ending now in which ``logs`` looks for the last ``limit`` lines, narrowest first.
 LOG_WINDOWS = (timedelta(minutes=10), timedelta(hours=2), timedelta(hours=24))
@@ -59,11 +62,35 @@ def _docker_push(region: str, ecr: Any) -> Callable[[str, str], str]:
     return push
 
 
-def _local_image_id(image: str) -> str:
-    """The image id (its config digest) of a local image, from the Docker engine."""
-    from nfldeploy.image.engine import connect, image_id
+def _local_image_id(image: str) -> str | None:
+    """The image id (its config digest) of a local image; None when the engine lacks it or there is no
+    engine (a CI runner deploying an image an earlier job pushed)."""
+    from nfldeploy.errors import DockerUnavailable
+    from nfldeploy.image.engine import connect, find_image_id
 
-    return image_id(connect(), image)
+    try:
+        return find_image_id(connect(), image)
+    except DockerUnavailable:
+        return None
+
+
+def _read_remote(image: str, arch: str) -> RemoteImage:
+    """A registry image's manifest and labels, with the registry credentials of the environment."""
+    from nfldeploy.image.push import credentials_from_env
+    from nfldeploy.image.remote import read_image
+
+    return read_image(image, credentials_from_env(), "linux/amd64" if arch == "x86_64" else "linux/arm64")
+
+
+def _registry_copy(region: str, ecr: Any) -> Callable[[RemoteImage, str], str]:
+    def copy(image: RemoteImage, reference: str) -> str:
+        from nfldeploy.cloud.aws import ecr_login
+        from nfldeploy.image.push import credentials_from_env
+        from nfldeploy.image.remote import copy_image
+
+        return copy_image(image, reference, credentials_from_env(), ecr_login(region, ecr))
+
+    return copy
 
 
 SPEC_KEYS = ("digest", "memory", "timeout", "env", "arch", "role")
@@ -124,7 +151,9 @@ class LambdaTarget:
         region: str,
         *,
         push: Callable[[str, str], str] | None = None,
-        local_image_id: Callable[[str], str] = _local_image_id,
+        local_image_id: Callable[[str], str | None] = _local_image_id,
+        read_remote: Callable[[str, str], RemoteImage] = _read_remote,
+        copy: Callable[[RemoteImage, str], str] | None = None,
         wait: bool = True,
         waiter_config: dict[str, int] | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -133,12 +162,14 @@ class LambdaTarget:
     ) -> None:
         self.aws, self.function, self.region = clients, function, region
         self.push = push or _docker_push(region, clients.ecr)
-        self.local_image_id = local_image_id
+        self.copy = copy or _registry_copy(region, clients.ecr)
+        self.local_image_id, self.read_remote = local_image_id, read_remote
         self.wait = wait
         self.waiter_config = waiter_config or {"Delay": 2, "MaxAttempts": 150}
         self.verify = verify  # checks a canary through its own alias's URL before it gets traffic
         self.calls = AwsCalls(function, sleep)
-        self.resources = LambdaResources(clients, self.calls, function, local_image_id)
+        self._unpushed: dict[str, str] = {}  # image -> what identifies it before ECR holds it
+        self.resources = LambdaResources(clients, self.calls, function)
         self.endpoints = LambdaEndpoints(clients, self.calls, function, region, endpoint)
 
     # -- calls -----------------------------------------------------------------------------------------
@@ -193,6 +224,40 @@ class LambdaTarget:
             env[SECRET_ENV] = arn
         return env
 
+    def _source(
+        self, settings: DeploySettings, image: str, has_repository: bool
+    ) -> tuple[str | None, Action | None]:
+        """Where a non-ECR image comes from: the local engine (pushed to ECR), else its registry (copied
+        registry to registry, no engine needed). (ECR digest when ECR holds it already, the action otherwise.)"""
+        from nfldeploy.image.references import split_reference
+        from nfldeploy.image.remote import names_registry
+
+        tag = split_reference(image)[1] if "@" not in image else None
+        local_id = self.local_image_id(image)
+        if local_id is not None:
+            self._unpushed[image] = f"local:{local_id}"
+            found = (
+                self.resources.pushed_digest(settings.repository, tag, local_id) if has_repository else None
+            )
+            return found, None if found else Action(
+                "push", image, f"to ECR {settings.repository} with an ECR token"
+            )
+        if not names_registry(image):
+            raise ConfigError(
+                f"{image} is not an image in the local Docker engine and names no registry to read it from",
+                hint="Build it here (nfldeploy build --kind lambda), or give a registry reference "
+                "(host/repository:tag or @sha256:...) or an ECR image URI.",
+            )
+        remote = self.read_remote(image, settings.lambda_architecture)
+        self._unpushed[image] = remote.digest
+        found = (
+            self.resources.pushed_digest(settings.repository, tag, remote.image_id)
+            if has_repository
+            else None
+        )
+        detail = f"{remote.digest[:19]} to ECR {settings.repository}, registry to registry (no local engine)"
+        return found, None if found else Action("copy", image, detail)
+
     def plan(self, settings: DeploySettings, image: str, canary: int | None = None) -> Plan:
         if canary is not None and not 0 < canary < 100:
             raise ConfigError(f"--canary must be between 1 and 99, not {canary}")
@@ -227,14 +292,12 @@ class LambdaTarget:
                 )
             push_to = None
         else:
-            digest = (
-                self.resources.pushed_digest(settings.repository, image) if repository is not None else None
-            )
+            digest, action = self._source(settings, image, repository is not None)
             push_to = None if digest is not None else image
-            if push_to is not None:
-                actions.append(Action("push", image, f"to ECR {settings.repository} with an ECR token"))
+            if action is not None:
+                actions.append(action)
         env = self._env(settings)
-        wanted_digest = digest or f"local:{self.local_image_id(image)}"
+        wanted_digest = digest or self._unpushed[image]
         role = self.resources.role_name()
         spec_hash = _spec_hash(
             {
@@ -336,10 +399,14 @@ class LambdaTarget:
             else self.resources.repository_uri(spec.repository)
         )
         role_arn = self.resources.ensure_role(spec.role, spec.env.get(SECRET_ENV))
-        if "push" in kinds:
+        if "push" in kinds or "copy" in kinds:
             from nfldeploy.image.references import split_reference
 
-            digest = self.push(plan.image, f"{repository}:{split_reference(plan.image)[1]}")
+            tag = split_reference(plan.image.split("@", 1)[0])[1]
+            if "push" in kinds:
+                digest = self.push(plan.image, f"{repository}:{tag}")
+            else:
+                digest = self.copy(self.read_remote(plan.image, spec.arch), f"{repository}:{tag}")
         else:
             digest = spec.digest
         image_uri = f"{repository}@{digest}"

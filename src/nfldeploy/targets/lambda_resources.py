@@ -4,7 +4,6 @@ execution role (logs, and reading the API keys secret)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 from nfldeploy.cloud.aws import AwsCalls, AwsClients, partition_of
@@ -28,10 +27,8 @@ MANIFEST_TYPES = [
 class LambdaResources:
     """ECR and IAM for the function ``function``."""
 
-    def __init__(
-        self, clients: AwsClients, calls: AwsCalls, function: str, local_image_id: Callable[[str], str]
-    ) -> None:
-        self.aws, self.calls, self.function, self.local_image_id = clients, calls, function, local_image_id
+    def __init__(self, clients: AwsClients, calls: AwsCalls, function: str) -> None:
+        self.aws, self.calls, self.function = clients, calls, function
 
     def repository(self, settings: DeploySettings) -> dict[str, Any] | None:
         found = self.calls.get(
@@ -59,13 +56,11 @@ class LambdaResources:
             None if not found or not found["imageDetails"] else str(found["imageDetails"][0]["imageDigest"])
         )
 
-    def pushed_digest(self, repository: str, image: str) -> str | None:
-        """The ECR digest of ``image`` (a local image) when the repository already holds exactly it under its
-        tag: the ECR manifest's config digest equals the local image id. None when it must be pushed."""
-        from nfldeploy.image.references import split_reference
-
-        local_id = self.local_image_id(image)
-        tag = split_reference(image)[1]
+    def pushed_digest(self, repository: str, tag: str | None, image_id: str) -> str | None:
+        """The ECR digest of the image ``image_id`` (its config digest) when the repository already holds
+        exactly it under ``tag``. None when it must be pushed (or has no tag to look under)."""
+        if tag is None:
+            return None
         found = self.calls.get(
             "reading the image",
             self.aws.ecr.batch_get_image,
@@ -79,7 +74,7 @@ class LambdaResources:
                 config = json.loads(entry.get("imageManifest", "{}")).get("config", {})
             except ValueError:
                 continue
-            if config.get("digest") == local_id:
+            if config.get("digest") == image_id:
                 return str(entry["imageId"]["imageDigest"])
         return None
 
