@@ -144,11 +144,12 @@ def test_sigterm_during_a_burst_loses_no_accepted_request(server: tuple[int, sub
     assert [entry["status"] for entry in served] == [200] * len(answered)
 
 
-def test_sigterm_under_keep_alive_load_answers_every_request_sent_before_it_and_exits_0(
+def _keep_alive_load_through_sigterm(
     example_export: Path,
-) -> None:
-    """16 keep-alive clients post plays continuously; SIGTERM mid-load. Every request sent before the signal
-    is answered 200 (none reset), and the process exits 0 within the drain timeout."""
+) -> tuple[list[tuple[float, str]], float, int, float]:
+    """16 keep-alive clients post plays continuously and keep posting through a SIGTERM until their
+    connection is refused: (when each request was sent, its outcome), the signal's time, exit code, seconds
+    to stop."""
     port = free_port()
     limits = {"NFLSERVE_RATE_LIMIT_RPS": "1e9", "NFLSERVE_RATE_LIMIT_BURST": "1000000000"}
     process = _start(example_export, port, NFLSERVE_ACCESS_LOG="false", NFLSERVE_CACHE_SIZE="0", **limits)
@@ -158,9 +159,9 @@ def test_sigterm_under_keep_alive_load_answers_every_request_sent_before_it_and_
     _wait_ready(port, process)
     url = f"http://127.0.0.1:{port}/predict"
     body = json.loads(GUIDE_CURL_BODY)
-    records: list[tuple[float, str]] = []  # (when the request was sent, its outcome)
+    records: list[tuple[float, str]] = []
     lock = threading.Lock()
-    stop = time.monotonic() + 5
+    stop = time.monotonic() + 20
 
     def client() -> None:
         with httpx.Client(timeout=30) as session:  # one keep-alive connection per client
@@ -172,13 +173,13 @@ def test_sigterm_under_keep_alive_load_answers_every_request_sent_before_it_and_
                     outcome = type(exc).__name__
                 with lock:
                     records.append((sent, outcome))
-                if not outcome.isdigit():
+                if outcome == "ConnectError":  # refused: the server has stopped listening
                     return
 
     threads = [threading.Thread(target=client) for _ in range(16)]
     for thread in threads:
         thread.start()
-    time.sleep(2.0)
+    time.sleep(1.5)
     signalled = time.monotonic()
     process.send_signal(signal.SIGTERM)
     for thread in threads:
@@ -188,12 +189,20 @@ def test_sigterm_under_keep_alive_load_answers_every_request_sent_before_it_and_
     finally:
         if process.poll() is None:
             process.kill()
-    stopped = time.monotonic() - signalled
-    before = [outcome for sent, outcome in records if sent < signalled - 0.05]
-    assert len(before) > 50 and set(before) == {"200"}, {o: before.count(o) for o in set(before)}
-    assert code == 0 and stopped < 31, (code, stopped, output[-5:])
-    after = {outcome for sent, outcome in records if sent >= signalled}
-    assert after <= {"200", "ConnectError", "RemoteProtocolError", "ReadError"}, after
+    return records, signalled, code, time.monotonic() - signalled
+
+
+def test_sigterm_under_keep_alive_load_answers_every_request_and_resets_none(example_export: Path) -> None:
+    """After SIGTERM the server drains (NFLSERVE_DRAIN_SECONDS): it refuses new connections and answers what
+    arrives on open ones with Connection: close. Over several tries, every request gets an answer or a
+    refused connection, never a reset; the process exits 0 well within the platforms' grace periods."""
+    for attempt in range(3):
+        records, signalled, code, stopped = _keep_alive_load_through_sigterm(example_export)
+        outcomes = {o: [r for _, r in records].count(o) for o in {r for _, r in records}}
+        assert set(outcomes) <= {"200", "ConnectError"}, (attempt, outcomes)
+        assert outcomes["ConnectError"] == 16, (attempt, outcomes)  # each client kept sending until refused
+        assert sum(1 for sent, _ in records if sent < signalled) > 50, (attempt, outcomes)
+        assert code == 0 and stopped < 10, (attempt, code, stopped)
 
 
 def test_several_workers_report_one_set_of_metrics_and_share_the_rate_limit(example_export: Path) -> None:

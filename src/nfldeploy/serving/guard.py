@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -46,6 +47,8 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 #: 415) at most DRAIN_FACTOR times that; each within DRAIN_SECONDS. Past the bound the answer carries
 #: ``Connection: close`` and the connection closes under the rest.
 DRAIN_FACTOR = 16
+#: Set when the server drains before it stops (serving.server): every answer then closes its connection.
+DRAINING = threading.Event()
 DRAIN_SECONDS = 10.0
 CLOSE = (b"connection", b"close")
 
@@ -111,7 +114,10 @@ class Guard:
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder[0] = message["status"]
-                message["headers"] = [*message.get("headers", []), id_header]
+                answer_headers = [*message.get("headers", []), id_header]
+                if DRAINING.is_set() and CLOSE not in answer_headers:
+                    answer_headers.append(CLOSE)
+                message["headers"] = answer_headers
             await send(message)
 
         self.metrics.in_flight.inc()
