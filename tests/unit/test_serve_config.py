@@ -59,3 +59,16 @@ def test_the_app_warns_about_each_old_name(caplog: pytest.LogCaptureFixture) -> 
         "NFLDEPLOY_CACHE_SIZE is the old name of NFLSERVE_CACHE_SIZE" in record.getMessage()
         for record in caplog.records
     )
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "61", "nan"])
+def test_a_bad_drain_window_is_one_line_and_exit_1(value: str) -> None:
+    import subprocess
+    import sys
+
+    env = {"PATH": "/usr/bin:/bin", "NFLSERVE_DRAIN_SECONDS": value}
+    done = subprocess.run(
+        [sys.executable, "-m", "nfldeploy.serving"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1 and "NFLSERVE_DRAIN_SECONDS must be a number of seconds" in done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""

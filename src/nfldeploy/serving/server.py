@@ -40,6 +40,7 @@ def run(
         os.environ[var("model_dir")] = str(model_dir.resolve())
     if runtime is not None:
         os.environ[var("runtime")] = runtime
+    drain_seconds = _drain_seconds()
     port = port if port is not None else int(os.environ.get("PORT", "8080"))
     logs.configure((read_var(os.environ, "log_level") or "INFO").upper())
     log.info("starting", extra={"host": host, "port": port, "workers": workers})
@@ -56,7 +57,7 @@ def run(
             metrics_dir = tempfile.mkdtemp(prefix="nfldeploy-metrics-")
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     try:
-        _serve(host, port, workers, graceful_seconds, _drain_seconds())
+        _serve(host, port, workers, graceful_seconds, drain_seconds)
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
