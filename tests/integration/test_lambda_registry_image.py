@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from nfldeploy.cli.app import app
 from nfldeploy.cloud.aws import AwsClients, aws_clients
-from nfldeploy.errors import ConfigError
+from nfldeploy.errors import ConfigError, RemoteError
 from nfldeploy.image.push import push_image
 from nfldeploy.image.remote import RemoteImage, copy_image, read_image
 from nfldeploy.settings import DeploySettings
@@ -123,3 +123,20 @@ def test_a_local_name_the_engine_lacks_is_a_clear_error(aws: AwsClients) -> None
     with pytest.raises(ConfigError) as info:
         target.plan(DeploySettings(service_name="fn-x", repository="nfl/fn-x"), "nfl-api:v1")
     assert "--image" not in (info.value.hint or "") and "registry reference" in (info.value.hint or "")
+
+
+def test_a_private_registry_is_read_and_copied_with_its_credentials(
+    docker_client: Any, auth_registry: Any, registry: Any, lambda_image: str
+) -> None:
+    credentials = {"username": "tester", "password": "s3cret-pw"}
+    name = f"{TEST_REPOSITORY}private-{uuid.uuid4().hex[:6]}"
+    reference, _ = push_image(
+        docker_client, lambda_image, auth=credentials, destination=f"{auth_registry.address}/{name}:v1"
+    )
+    docker_client.images.remove(reference)
+    with pytest.raises(RemoteError, match="refused"):
+        read_image(reference)  # no credentials: the registry's 401, as a clear error
+    image = read_image(reference, credentials)
+    copy = f"{registry.address}/{name}-copy:v1"
+    assert copy_image(image, copy, source_auth=credentials) == image.digest
+    assert read_image(copy).image_id == image.image_id

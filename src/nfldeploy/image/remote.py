@@ -4,6 +4,7 @@ another registry blob by blob, over the Docker Registry HTTP API v2, without a l
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import urllib.parse
@@ -64,6 +65,7 @@ class _Registry:
                 self.token = self._bearer(challenge)
             elif self.basic is None:
                 return response
+            response.close()
             response = self._send(method, url, **kwargs)
         return response
 
@@ -146,8 +148,6 @@ def read_image(
 
 
 def _manifest(registry: _Registry, path: str, ref: str, reference: str) -> tuple[bytes, str, str]:
-    import hashlib
-
     response = registry.request("GET", f"/v2/{path}/manifests/{ref}", headers={"Accept": MANIFEST_ACCEPT})
     if response.status_code != 200:
         raise _refused(f"reading {reference}", response)
