@@ -31,7 +31,7 @@ def test_the_role_and_the_api_permission_use_the_callers_partition(
     aws = aws_clients(region)
     name = f"fn-{uuid.uuid4().hex[:6]}"
     calls = AwsCalls(name, sleep=lambda _: None)
-    role_arn = LambdaResources(aws, calls, name, lambda image: image).ensure_role(f"{name}-role", None)
+    role_arn = LambdaResources(aws, calls, name).ensure_role(f"{name}-role", None)
     assert partition_of(role_arn) == partition
     attached = aws.iam.list_attached_role_policies(RoleName=f"{name}-role")["AttachedPolicies"]
     assert [p["PolicyArn"] for p in attached] == [
