@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,7 @@ class JobResult:
     steps: list[StepResult] = field(default_factory=list)
     permissions: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
 
     def step(self, name: str) -> StepResult:
         return next(s for s in self.steps if s.name == name)
@@ -91,10 +93,12 @@ class LocalRunner:
     secrets: dict[str, str] = field(default_factory=dict)
     workflow_permissions: Any = field(default=None, init=False)
 
-    def run(self, workflow: dict[str, Any]) -> dict[str, JobResult]:
-        """Every job, in ``needs`` order; a job whose needs did not all succeed is skipped."""
+    def run(self, workflow: dict[str, Any], done: dict[str, JobResult] | None = None) -> dict[str, JobResult]:
+        """Every job, in ``needs`` order; a job whose needs did not all succeed is skipped. Jobs in ``done``
+        are not run again: their results (outputs) and the artifacts they left in ``workdir`` stand, as when
+        GitHub re-runs a failed job of a run."""
         self.workflow_permissions = workflow.get("permissions", {})
-        results: dict[str, JobResult] = {}
+        results: dict[str, JobResult] = dict(done or {})
         jobs = dict(workflow["jobs"])
         while len(results) < len(jobs):
             ready = [
@@ -128,6 +132,7 @@ class LocalRunner:
             "secrets": self.secrets,
             "needs": needs,
         }
+        started = time.monotonic()
         for key, value in {**workflow_env, **(job.get("env") or {})}.items():
             env[key] = substitute(str(value), {**contexts, "env": env})
         result = JobResult(
@@ -169,6 +174,7 @@ class LocalRunner:
         result.outputs = {
             key: substitute(str(value), scope) for key, value in (job.get("outputs") or {}).items()
         }
+        result.seconds = round(time.monotonic() - started, 1)
         return result
 
     def _step(

@@ -257,7 +257,7 @@ def test_the_same_checkpoint_gives_the_same_artifacts_and_gate_figures_in_every_
 ) -> None:
     config = _config(tmp_path)
     checkpoint = _lightning(tmp_path / "run.ckpt", _weights(SMALL, seed=4))
-    # three fresh processes, side by side: the flaky parity gate used to differ between processes
+    # two fresh processes, side by side (one per core): the flaky parity gate used to differ between them
     processes = [
         subprocess.Popen(
             [
@@ -272,14 +272,14 @@ def test_the_same_checkpoint_gives_the_same_artifacts_and_gate_figures_in_every_
             stderr=subprocess.PIPE,
             text=True,
         )
-        for attempt in range(3)
+        for attempt in range(2)
     ]
     results = []
     for process in processes:
         out, err = process.communicate(timeout=300)
         assert process.returncode == 0, err[-2000:]
         results.append(json.loads(out.strip().splitlines()[-1]))
-    assert results[0] == results[1] == results[2]
+    assert results[0] == results[1]
 
 
 def test_a_checkpoint_written_by_a_lightning_trainer_exports(tmp_path: Path) -> None:

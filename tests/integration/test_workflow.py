@@ -1,9 +1,9 @@
 """The rendered GitHub Actions workflow, executed (tests/workflow_runner.py) in a user's repository holding a
 training run (config JSON + checkpoint), its nfldeploy.toml and nfldeploy's wheel: test -> export -> build ->
 push (the local registry) -> deploy --canary -> smoke-test the canary -> promote, against the fake Cloud Run
-Admin API. A retrained model goes live through a canary; a broken one fails its canary check and the
-serving revision keeps all traffic; a canary that misses the smoke step's latency budget after taking traffic
-is rolled back."""
+Admin API. A retrained model goes live through a canary, on the default path (nfldeploy from the wheel
+rendered beside the workflow, OIDC for the release job only); a canary that misses the smoke step's latency
+budget fails its deploy-time check and gets no traffic."""
 
 from __future__ import annotations
 
@@ -25,7 +25,6 @@ from typer.testing import CliRunner
 
 from fake_cloudrun import FakeCloudRun
 from nfldeploy.cli.app import app
-from nfldeploy.own_wheel import project_wheel
 from services import TEST_REPOSITORY, Registry, base_image
 from workflow_runner import LocalRunner
 
@@ -33,11 +32,6 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 CHECKPOINT = ROOT / "examples/checkpoints/nfl_production_v2-best.ckpt"
 PROJECT = "nfl-proj"
-
-
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return project_wheel(tmp_path_factory.mktemp("wheel"))
 
 
 @pytest.fixture(scope="module")
@@ -74,21 +68,14 @@ def _checkpoint(path: Path, change: str) -> None:
     torch.save(checkpoint, path)
 
 
-def _repository(
-    folder: Path, wheel: Path | None, settings: dict[str, Any], export: Path, change: str
-) -> Path:
+def _repository(folder: Path, settings: dict[str, Any], export: Path, change: str) -> Path:
     """A user's training repository after a run: config, checkpoint, settings, the rendered workflow (its
-    github/ folder copied to .github/, with the nfldeploy wheel it vendors), or with ``wheel`` committed under
-    dist/ and named by the nfldeploy_wheel setting."""
+    github/ folder copied to .github/, with the nfldeploy wheel it vendors)."""
     repo = folder / "repo"
     (repo / "outputs").mkdir(parents=True)
     shutil.copy2(ROOT / "examples/outputs/nfl_production_v2_config.json", repo / "outputs")
     _checkpoint(repo / "checkpoints" / "nfl_production_v2-best.ckpt", change)
     lines = [f"{key} = {json.dumps(value)}" for key, value in settings.items()]
-    if wheel is not None:
-        (repo / "dist").mkdir()
-        shutil.copy2(wheel, repo / "dist" / wheel.name)
-        lines.append(f'nfldeploy_wheel = "dist/{wheel.name}"')
     settings_file = repo / "nfldeploy.toml"
     settings_file.write_text("\n".join(lines) + "\n")
     rendered = CliRunner().invoke(
@@ -117,7 +104,7 @@ def cloudrun(docker_client: Any) -> Iterator[FakeCloudRun]:
 
 
 def _run(
-    tmp_path: Path, name: str, repo: Path, venv: Path, fake: FakeCloudRun
+    tmp_path: Path, name: str, repo: Path, venv: Path, fake: FakeCloudRun, done: dict[str, Any] | None = None
 ) -> tuple[dict[str, Any], LocalRunner]:
     workflow = yaml.safe_load((repo / ".github/workflows/nfldeploy.yml").read_text())
     runner = LocalRunner(
@@ -128,7 +115,7 @@ def _run(
         gcp_env={"NFLDEPLOY_CLOUDRUN_ENDPOINT": fake.endpoint},
         vars={"NFLDEPLOY_TARGET": "cloudrun"},
     )
-    return runner.run(workflow), runner
+    return runner.run(workflow, done), runner
 
 
 def _direct_url(venv: Path) -> str:
@@ -151,7 +138,6 @@ def test_the_rendered_workflow_deploys_a_canary_and_promotes_it_or_keeps_the_ser
     registry: Registry,
     pushed_image: str,
     example_export: Path,
-    wheel: Path,
     runner_venv: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -182,9 +168,10 @@ def test_the_rendered_workflow_deploys_a_canary_and_promotes_it_or_keeps_the_ser
     try:
         # a retrained model: canary (10 %, checked through its tag URL) -> smoke-tested canary -> promoted,
         # on the default path: nfldeploy from the wheel the rendering vendored beside the workflow
-        repo = _repository(tmp_path / "retrained", None, settings, example_export, "retrained")
+        repo = _repository(tmp_path / "retrained", settings, example_export, "retrained")
         results, runner = _run(tmp_path, "retrained", repo, runner_venv, cloudrun)
         assert [r.conclusion for r in results.values()] == ["success"] * 3, _explain(results)
+        print({name: job.seconds for name, job in results.items()})  # where a pipeline's time goes (-s)
         # OIDC only where the clouds are called; nfldeploy installed from the hash-checked file
         assert [r.permissions.get("id-token") for r in results.values()] == [None, None, "write"]
         (vendored,) = (repo / ".github" / "nfldeploy").glob("nfldeploy-*.whl")
@@ -220,10 +207,12 @@ def test_the_rendered_workflow_deploys_a_canary_and_promotes_it_or_keeps_the_ser
 
         # a canary that misses the pipeline's latency budget: the deploy-time check holds it to the same
         # smoke_p95_budget_ms, so it fails there before it takes any traffic; nothing after it runs, and the
-        # serving revision keeps 100 % (no rollback needed). nfldeploy comes from the nfldeploy_wheel setting.
+        # serving revision keeps 100 % (no rollback needed). The settings change re-runs the release job
+        # alone on the same run's artifacts (its test and export jobs would repeat the first run's work).
         strict = {**settings, "concurrency": 40, "smoke_p95_budget_ms": 0.001}
-        repo = _repository(tmp_path / "slow", wheel, strict, example_export, "retrained")
-        results, _ = _run(tmp_path, "slow", repo, runner_venv, cloudrun)
+        repo = _repository(tmp_path / "slow", strict, example_export, "retrained")
+        done = {name: results[name] for name in ("test", "export")}
+        results, _ = _run(tmp_path, "retrained", repo, runner_venv, cloudrun, done)
         release = results["release"]
         deploy = release.step("Deploy the canary")
         assert (
