@@ -63,7 +63,7 @@ def resolve_digest(reference: str, auth: dict[str, str] | None = None, timeout: 
             if response.status_code == 401:
                 challenge = response.headers.get("WWW-Authenticate", "")
                 if challenge.lower().startswith("bearer"):
-                    headers["Authorization"] = f"Bearer {_bearer_token(client, challenge, basic)}"
+                    headers["Authorization"] = f"Bearer {bearer_token(client, challenge, basic)}"
                     response = client.head(url, headers=headers)
                 elif basic is not None:
                     response = client.head(url, headers=headers, auth=basic)
@@ -86,7 +86,7 @@ def resolve_digest(reference: str, auth: dict[str, str] | None = None, timeout: 
     return str(response.headers["Docker-Content-Digest"])
 
 
-def _bearer_token(client: httpx.Client, challenge: str, basic: tuple[str, str] | None) -> str:
+def bearer_token(client: httpx.Client, challenge: str, basic: tuple[str, str] | None) -> str:
     """A token from the realm of a ``Bearer realm="...",service="...",scope="..."`` challenge."""
     params = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
     realm = params.pop("realm", "")

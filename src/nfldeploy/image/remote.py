@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +14,7 @@ import httpx
 
 from nfldeploy.errors import RemoteError
 from nfldeploy.image.references import split_reference
-from nfldeploy.image.registry import MANIFEST_ACCEPT, registry_base_url
+from nfldeploy.image.registry import MANIFEST_ACCEPT, bearer_token, registry_base_url
 
 INDEX_TYPES = (
     "application/vnd.oci.image.index.v1+json",
@@ -62,7 +61,7 @@ class _Registry:
         if response.status_code == 401:
             challenge = response.headers.get("WWW-Authenticate", "")
             if challenge.lower().startswith("bearer"):
-                self.token = self._bearer(challenge)
+                self.token = bearer_token(self.client, challenge, self.basic)
             elif self.basic is None:
                 return response
             response.close()
@@ -76,17 +75,6 @@ class _Registry:
         auth = self.basic if not self.token else None
         request = self.client.build_request(method, url, headers=headers, **kwargs)
         return self.client.send(request, auth=auth, stream=method == "GET" and "/blobs/" in url)
-
-    def _bearer(self, challenge: str) -> str:
-        params = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
-        realm = params.pop("realm", "")
-        if not realm:
-            raise RemoteError(f"the registry's auth challenge names no realm: {challenge}")
-        answer = self.client.get(realm, params=params, auth=self.basic)
-        if answer.status_code != 200:
-            raise RemoteError(f"the registry refused a token ({answer.status_code}); check the credentials")
-        body = answer.json()
-        return str(body.get("token") or body.get("access_token") or "")
 
     def close(self) -> None:
         self.client.close()
