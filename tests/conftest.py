@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -76,14 +77,35 @@ def example_config() -> Path:
     return EXAMPLE_CONFIG
 
 
+def made_once(tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], None]) -> Path:
+    """A folder ``make`` fills once per test run: in this process, or under pytest-xdist by the first worker
+    that asks (the others wait on its lock and share the result, read-only)."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        folder = tmp_path_factory.mktemp(name)
+        make(folder)
+        return folder
+    from filelock import FileLock
+
+    root = tmp_path_factory.getbasetemp().parent  # one per run, shared by its workers
+    folder, done = root / name, root / f"{name}.done"
+    with FileLock(str(root / f"{name}.lock")):
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            make(folder)
+            done.touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def example_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The example run exported once per session (all formats, INT8 gated)."""
+    """The example run exported once per test run (all formats, INT8 gated)."""
     from nfldeploy.export.pipeline import ExportOptions, run_export
 
-    out = tmp_path_factory.mktemp("export") / "exported_models"
-    run_export(ExportOptions(config=EXAMPLE_CONFIG, out=out))
-    return out
+    def make(folder: Path) -> None:
+        run_export(ExportOptions(config=EXAMPLE_CONFIG, out=folder / "exported_models"))
+
+    return made_once(tmp_path_factory, "export", make) / "exported_models"
 
 
 @pytest.fixture(scope="session")
@@ -149,7 +171,6 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, moto_server: str) -> str:
 
 def _build_example(client: Any, example_export: Path, workdir: Path, kind: str, name: str) -> Iterator[str]:
     """The example's image of ``kind`` from a copy of the export, removed afterwards."""
-    import shutil
     import uuid
 
     from nfldeploy.image.pipeline import build
@@ -193,29 +214,30 @@ def pushed_image(docker_client: Any, server_image: str, registry: Registry) -> I
 def retrained_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A second model of the example's shape (its checkpoint with every weight perturbed, as a retraining
     would change it), exported: a canary that answers differently from ``example_export``."""
-    import torch
 
-    from nfldeploy.export.pipeline import ExportOptions, run_export
+    def make(folder: Path) -> None:
+        import torch
 
-    folder = tmp_path_factory.mktemp("retrained")
-    checkpoint = torch.load(ROOT / "examples/checkpoints/nfl_production_v2-best.ckpt", weights_only=False)
-    generator = torch.Generator().manual_seed(7)
-    for key, tensor in checkpoint["state_dict"].items():
-        if tensor.is_floating_point() and tensor.numel() > 1:
-            noise = torch.randn(tensor.shape, generator=generator, dtype=tensor.dtype)
-            checkpoint["state_dict"][key] = tensor + 0.1 * tensor.std() * noise
-    torch.save(checkpoint, folder / "retrained.ckpt")
-    out = folder / "exported_models"
-    run_export(
-        ExportOptions(
-            config=EXAMPLE_CONFIG,
-            checkpoint=folder / "retrained.ckpt",
-            formats=("onnx",),
-            quantize="none",
-            out=out,
+        from nfldeploy.export.pipeline import ExportOptions, run_export
+
+        checkpoint = torch.load(ROOT / "examples/checkpoints/nfl_production_v2-best.ckpt", weights_only=False)
+        generator = torch.Generator().manual_seed(7)
+        for key, tensor in checkpoint["state_dict"].items():
+            if tensor.is_floating_point() and tensor.numel() > 1:
+                noise = torch.randn(tensor.shape, generator=generator, dtype=tensor.dtype)
+                checkpoint["state_dict"][key] = tensor + 0.1 * tensor.std() * noise
+        torch.save(checkpoint, folder / "retrained.ckpt")
+        run_export(
+            ExportOptions(
+                config=EXAMPLE_CONFIG,
+                checkpoint=folder / "retrained.ckpt",
+                formats=("onnx",),
+                quantize="none",
+                out=folder / "exported_models",
+            )
         )
-    )
-    return out
+
+    return made_once(tmp_path_factory, "retrained", make) / "exported_models"
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,7 @@ from importlib import metadata
 from pathlib import Path
 
 from nfldeploy.errors import BuildError, ConfigError
+from nfldeploy.staging import cache_entry
 
 #: What a checkout's wheel is made of: a change to any of these makes a new wheel.
 SOURCES = ("pyproject.toml", "src/nfldeploy", "templates")
@@ -97,22 +98,18 @@ def source_digest(root: Path) -> str:
 
 
 def _build_checkout(root: Path, folder: Path) -> Path:
-    staging = folder.with_name(folder.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
     pip = [sys.executable, "-m", "pip", "wheel", "--disable-pip-version-check", "--quiet", "--no-deps"]
-    result = subprocess.run(
-        [*pip, "--wheel-dir", str(staging), str(root)], capture_output=True, text=True, check=False
-    )
-    wheels = sorted(staging.glob("nfldeploy-*.whl"))
-    if result.returncode != 0 or not wheels:
-        last = (result.stderr.strip().splitlines() or ["pip wrote no wheel"])[-1]
-        raise BuildError(
-            f"building nfldeploy's wheel from {root} failed: {last}",
-            hint="Set nfldeploy_wheel (or NFLDEPLOY_WHEEL) to an nfldeploy wheel file.",
+    with cache_entry(folder) as staging:
+        result = subprocess.run(
+            [*pip, "--wheel-dir", str(staging), str(root)], capture_output=True, text=True, check=False
         )
-    shutil.rmtree(folder, ignore_errors=True)
-    staging.rename(folder)
-    return folder / wheels[-1].name
+        if result.returncode != 0 or not list(staging.glob("nfldeploy-*.whl")):
+            last = (result.stderr.strip().splitlines() or ["pip wrote no wheel"])[-1]
+            raise BuildError(
+                f"building nfldeploy's wheel from {root} failed: {last}",
+                hint="Set nfldeploy_wheel (or NFLDEPLOY_WHEEL) to an nfldeploy wheel file.",
+            )
+    return sorted(folder.glob("nfldeploy-*.whl"))[-1]
 
 
 def repack_installed(dest: Path) -> Path:

@@ -34,3 +34,22 @@ def staged_directory(target: Path) -> Iterator[Path]:
         shutil.rmtree(previous, ignore_errors=True)
     else:
         stage.rename(target)
+
+
+@contextlib.contextmanager
+def cache_entry(target: Path) -> Iterator[Path]:
+    """Yield a temporary folder to fill with a cache entry; on success it becomes ``target``, unless another
+    process (a second build on the same runner) published one first: entries under one key are equivalent, so
+    theirs is kept and this one dropped. On any error it is removed and ``target`` is left as it was."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=target.parent))
+    try:
+        yield stage
+        stage.chmod(0o755)
+        try:
+            stage.rename(target)
+        except OSError:
+            if not target.is_dir():
+                raise
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)

@@ -109,10 +109,14 @@ def test_a_new_model_reuses_the_dependency_layers(
     from custom_models import export_other_model
 
     other = export_other_model(example_config, tmp_path / "exported_models", seed=1)
+    # the first model again, from the build cache: a build running beside this one (another test process)
+    # may have made a second, newer cached chain of the same steps since ``built``, and the engine reuses
+    # the newest
+    again = build(export_copy, ImageSpec(base_image=base_image()), REPOSITORY, client=docker_client)
     rebuilt = build(
         other, ImageSpec(base_image=base_image()), REPOSITORY, tag=f"{REPOSITORY}:other", client=docker_client
     )
-    first = docker_client.images.get(built.image_id).attrs["RootFS"]["Layers"]
+    first = docker_client.images.get(again.image_id).attrs["RootFS"]["Layers"]
     second = docker_client.images.get(rebuilt.image_id).attrs["RootFS"]["Layers"]
     assert first[:-1] == second[:-1]  # base, user, dependencies and nfldeploy: reused
     assert first[-1] != second[-1]  # the model layer: new

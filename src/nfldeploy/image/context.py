@@ -23,6 +23,7 @@ from nfldeploy.render.dockerfile import (
     render_dockerignore,
     served_artifact,
 )
+from nfldeploy.staging import cache_entry
 
 PYTHON_VERSION = "3.11"
 PLATFORM_TAGS = {
@@ -64,11 +65,18 @@ def wheelhouse(requirements: list[str], platform: str) -> Path:
         raise ConfigError(f"unsupported platform {platform!r}; choose from {', '.join(PLATFORM_TAGS)}")
     key = hashlib.sha256("\n".join([platform, PYTHON_VERSION, *requirements]).encode()).hexdigest()[:16]
     folder = cache_root() / "wheelhouse" / key
-    if (folder / ".complete").exists():
-        return folder
-    staging = folder.with_name(folder.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    for _ in range(2):
+        if (folder / ".complete").exists():
+            return folder
+        with cache_entry(folder) as staging:
+            _download(requirements, platform, staging)
+            (staging / ".complete").touch()
+        if not (folder / ".complete").exists():  # an unfinished entry an older nfldeploy left
+            shutil.rmtree(folder, ignore_errors=True)
+    return folder
+
+
+def _download(requirements: list[str], platform: str, staging: Path) -> None:
     command = [
         sys.executable,
         "-m",
@@ -94,10 +102,6 @@ def wheelhouse(requirements: list[str], platform: str) -> Path:
             + " | ".join(errors[-3:] or result.stderr.splitlines()[-3:]),
             hint="The wheelhouse is fetched on this host from PyPI; check the network or pip's configuration.",
         )
-    shutil.rmtree(folder, ignore_errors=True)
-    staging.rename(folder)
-    (folder / ".complete").touch()
-    return folder
 
 
 def pinned_requirements(wheels: Path) -> list[str]:
