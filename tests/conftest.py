@@ -20,6 +20,29 @@ from services import TEST_REPOSITORY, Registry, base_image, free_port, start_reg
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_CONFIG = ROOT / "examples" / "outputs" / "nfl_production_v2_config.json"
+#: The files that take a minute or more. They are collected first so that, with ``--no-loadscope-reorder``
+#: (scripts/check), the xdist workers start on them and no worker ends the run alone on one of them; the
+#: second (no example export) keeps a core busy while the first makes the export the others share. Only the
+#: order changes: a file missing here runs after them.
+LONGEST_FIRST = (
+    "integration/test_image.py",
+    "functional/test_export_graph.py",
+    "integration/test_deploy_cli.py",
+    "integration/test_workflow.py",
+    "functional/test_upstream_parity.py",
+    "functional/test_export.py",
+    "integration/test_core_install.py",
+    "integration/test_cloudrun_target.py",
+    "functional/test_api_fuzz.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::")[0].removeprefix("tests/")
+        return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the order within a file, and of the other files, is kept
 
 
 def _is_test_tag(tag: str) -> bool:
