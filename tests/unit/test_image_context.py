@@ -73,6 +73,7 @@ def test_model_files_are_the_served_artifact_and_its_lineage() -> None:
             "us-docker.pkg.dev/p/r/nfldeploy/app:abc",
         ),
         ("nfldeploy/app", "localhost:5000", "localhost:5000/nfldeploy/app:latest"),
+        ("nfl.app:abc", "127.0.0.1:5000", "127.0.0.1:5000/nfl.app:abc"),  # a dot, but no registry host
     ],
 )
 def test_target_reference(reference: str, registry: str | None, expected: str) -> None:

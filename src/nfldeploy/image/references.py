@@ -17,13 +17,18 @@ def split_reference(reference: str) -> tuple[str, str]:
     return name, tag
 
 
+def names_registry(reference: str) -> bool:
+    """Whether ``reference`` starts with a registry host (``host.domain/...``, ``host:port/...``)."""
+    first, slash, _ = reference.partition("/")
+    return bool(slash) and ("." in first or ":" in first or first == "localhost")
+
+
 def target_reference(reference: str, registry: str | None) -> str:
     """The reference to push: ``reference`` itself, or re-homed under ``registry`` when it is not there yet."""
     if not registry or reference.startswith(registry.rstrip("/") + "/"):
         return reference
     name, tag = split_reference(reference)
-    first = name.split("/", 1)[0]
-    if "." in first or ":" in first or first == "localhost":  # the reference already names another registry
+    if names_registry(name):  # the reference already names another registry
         name = name.split("/", 1)[1]
     return f"{registry.rstrip('/')}/{name}:{tag}"
 

@@ -22,12 +22,6 @@ INDEX_TYPES = (
 )
 
 
-def names_registry(reference: str) -> bool:
-    """Whether ``reference`` starts with a registry host (``host.domain/...``, ``host:port/...``)."""
-    first, slash, _ = reference.partition("/")
-    return bool(slash) and ("." in first or ":" in first or first == "localhost")
-
-
 @dataclass(frozen=True)
 class RemoteImage:
     """One platform's image as its registry serves it."""

@@ -229,8 +229,7 @@ class LambdaTarget:
     ) -> tuple[str | None, Action | None]:
         """Where a non-ECR image comes from: the local engine (pushed to ECR), else its registry (copied
         registry to registry, no engine needed). (ECR digest when ECR holds it already, the action otherwise.)"""
-        from nfldeploy.image.references import split_reference
-        from nfldeploy.image.remote import names_registry
+        from nfldeploy.image.references import names_registry, split_reference
 
         tag = split_reference(image)[1] if "@" not in image else None
         local_id = self.local_image_id(image)
