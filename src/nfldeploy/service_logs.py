@@ -113,6 +113,17 @@ def admitted(entries: Iterable[LogEntry], query: LogQuery) -> Iterator[LogEntry]
     return (entry for entry in entries if query.admits(entry))
 
 
+def parse_stamped(line: str, revision: str) -> LogEntry | None:
+    """A ``TIME LINE`` line (``docker logs`` and ``kubectl logs`` with ``--timestamps``) as an entry; None
+    when it does not start with a timestamp."""
+    stamp, _, text = line.partition(" ")
+    try:
+        when = rfc3339(stamp)
+    except ValueError:
+        return None
+    return parse_line(text, revision, when)
+
+
 def rfc3339(text: str) -> datetime:
     """A timestamp as Docker and Kubernetes write them (``2026-11-28T10:00:00.123456789Z``: nanoseconds)."""
     head, dot, rest = text.rstrip("Z").partition(".")

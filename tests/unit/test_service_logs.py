@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from nfldeploy.service_logs import LogEntry, LogQuery, parse_line, parse_since, poll, rfc3339, select
+from nfldeploy.service_logs import LogEntry, LogQuery, parse_line, parse_since, parse_stamped, poll, rfc3339, select
 
 NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 
@@ -62,6 +62,19 @@ def test_docker_and_kubernetes_timestamps_carry_nanoseconds() -> None:
     assert rfc3339("2026-11-28T10:00:00Z") == datetime(2026, 11, 28, 10, tzinfo=UTC)
     with pytest.raises(ValueError):
         rfc3339("garbage")
+
+
+def test_a_stamped_line_takes_the_platforms_time_when_it_has_none() -> None:
+    plain = parse_stamped("2026-11-28T10:00:00.5Z Traceback (most recent call last):", "r3")
+    assert plain is not None
+    assert (plain.time, plain.message, plain.revision) == (
+        datetime(2026, 11, 28, 10, 0, 0, 500000, tzinfo=UTC),
+        "Traceback (most recent call last):",
+        "r3",
+    )
+    own = parse_stamped("2026-11-28T10:00:00Z " + _access("x"), "r3")
+    assert own is not None and own.time == datetime(2026, 11, 28, 11, 59, 0, 250000, tzinfo=UTC)
+    assert parse_stamped("no timestamp here", "r3") is None
 
 
 def _entries() -> list[LogEntry]:

@@ -22,7 +22,7 @@ from nfldeploy.errors import ConfigError, DeployError
 from nfldeploy.records.manifest import Manifest
 from nfldeploy.render.files import render_group
 from nfldeploy.render.views import Inputs
-from nfldeploy.service_logs import LogEntry, LogQuery, admitted, parse_line, rfc3339, select
+from nfldeploy.service_logs import LogEntry, LogQuery, admitted, parse_stamped, select
 from nfldeploy.settings import DeploySettings
 from nfldeploy.targets.base import Action, Deployment, Plan, PlanSpec, Revision, Status
 
@@ -52,13 +52,9 @@ def _kubectl_lines(lines: Iterable[str]) -> Iterator[LogEntry]:
         prefix, _, rest = line.partition("] ")
         if not prefix.startswith("[pod/"):
             continue
-        pod = prefix.removeprefix("[pod/").split("/", 1)[0]
-        stamp, _, text = rest.partition(" ")
-        try:
-            when = rfc3339(stamp)
-        except ValueError:
-            continue
-        yield parse_line(text, pod, when)
+        entry = parse_stamped(rest, prefix.removeprefix("[pod/").split("/", 1)[0])
+        if entry is not None:
+            yield entry
 
 
 class KubernetesTarget:

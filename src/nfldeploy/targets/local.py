@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nfldeploy.errors import ConfigError, DeployError, NfldeployError
-from nfldeploy.service_logs import LogEntry, LogQuery, admitted, parse_line, rfc3339, select
+from nfldeploy.service_logs import LogEntry, LogQuery, admitted, parse_stamped, select
 from nfldeploy.settings import DeploySettings
 from nfldeploy.targets.base import Action, Deployment, Plan, PlanSpec, Revision, Status
 
@@ -67,12 +67,9 @@ def _docker_lines(chunks: Iterable[bytes | str], revision: str) -> Iterator[LogE
         pending += chunk.decode(errors="replace") if isinstance(chunk, bytes) else chunk + "\n"
         *lines, pending = pending.split("\n")
         for line in lines:
-            stamp, _, text = line.partition(" ")
-            try:
-                when = rfc3339(stamp)
-            except ValueError:
-                continue
-            yield parse_line(text, revision, when)
+            entry = parse_stamped(line, revision)
+            if entry is not None:
+                yield entry
 
 
 class LocalTarget:
