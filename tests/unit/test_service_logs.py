@@ -7,7 +7,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from nfldeploy.service_logs import LogEntry, LogQuery, parse_line, parse_since, parse_stamped, poll, rfc3339, select
+from nfldeploy.service_logs import (
+    LogEntry,
+    LogQuery,
+    parse_line,
+    parse_since,
+    parse_stamped,
+    poll,
+    rfc3339,
+    select,
+)
 
 NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 
