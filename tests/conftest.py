@@ -16,7 +16,15 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from services import TEST_REPOSITORY, Registry, base_image, free_port, start_registry, unavailable
+from services import (
+    TEST_REPOSITORY,
+    Registry,
+    base_image,
+    free_port,
+    image_tags,
+    start_registry,
+    unavailable,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_CONFIG = ROOT / "examples" / "outputs" / "nfl_production_v2_config.json"
@@ -34,6 +42,7 @@ LONGEST_FIRST = (
     "integration/test_core_install.py",
     "integration/test_cloudrun_target.py",
     "functional/test_api_fuzz.py",
+    "integration/test_up_in_process.py",
 )
 
 
@@ -70,7 +79,7 @@ def _remove_test_images() -> Iterator[None]:
     except DockerUnavailable:
         yield
         return
-    before = {image.id: set(image.tags) for image in client.images.list()}
+    before = {image: set(tags) for image, tags in image_tags(client).items()}
     sessions = Path(tempfile.gettempdir()) / "nfldeploy-test-sessions"
     sessions.mkdir(exist_ok=True)
     (sessions / str(os.getpid())).touch()
@@ -78,20 +87,17 @@ def _remove_test_images() -> Iterator[None]:
     (sessions / str(os.getpid())).unlink(missing_ok=True)
     # another session on this engine may still need the images its rebuilt tags left dangling
     alone = not any(_alive(int(other.name)) for other in sessions.iterdir() if other.name.isdigit())
-    for image in client.images.list():
-        new_tags = [tag for tag in image.tags if tag not in before.get(image.id, set())]
-        if image.id in before:
-            doomed = [tag for tag in new_tags if _is_test_tag(tag)]
-        elif image.tags and all(_is_test_tag(tag) for tag in image.tags):  # a test's image
-            doomed = image.tags
-        elif not image.tags and alone:  # dangling: left by a rebuilt tag
-            doomed = [image.id]
-        else:
-            doomed = []
+    for image, tags in image_tags(client).items():
+        # this session's tags (an image goes with its last tag; one another test process also tagged stays
+        # until that process removes its own), and with no session left, what rebuilt tags left dangling
+        doomed = [tag for tag in tags if _is_test_tag(tag) and tag not in before.get(image, set())]
+        if not tags and alone and image not in before:
+            doomed = [image]
         for reference in doomed:
-            # an image still used by another process's container is left for the next session
+            # an image still used by another process's container (or already removed by another test
+            # process) is left alone
             with contextlib.suppress(docker.errors.APIError):
-                client.images.remove(reference, force=reference != image.id)
+                client.images.remove(reference, force=reference != image)
     client.close()
 
 

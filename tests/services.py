@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -16,9 +15,11 @@ import urllib.request
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
+
+from nfldeploy.ports import free_port
 
 #: Every image a test builds or tags is named under this session's own prefix, so the session-end sweep
 #: (conftest) removes this session's images and never another session's running in parallel.
@@ -37,12 +38,6 @@ def unavailable(reason: str, hint: str = SETUP_HINT, allow_module_level: bool = 
     if in_ci():
         pytest.fail(f"CI=true and {message}", pytrace=False)
     pytest.skip(message, allow_module_level=allow_module_level)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def base_image() -> str:
@@ -64,6 +59,16 @@ class Registry:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
+
+
+def image_tags(client: Any, name: str | None = None) -> dict[str, list[str]]:
+    """Every image on the engine (of repository ``name``) with its tags, in one API call. docker-py's
+    ``images.list()`` inspects each image after listing them, which fails when another test process removes
+    one in between."""
+    return {
+        image["Id"]: [tag for tag in image.get("RepoTags") or [] if tag != "<none>:<none>"]
+        for image in client.api.images(name=name)
+    }
 
 
 def start_registry(workdir: Path, username: str | None = None, password: str | None = None) -> Registry:

@@ -20,7 +20,7 @@ from nfldeploy.cli.app import app
 from nfldeploy.image.pipeline import build
 from nfldeploy.records.build import Build
 from nfldeploy.render.dockerfile import ImageSpec
-from services import TEST_REPOSITORY, Registry, base_image, free_port
+from services import TEST_REPOSITORY, Registry, base_image, free_port, image_tags
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 runner = CliRunner()
@@ -38,8 +38,8 @@ def export_copy(example_export: Path, tmp_path_factory: pytest.TempPathFactory) 
 def built(docker_client: Any, export_copy: Path) -> Iterator[Build]:
     result = build(export_copy, ImageSpec(base_image=base_image()), REPOSITORY, client=docker_client)
     yield result
-    for image in docker_client.images.list(name=REPOSITORY):
-        for tag in image.tags:  # by tag: an identical image of another fixture keeps its own tags
+    for tags in image_tags(docker_client, REPOSITORY).values():
+        for tag in tags:  # by tag: an identical image of another fixture keeps its own tags
             if tag.startswith(REPOSITORY + ":"):
                 docker_client.images.remove(tag, force=True)
 

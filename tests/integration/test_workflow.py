@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 
 from fake_cloudrun import FakeCloudRun
 from nfldeploy.cli.app import app
-from services import TEST_REPOSITORY, Registry, base_image
+from services import TEST_REPOSITORY, Registry, base_image, image_tags
 from workflow_runner import LocalRunner
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -223,7 +223,7 @@ def test_the_rendered_workflow_deploys_a_canary_and_promotes_it_or_keeps_the_ser
         assert release.step("Roll back").outcome == "skipped"  # the canary never took traffic
         assert cloudrun.traffic(full_name) == {promoted: 100}
     finally:
-        for image in docker_client.images.list():
-            for tag in image.tags:
+        for tags in image_tags(docker_client).values():
+            for tag in tags:
                 if f"wf-{service}" in tag:
                     docker_client.images.remove(tag, force=True)

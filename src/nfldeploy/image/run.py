@@ -1,24 +1,17 @@
-"""Running an image on the local engine: free port, wait for /ready, logs, always clean up."""
+"""Running an image on the local engine: a free port, wait for /ready, logs, always clean up."""
 
 from __future__ import annotations
 
 import contextlib
-import socket
 import time
 import urllib.error
 import urllib.request
 from typing import Any
 
 from nfldeploy.errors import DeployError
+from nfldeploy.ports import free_port
 
 DEFAULT_CONTAINER_PORT = 8080
-
-
-def free_port() -> int:
-    """A free loopback port."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def container_port(client: Any, image: str) -> int:

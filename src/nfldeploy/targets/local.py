@@ -181,7 +181,8 @@ class LocalTarget:
         )
 
     def apply(self, plan: Plan) -> Deployment:
-        from nfldeploy.image.run import free_port, remove, wait_ready
+        from nfldeploy.image.run import remove, wait_ready
+        from nfldeploy.ports import free_port
 
         serving = self._serving()
         if plan.empty:
