@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nfldeploy.config import load_training_config
-from nfldeploy.errors import ConfigError, DockerUnavailable, NfldeployError
+from nfldeploy.errors import ConfigError, DockerUnavailable
 from nfldeploy.export.checkpoint import resolve_checkpoint
 from nfldeploy.export.layout import DEFAULT_OUT
 from nfldeploy.extras import require
@@ -68,6 +66,7 @@ def up(
     settings: DeploySettings,
     port: int,
     out: Path = DEFAULT_OUT,
+    checkpoint_path: Path | None = None,
     on_step: Callable[[str], None] = lambda _s: None,
     on_result: Callable[[CheckResult], None] | None = None,
 ) -> UpResult:
@@ -75,7 +74,7 @@ def up(
     serving (or nothing, the first time) and exits 3."""
     config_path = config_path or default_config()
     config = load_training_config(config_path)
-    checkpoint = resolve_checkpoint(config, None)
+    checkpoint = resolve_checkpoint(config, checkpoint_path)
     exported = False
     if export_is_current(out, config.sha256, sha256_file(checkpoint)):
         on_step(f"export in {out} is current (config {config.sha256[:12]}): skipped")
@@ -84,7 +83,7 @@ def up(
         from nfldeploy.export.pipeline import ExportOptions, run_export
 
         on_step("exporting")
-        run_export(ExportOptions(config=config_path, out=out, on_step=on_step))
+        run_export(ExportOptions(config=config_path, checkpoint=checkpoint, out=out, on_step=on_step))
         exported = True
     try:
         from nfldeploy.image.engine import connect
@@ -151,29 +150,27 @@ def _in_process(
     on_result: Callable[[CheckResult], None] | None,
     reason: str,
 ) -> UpResult:
+    from nfldeploy.serve_process import ServeProcess
+
     require("serve", f"serving in process ({reason})")
-    log = out.parent / "serve.log"
     on_step(f"{reason}: serving in process with nfldeploy serve instead of a container")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "nfldeploy", "serve", str(out), "--port", str(port)],
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
+    server = ServeProcess(out, port)
+    pid = server.start()
     try:
-        report = smoke_url(url, out, on_result=on_result)
+        on_step("smoke-testing")
+        report = smoke_url(server.url, out, on_result=on_result)
+        record(out, "url", report.url, report.results)  # a service at a URL, as smoke-test --url
         report.raise_for_failures()
-    except NfldeployError:
-        process.terminate()
+    except BaseException:
+        server.stop()
         raise
-    note = f"served in process instead of a container: {reason}"
+    server.take_over()
     return UpResult(
-        url,
+        server.url,
         "process",
-        f"process {process.pid} (logs: {log}, stop: kill {process.pid})",
+        f"process {pid} (logs: {server.log}, stop: kill {pid}; the next up replaces it)",
         exported,
         None,
         report,
-        [note],
+        [f"served in process instead of a container: {reason}"],
     )

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -253,3 +254,22 @@ def test_several_workers_report_one_set_of_metrics_and_share_the_rate_limit(exam
     finally:
         process.terminate()
         process.wait(timeout=40)
+
+
+def test_a_taken_port_or_a_bad_port_variable_is_one_clear_line(example_export: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        busy = _start(example_export, port)
+        output = busy.communicate(timeout=60)[0]
+    assert busy.returncode == 1 and f"127.0.0.1:{port} is in use already" in output
+    assert "Traceback" not in output and '"level"' not in output  # no server log: it never started
+    bad = subprocess.run(
+        [sys.executable, "-m", "nfldeploy", "serve", str(example_export)],
+        env={**os.environ, "PORT": "80a"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 1 and "PORT must be a TCP port number (1..65535), not '80a'" in bad.stderr

@@ -12,6 +12,12 @@ from nfldeploy.export.layout import DEFAULT_OUT
 from nfldeploy.settings import RENAMED, DeploySettings, ResolvedSettings, load_settings
 
 JSON_OPTION = typer.Option(False, "--json", help="Print the result as JSON on stdout (for CI).")
+CHECKPOINT_OPTION = typer.Option(
+    None,
+    "--checkpoint",
+    "-c",
+    help="Checkpoint (.ckpt or state dict). Default: from the config's checkpoint_dir.",
+)
 SETTINGS_OPTION = typer.Option(
     None,
     "--settings",

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from nfldeploy.cli.choices import Quantize, comma_list
-from nfldeploy.cli.common import JSON_OPTION
+from nfldeploy.cli.common import CHECKPOINT_OPTION, JSON_OPTION
 from nfldeploy.cli.output import print_json, stderr, stdout, warn
 from nfldeploy.export.layout import DEFAULT_OUT, FORMATS
 from nfldeploy.extras import require
@@ -17,12 +17,7 @@ from nfldeploy.records.manifest import Manifest
 
 def export(
     config_path: Path = typer.Argument(..., metavar="CONFIG", help="The training run's config JSON."),
-    checkpoint: Path | None = typer.Option(
-        None,
-        "--checkpoint",
-        "-c",
-        help="Checkpoint (.ckpt or state dict). Default: from the config's checkpoint_dir.",
-    ),
+    checkpoint: Path | None = CHECKPOINT_OPTION,
     formats: str = typer.Option(
         ",".join(FORMATS),
         "--formats",

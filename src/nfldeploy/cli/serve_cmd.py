@@ -11,6 +11,7 @@ from nfldeploy.cli.choices import ServedArtifact
 from nfldeploy.errors import ConfigError
 from nfldeploy.export.layout import DEFAULT_OUT
 from nfldeploy.extras import require
+from nfldeploy.ports import port_taken
 
 
 def serve(
@@ -18,7 +19,9 @@ def serve(
         DEFAULT_OUT, metavar="EXPORT_DIR", help="Output of nfldeploy export (holds manifest.json)."
     ),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (0.0.0.0 for every interface)."),
-    port: int | None = typer.Option(None, "--port", help="Port (default: $PORT, else 8080)."),
+    port: int | None = typer.Option(
+        None, "--port", min=1, max=65535, help="Port (default: $PORT, else 8080)."
+    ),
     workers: int = typer.Option(1, "--workers", min=1, help="Worker processes, each with its own model."),
     runtime: ServedArtifact = typer.Option(
         ServedArtifact.auto,
@@ -41,10 +44,23 @@ def serve(
     require("serve", "nfldeploy serve")
     from nfldeploy.serving.server import run
 
+    port = port if port is not None else _port_from_env()
+    if port_taken(host, port):
+        raise ConfigError(
+            f"{host}:{port} is in use already",
+            hint="Pass --port N (or set PORT), or stop what listens there.",
+        )
     run(
         export_dir,
         host=host,
-        port=port if port is not None else int(os.environ.get("PORT", "8080")),
+        port=port,
         workers=workers,
         runtime=runtime.value,
     )
+
+
+def _port_from_env() -> int:
+    raw = os.environ.get("PORT", "8080")
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise ConfigError(f"PORT must be a TCP port number (1..65535), not {raw!r}")
+    return int(raw)

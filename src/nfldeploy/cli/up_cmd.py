@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from nfldeploy.cli.common import JSON_OPTION, SET_OPTION, SETTINGS_OPTION, resolve_settings
+from nfldeploy.cli.common import CHECKPOINT_OPTION, JSON_OPTION, SET_OPTION, SETTINGS_OPTION, resolve_settings
 from nfldeploy.cli.output import check_mark, command_name, print_json, stderr, stdout, warn
 from nfldeploy.smoke.checks import CheckResult
 
@@ -16,14 +16,16 @@ def up(
     config_path: Path | None = typer.Argument(
         None, metavar="CONFIG", help="Training config JSON. Default: the shipped example."
     ),
-    port: int = typer.Option(8080, "--port", help="Local port of the service."),
+    checkpoint: Path | None = CHECKPOINT_OPTION,
+    port: int = typer.Option(8080, "--port", min=1, max=65535, help="Local port of the service."),
     settings_file: Path | None = SETTINGS_OPTION,
     overrides: list[str] | None = SET_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """The main job: export (skipped when the export matches the config and checkpoint), build the image,
     run it on the local Docker engine, smoke-test it, and print where it is. Without a Docker engine it
-    serves in process and says so. Exit 3 (and nothing left running) when the smoke test fails."""
+    serves in process (a background nfldeploy serve, replaced by the next up) and says so. Exit 3 when the
+    smoke test fails: what served before keeps serving (nothing, the first time)."""
     from nfldeploy.smoke.report import as_json as report_json
     from nfldeploy.up import up as run_up
 
@@ -39,7 +41,9 @@ def up(
             mark = check_mark(result.passed, result.skipped)
             console.print(f"  {mark} {result.name}: {result.detail}", highlight=False)
 
-        result = run_up(config_path, settings, port, on_step=on_step, on_result=on_result)
+        result = run_up(
+            config_path, settings, port, checkpoint_path=checkpoint, on_step=on_step, on_result=on_result
+        )
     for note in result.notes:
         warn(note)
     if as_json:
