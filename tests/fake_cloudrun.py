@@ -161,7 +161,7 @@ class FakeCloudRun:
                 server.shutdown()
                 server.server_close()
         mine = {"label": f"{INSTANCE_LABEL}={self.instance}"}
-        for container in self.docker.containers.list(all=True, filters=mine):
+        for container in self.docker.containers.list(all=True, ignore_removed=True, filters=mine):
             container.remove(force=True)
 
     # -- routing ----------------------------------------------------------------------------------------

@@ -134,7 +134,9 @@ def _in_container(
         if deployment.previous:
             target.rollback()  # the previous revision serves again
         else:
-            for container in client.containers.list(all=True, filters={"name": deployment.revision}):
+            for container in client.containers.list(
+                all=True, ignore_removed=True, filters={"name": deployment.revision}
+            ):
                 remove(container)
     report.raise_for_failures()
     where = f"local target revision {deployment.revision} (stop: docker rm -f {deployment.revision})"

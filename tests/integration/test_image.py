@@ -127,7 +127,7 @@ def _new_containers(docker_client: Any, before: set[str], image: str) -> list[st
     """Containers that appeared since ``before`` and come from ``image`` (the engine may be shared)."""
     return [
         c.name
-        for c in docker_client.containers.list(all=True)
+        for c in docker_client.containers.list(all=True, ignore_removed=True)
         if c.id not in before and (c.attrs["Config"]["Image"] in (image, built_id(docker_client, image)))
     ]
 
@@ -177,7 +177,7 @@ def test_push_with_a_wrong_password_exits_4(built: Build, auth_registry: Registr
 
 
 def test_a_broken_build_exits_4_and_leaves_no_containers(docker_client: Any, export_copy: Path) -> None:
-    before = {c.id for c in docker_client.containers.list(all=True)}
+    before = {c.id for c in docker_client.containers.list(all=True, ignore_removed=True)}
     result = runner.invoke(
         app,
         [
@@ -194,14 +194,16 @@ def test_a_broken_build_exits_4_and_leaves_no_containers(docker_client: Any, exp
     assert "docker build failed" in result.stderr and "no-such-base" in result.stderr
     stray = [
         c.name
-        for c in docker_client.containers.list(all=True)
+        for c in docker_client.containers.list(all=True, ignore_removed=True)
         if c.id not in before and c.status != "running"
+        # other test processes' services (from nfldeploy's images, labelled) may stop meanwhile
+        and not any(label.startswith("io.nfldeploy.") for label in c.labels)
     ]
     assert stray == []  # a failed build leaves no (stopped) build containers behind
 
 
 def test_smoke_test_of_the_image(built: Build, export_copy: Path, docker_client: Any, tmp_path: Path) -> None:
-    before = {c.id for c in docker_client.containers.list(all=True)}
+    before = {c.id for c in docker_client.containers.list(all=True, ignore_removed=True)}
     result = runner.invoke(
         app,
         [
@@ -261,7 +263,7 @@ def test_up_runs_the_main_job(
         assert lineage["url"]["name"] == first.url and lineage["revision"]["name"] in first.where
     finally:
         for container in docker_client.containers.list(
-            all=True, filters={"label": "io.nfldeploy.service=nfl-up-test"}
+            all=True, ignore_removed=True, filters={"label": "io.nfldeploy.service=nfl-up-test"}
         ):
             container.remove(force=True)
 

@@ -33,7 +33,9 @@ def image(server_image: str) -> str:
 def target(docker_client: Any) -> Iterator[LocalTarget]:
     service = f"local-{uuid.uuid4().hex[:6]}"
     yield LocalTarget(docker_client, service, free_port())
-    for container in docker_client.containers.list(all=True, filters={"label": f"{SERVICE_LABEL}={service}"}):
+    for container in docker_client.containers.list(
+        all=True, ignore_removed=True, filters={"label": f"{SERVICE_LABEL}={service}"}
+    ):
         container.remove(force=True)
 
 
@@ -155,6 +157,8 @@ def test_an_image_built_for_another_port_is_published_from_that_port(
         deployed = target.apply(target.plan(_settings(target), tag))
         assert httpx.get(deployed.url + "/ready").text == "port 9000"
     finally:
-        for container in docker_client.containers.list(all=True, filters={"ancestor": tag}):
+        for container in docker_client.containers.list(
+            all=True, ignore_removed=True, filters={"ancestor": tag}
+        ):
             container.remove(force=True)
         docker_client.images.remove(tag, force=True)

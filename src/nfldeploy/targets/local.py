@@ -82,7 +82,11 @@ class LocalTarget:
 
     # -- state ---------------------------------------------------------------------------------------
     def _revisions(self) -> list[Any]:
-        found = self.client.containers.list(all=True, filters={"label": f"{SERVICE_LABEL}={self.service}"})
+        # ignore_removed: a container another process removes between the listing and its inspection is
+        # skipped, not an error
+        found = self.client.containers.list(
+            all=True, ignore_removed=True, filters={"label": f"{SERVICE_LABEL}={self.service}"}
+        )
         return sorted(found, key=lambda c: int(c.labels.get(REVISION_LABEL, "0")))
 
     def _serving(self) -> Any | None:
@@ -208,7 +212,7 @@ class LocalTarget:
             container, url = self._run(plan, self.port, name)
             wait_ready(url, container)
         except NfldeployError as exc:
-            for failed in self.client.containers.list(all=True, filters={"name": name}):
+            for failed in self.client.containers.list(all=True, ignore_removed=True, filters={"name": name}):
                 remove(failed)
             if serving is not None:
                 serving.start()
@@ -218,7 +222,9 @@ class LocalTarget:
             raise
         for action in plan.actions:
             if action.kind == "remove":
-                for old in self.client.containers.list(all=True, filters={"name": action.subject}):
+                for old in self.client.containers.list(
+                    all=True, ignore_removed=True, filters={"name": action.subject}
+                ):
                     remove(old)
         return self._deployment(container, serving)
 
