@@ -10,11 +10,20 @@ botocore's service model has them), so the real clients talk to it unchanged.
   top-level keys of the statement; AWS stores them as conditions (``lambda:FunctionUrlAuthType``,
   ``lambda:InvokedViaFunctionUrl``; https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html), which is
   what ``GetPolicy`` returns and what ``aws_rules`` evaluates.
+- Lambda function URLs belong to a qualifier: the function ($LATEST) or one alias, each with its own URL
+  (``Qualifier``: "The alias name", $LATEST or a name that is not a number, so never a version:
+  https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunctionUrlConfig.html). moto ignores the
+  qualifier and keeps one URL per function, so creating the canary's URL overwrote the live one's and
+  deleting one deleted both. Here: one config per qualifier, an unknown alias is ResourceNotFoundException
+  (404), creating one that exists is ResourceConflictException (409), a missing one is 404 on get, update and
+  delete, and the URL ends with "/" as AWS writes it.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import uuid
 from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
@@ -78,10 +87,107 @@ def _with_url_conditions(decode: Any) -> Any:
     return decode_policy
 
 
+QUALIFIER = re.compile(r"(^\$LATEST$)|((?!^[0-9]+$)([a-zA-Z0-9-_]+))")
+
+
+def _lambda_error(status: int, error: str, message: str) -> Exception:
+    from moto.awslambda.exceptions import LambdaClientError
+
+    failure = LambdaClientError(error, message)
+    failure.code = status
+    return failure
+
+
+def _url_configs(self: Any) -> tuple[Any, str, dict[str, dict[str, Any]]]:
+    """The function, the qualifier ($LATEST when none) and the function's URL configs by qualifier."""
+    function = self.backend.get_function(unquote(self.path.split("?")[0].split("/")[-2]))
+    qualifier = (self.querystring.get("Qualifier") or ["$LATEST"])[0]
+    if not QUALIFIER.fullmatch(qualifier):
+        raise _lambda_error(
+            400,
+            "ValidationException",
+            f"1 validation error detected: Value '{qualifier}' at 'qualifier' failed to satisfy constraint: "
+            f"Member must satisfy regular expression pattern: {QUALIFIER.pattern}",
+        )
+    if qualifier != "$LATEST":
+        self.backend.get_alias(qualifier, function.function_name)  # 404 for an unknown alias
+    return function, qualifier, function.__dict__.setdefault("nfldeploy_url_configs", {})
+
+
+def _url_answer(function: Any, qualifier: str, config: dict[str, Any]) -> str:
+    arn = function.function_arn + ("" if qualifier == "$LATEST" else f":{qualifier}")
+    return json.dumps({"FunctionArn": arn, **config})
+
+
+def _missing_url(function: Any, qualifier: str) -> Exception:
+    return _lambda_error(
+        404, "ResourceNotFoundException", f"The resource you requested does not exist. ({qualifier})"
+    )
+
+
+def _now() -> str:
+    return datetime.now().strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+
+
+def _create_url(self: Any) -> tuple[int, dict[str, str], str]:
+    function, qualifier, configs = _url_configs(self)
+    if qualifier in configs:
+        raise _lambda_error(
+            409,
+            "ResourceConflictException",
+            f"Failed to create function url config for [functionArn = {function.function_arn}]. "
+            "Error message:  FunctionUrlConfig exists for this Lambda function",
+        )
+    body = json.loads(self.body or "{}")
+    configs[qualifier] = {
+        "FunctionUrl": f"https://{uuid.uuid4().hex}.lambda-url.{function.region}.on.aws/",
+        "AuthType": body.get("AuthType"),
+        "Cors": body.get("Cors") or {},
+        "CreationTime": _now(),
+        "LastModifiedTime": _now(),
+        "InvokeMode": body.get("InvokeMode") or "BUFFERED",
+    }
+    return 201, {}, _url_answer(function, qualifier, configs[qualifier])
+
+
+def _get_url(self: Any) -> tuple[int, dict[str, str], str]:
+    function, qualifier, configs = _url_configs(self)
+    if qualifier not in configs:
+        raise _missing_url(function, qualifier)
+    return 200, {}, _url_answer(function, qualifier, configs[qualifier])
+
+
+def _update_url(self: Any) -> tuple[int, dict[str, str], str]:
+    function, qualifier, configs = _url_configs(self)
+    if qualifier not in configs:
+        raise _missing_url(function, qualifier)
+    body = json.loads(self.body or "{}")
+    config = configs[qualifier]
+    config.update({key: body[key] for key in ("AuthType", "Cors", "InvokeMode") if body.get(key)})
+    config["LastModifiedTime"] = _now()
+    return 200, {}, _url_answer(function, qualifier, config)
+
+
+def _delete_url(self: Any) -> tuple[int, dict[str, str], str]:
+    function, qualifier, configs = _url_configs(self)
+    if configs.pop(qualifier, None) is None:
+        raise _missing_url(function, qualifier)
+    return 204, {}, ""
+
+
+FUNCTION_URL_OPERATIONS = {
+    "create_function_url_config": _create_url,
+    "get_function_url_config": _get_url,
+    "update_function_url_config": _update_url,
+    "delete_function_url_config": _delete_url,
+}
+
+
 def install() -> None:
     """Add the missing operations to moto's response classes (idempotent)."""
     from moto.apigatewayv2.responses import ApiGatewayV2Response
     from moto.awslambda.policy import Policy
+    from moto.awslambda.responses import LambdaResponse
 
     if not hasattr(ApiGatewayV2Response, "update_stage"):
         ApiGatewayV2Response.update_stage = _update_stage  # type: ignore[attr-defined]
@@ -89,3 +195,5 @@ def install() -> None:
         ApiGatewayV2Response.get_apis = _get_apis  # type: ignore[method-assign]
     if not getattr(Policy.decode_policy, "nfldeploy_patched", False):
         Policy.decode_policy = _with_url_conditions(Policy.decode_policy)  # type: ignore[method-assign]
+    for name, operation in FUNCTION_URL_OPERATIONS.items():
+        setattr(LambdaResponse, name, operation)

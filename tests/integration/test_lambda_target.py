@@ -205,7 +205,8 @@ def test_deploy_secret_canary_promote_rollback(
     canary = checked.apply(plan)
     assert canary.traffic == {f"{name}:2": 80, f"{name}:4": 20}
     canary_config = aws.lambda_.get_function_url_config(FunctionName=name, Qualifier="canary")
-    canary_url = canary_config["FunctionUrl"]  # moto gives every qualifier the same URL; AWS does not
+    canary_url = canary_config["FunctionUrl"]  # its own, as on AWS (moto_extensions)
+    assert canary_url != target.status().url
     assert canary_config["AuthType"] == "NONE"  # the same auth as the live URL, as reachable
     assert public_url_refusal(policy_of(aws.lambda_, name, "canary")) is None
     ((url, live_then),) = seen
