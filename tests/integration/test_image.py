@@ -195,7 +195,8 @@ def test_a_broken_build_exits_4_and_leaves_no_containers(docker_client: Any, exp
     stray = [
         c.name
         for c in docker_client.containers.list(all=True, ignore_removed=True)
-        if c.id not in before and c.status != "running"
+        if c.id not in before
+        and c.status != "running"
         # other test processes' services (from nfldeploy's images, labelled) may stop meanwhile
         and not any(label.startswith("io.nfldeploy.") for label in c.labels)
     ]
