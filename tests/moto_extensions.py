@@ -17,6 +17,13 @@ botocore's service model has them), so the real clients talk to it unchanged.
   deleting one deleted both. Here: one config per qualifier, an unknown alias is ResourceNotFoundException
   (404), creating one that exists is ResourceConflictException (409), a missing one is 404 on get, update and
   delete, and the URL ends with "/" as AWS writes it.
+- Lambda changes settle before the next one: after ``CreateFunction`` the function is ``Pending`` ("Any
+  invocations or other API actions that operate on the function will fail"), after ``UpdateFunctionCode`` or
+  ``UpdateFunctionConfiguration`` its ``LastUpdateStatus`` is ``InProgress``, and AWS refuses another update
+  or ``PublishVersion`` meanwhile with ResourceConflictException ("An update is in progress for resource";
+  https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html). moto settles at once. Here a change
+  settles when a ``GetFunction`` or ``GetFunctionConfiguration`` has looked (a waiter's first poll), so a
+  client that does not wait is refused and one that waits loses no time.
 """
 
 from __future__ import annotations
@@ -183,6 +190,56 @@ FUNCTION_URL_OPERATIONS = {
 }
 
 
+#: Operations AWS refuses while the function's last change is settling.
+REFUSED_WHILE_SETTLING = ("update_function_code", "update_function_configuration", "publish_version")
+#: Operations after which the function settles, and what its answer says meanwhile.
+UNSETTLING = {
+    "create_function": {"State": "Pending", "StateReason": "The function is being created."},
+    "update_function_code": {"LastUpdateStatus": "InProgress"},
+    "update_function_configuration": {"LastUpdateStatus": "InProgress"},
+}
+SETTLED_BY = ("get_function", "get_function_configuration")
+
+
+def _function_of(self: Any, operation: str) -> Any:
+    from moto.awslambda.exceptions import UnknownFunctionException
+
+    if operation == "create_function":
+        name = self.json_body["FunctionName"]
+    else:
+        parts = self.path.split("?")[0].rstrip("/").split("/")
+        name = parts[-1] if operation == "get_function" else parts[-2]
+    try:
+        return self.backend.get_function(unquote(name))
+    except UnknownFunctionException:
+        return None
+
+
+def _settling(operation: str, original: Any) -> Any:
+    def answer(self: Any) -> Any:
+        function = _function_of(self, operation) if operation != "create_function" else None
+        if operation in REFUSED_WHILE_SETTLING and getattr(function, "nfldeploy_settling", False):
+            raise _lambda_error(
+                409,
+                "ResourceConflictException",
+                "The operation cannot be performed at this time. An update is in progress for resource: "
+                + function.function_arn,
+            )
+        result = original(self)
+        if operation in SETTLED_BY and function is not None:
+            function.nfldeploy_settling = False
+        elif operation in UNSETTLING:
+            changed = _function_of(self, operation)
+            if changed is not None:
+                changed.nfldeploy_settling = True
+                status, headers, body = result if isinstance(result, tuple) else (200, {}, result)
+                result = status, headers, json.dumps({**json.loads(body), **UNSETTLING[operation]})
+        return result
+
+    answer.nfldeploy_patched = True  # type: ignore[attr-defined]
+    return answer
+
+
 def install() -> None:
     """Add the missing operations to moto's response classes (idempotent)."""
     from moto.apigatewayv2.responses import ApiGatewayV2Response
@@ -197,3 +254,6 @@ def install() -> None:
         Policy.decode_policy = _with_url_conditions(Policy.decode_policy)  # type: ignore[method-assign]
     for name, operation in FUNCTION_URL_OPERATIONS.items():
         setattr(LambdaResponse, name, operation)
+    for name in {*REFUSED_WHILE_SETTLING, *UNSETTLING, *SETTLED_BY}:
+        if not getattr(getattr(LambdaResponse, name), "nfldeploy_patched", False):
+            setattr(LambdaResponse, name, _settling(name, getattr(LambdaResponse, name)))

@@ -13,19 +13,27 @@ def test_moto_server_speaks_the_aws_api(aws_env: str) -> None:
     assert "nfl-trajectory" in names
 
 
+def _role(aws_env: str, name: str) -> str:
+    """A role Lambda may assume (moto checks the trust policy)."""
+    import json
+
+    import boto3
+
+    iam = boto3.client("iam", endpoint_url=aws_env, region_name="us-east-1")
+    trust = {"Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}}]}
+    return str(iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"])
+
+
 def test_function_urls_belong_to_their_alias_as_on_aws(aws_env: str) -> None:
     """moto_extensions: one URL per qualifier, with AWS's errors (moto kept one per function)."""
     import io
-    import json
     import zipfile
 
     import boto3
     import pytest
     from botocore.exceptions import ClientError
 
-    iam = boto3.client("iam", endpoint_url=aws_env, region_name="us-east-1")
-    trust = {"Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}}]}
-    role = iam.create_role(RoleName="url-test", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    role = _role(aws_env, "url-test")
     code = io.BytesIO()
     with zipfile.ZipFile(code, "w") as archive:
         archive.writestr("handler.py", "def handler(event, context):\n    return {}\n")
@@ -65,3 +73,31 @@ def test_function_urls_belong_to_their_alias_as_on_aws(aws_env: str) -> None:
         aws.get_function_url_config(FunctionName="url-test", Qualifier="live")["FunctionUrl"]
         == live["FunctionUrl"]
     )
+
+
+def test_a_function_change_settles_before_the_next_as_on_aws(aws_env: str) -> None:
+    """moto_extensions: Pending after create, InProgress after an update; another update or a publish before
+    anyone looked is refused, as AWS does."""
+    import boto3
+    import pytest
+    from botocore.exceptions import ClientError
+
+    aws = boto3.client("lambda", endpoint_url=aws_env, region_name="us-east-1")
+    role = _role(aws_env, "settle-test")
+    image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nfl:v1"
+    created = aws.create_function(
+        FunctionName="settle", Role=role, PackageType="Image", Code={"ImageUri": image}
+    )
+    assert created["State"] == "Pending"
+    with pytest.raises(ClientError, match="An update is in progress") as caught:
+        aws.publish_version(FunctionName="settle")
+    assert caught.value.response["Error"]["Code"] == "ResourceConflictException"
+    aws.get_waiter("function_active_v2").wait(FunctionName="settle", WaiterConfig={"Delay": 1})
+    updated = aws.update_function_code(FunctionName="settle", ImageUri=image.replace("v1", "v2"))
+    assert updated["LastUpdateStatus"] == "InProgress"
+    with pytest.raises(ClientError, match="An update is in progress"):
+        aws.update_function_configuration(FunctionName="settle", MemorySize=1024)
+    aws.get_waiter("function_updated_v2").wait(FunctionName="settle", WaiterConfig={"Delay": 1})
+    aws.update_function_configuration(FunctionName="settle", MemorySize=1024)
+    aws.get_waiter("function_updated_v2").wait(FunctionName="settle", WaiterConfig={"Delay": 1})
+    assert aws.publish_version(FunctionName="settle")["Version"] == "1"

@@ -42,6 +42,7 @@ def test_the_role_and_the_api_permission_use_the_callers_partition(
     aws.lambda_.create_function(
         FunctionName=name, Role=role_arn, PackageType="Image", Code={"ImageUri": image}
     )
+    aws.lambda_.get_waiter("function_active_v2").wait(FunctionName=name)  # Pending until then
     version = aws.lambda_.publish_version(FunctionName=name)["Version"]
     aws.lambda_.create_alias(FunctionName=name, Name="live", FunctionVersion=version)
     LambdaEndpoints(aws, calls, name, region, "api_gateway").ensure_api({"rate": 10, "burst": 20})
