@@ -13,6 +13,22 @@ from nfldeploy.image.push import push_image
 MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 
 
+def recorded_image(ecr: Any, repository: str, tag: str = "v1") -> str:
+    """An image in moto's ECR with no layers behind it (for a function that never runs): its URI."""
+    import contextlib
+    import hashlib
+    import json
+
+    with contextlib.suppress(ecr.exceptions.RepositoryAlreadyExistsException):
+        ecr.create_repository(repositoryName=repository)
+    config = {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 2}
+    config["digest"] = "sha256:" + hashlib.sha256(repository.encode()).hexdigest()
+    manifest = {"schemaVersion": 2, "mediaType": MANIFEST_V2, "config": config, "layers": []}
+    ecr.put_image(repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=tag)
+    uri = ecr.describe_repositories(repositoryNames=[repository])["repositories"][0]["repositoryUri"]
+    return f"{uri}:{tag}"
+
+
 def ecr_via_local_registry(
     docker_client: Any, registry: Any, ecr: Any, pushed: dict[str, str]
 ) -> Callable[[str, str], str]:

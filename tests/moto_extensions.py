@@ -24,6 +24,11 @@ botocore's service model has them), so the real clients talk to it unchanged.
   https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html). moto settles at once. Here a change
   settles when a ``GetFunction`` or ``GetFunctionConfiguration`` has looked (a waiter's first poll), so a
   client that does not wait is refused and one that waits loses no time.
+- A Lambda image function's ``ImageUri`` must name an image ECR holds, in the function's region, and not a
+  multi-architecture index ("The Amazon ECR repository must be in the same AWS Region as the Lambda
+  function", "Lambda does not support functions that use multi-architecture container images":
+  https://docs.aws.amazon.com/lambda/latest/dg/images-create.html); moto takes any string. Refused here
+  with InvalidParameterValueException, as AWS does.
 """
 
 from __future__ import annotations
@@ -236,7 +241,57 @@ def _settling(operation: str, original: Any) -> Any:
                 result = status, headers, json.dumps({**json.loads(body), **UNSETTLING[operation]})
         return result
 
-    answer.nfldeploy_patched = True  # type: ignore[attr-defined]
+    return answer
+
+
+ECR_IMAGE = re.compile(
+    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?/(?P<repository>[^:@]+)"
+    r"(:(?P<tag>[^@]+))?(@(?P<digest>sha256:[0-9a-f]{64}))?$"
+)
+INDEX_TYPES = {
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.index.v1+json",
+}
+
+
+def _image_refusal(uri: str, region: str) -> str | None:
+    """Why Lambda would refuse ``uri`` for a function in ``region`` (None: it would take it)."""
+    from moto.ecr.models import ecr_backends
+
+    found = ECR_IMAGE.match(uri)
+    if found is None:
+        return f"Source image {uri} is not valid. Provide a valid source image."
+    if found["region"] != region:
+        return f"Source image {uri} is not in the function's region {region}."
+    repository = ecr_backends[found["account"]][region].repositories.get(found["repository"])
+    wanted = found["digest"]
+    images = [
+        image
+        for image in (repository.images if repository else [])
+        if (image.image_digest == wanted if wanted else (found["tag"] or "latest") in image.image_tags)
+    ]
+    if not images:
+        return f"Source image {uri} does not exist. Provide a valid source image."
+    if images[0].image_manifest_media_type in INDEX_TYPES:
+        return f"The image manifest, config or layer media type for the source image {uri} is not supported."
+    return None
+
+
+def _checking_image(operation: str, original: Any) -> Any:
+    def answer(self: Any) -> Any:
+        body = self.json_body or {}
+        uri = (
+            (body.get("Code") or {}).get("ImageUri")
+            if operation == "create_function"
+            else body.get("ImageUri")
+        )
+        if uri:
+            function = None if operation == "create_function" else _function_of(self, operation)
+            refusal = _image_refusal(uri, function.region if function is not None else self.region)
+            if refusal:
+                raise _lambda_error(400, "InvalidParameterValueException", refusal)
+        return original(self)
+
     return answer
 
 
@@ -254,6 +309,10 @@ def install() -> None:
         Policy.decode_policy = _with_url_conditions(Policy.decode_policy)  # type: ignore[method-assign]
     for name, operation in FUNCTION_URL_OPERATIONS.items():
         setattr(LambdaResponse, name, operation)
+    if getattr(LambdaResponse, "nfldeploy_rules", False):
+        return
+    LambdaResponse.nfldeploy_rules = True  # type: ignore[attr-defined]
+    for name in ("create_function", "update_function_code"):
+        setattr(LambdaResponse, name, _checking_image(name, getattr(LambdaResponse, name)))
     for name in {*REFUSED_WHILE_SETTLING, *UNSETTLING, *SETTLED_BY}:
-        if not getattr(getattr(LambdaResponse, name), "nfldeploy_patched", False):
-            setattr(LambdaResponse, name, _settling(name, getattr(LambdaResponse, name)))
+        setattr(LambdaResponse, name, _settling(name, getattr(LambdaResponse, name)))

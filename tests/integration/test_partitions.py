@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 
+from ecr_local import recorded_image
 from nfldeploy.cloud.aws import AwsCalls, aws_clients, is_arn_of, partition_of
 from nfldeploy.targets.lambda_endpoints import LambdaEndpoints
 from nfldeploy.targets.lambda_resources import LambdaResources
@@ -38,7 +39,7 @@ def test_the_role_and_the_api_permission_use_the_callers_partition(
         f"arn:{partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
     ]
 
-    image = f"123456789012.dkr.ecr.{region}.amazonaws.com/nfl:v1"
+    image = recorded_image(aws.ecr, f"nfl/{name}")
     aws.lambda_.create_function(
         FunctionName=name, Role=role_arn, PackageType="Image", Code={"ImageUri": image}
     )
