@@ -29,6 +29,16 @@ botocore's service model has them), so the real clients talk to it unchanged.
   function", "Lambda does not support functions that use multi-architecture container images":
   https://docs.aws.amazon.com/lambda/latest/dg/images-create.html); moto takes any string. Refused here
   with InvalidParameterValueException, as AWS does.
+- IAM, when a test turns moto's enforcement on (``iam_enforced``): moto checks only the action for Lambda,
+  ECR, CloudWatch Logs and API Gateway (every request's resource is ``*``), so a policy scoped to one
+  function could not be tested, and it names API Gateway's actions after its operations. Here each request
+  names the resource AWS authorizes (the function ARN, with its qualifier; the repository; the log group; the
+  role, also before it exists; the API path), API Gateway's actions are its HTTP verbs
+  (https://docs.aws.amazon.com/apigateway/latest/developerguide/security_iam_service-with-iam.html), and
+  ``CreateFunction`` / ``UpdateFunctionConfiguration`` with a ``Role`` need ``iam:PassRole`` on it for
+  ``lambda.amazonaws.com`` (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_passrole.html).
+  moto also hashed a GET's parsed parameters where the client signed an empty body, so every signed GET
+  (Lambda, API Gateway) failed its signature check; the body is empty here, as SigV4 has it.
 """
 
 from __future__ import annotations
@@ -36,9 +46,11 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote, urlsplit
 
 STAGE_FIELDS = {
     "defaultRouteSettings": "default_route_settings",
@@ -295,6 +307,117 @@ def _checking_image(operation: str, original: Any) -> Any:
     return answer
 
 
+def _partition(self: Any) -> str:
+    from moto.utilities.utils import get_partition
+
+    return str(get_partition(self.region))
+
+
+def _body(self: Any) -> dict[str, Any]:
+    try:
+        body = json.loads(self.body or "{}")
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _lambda_resource(self: Any) -> str:
+    """The function's ARN, with the alias or version the request names."""
+    url = urlsplit(self.uri)
+    parts = unquote(url.path).split("/")
+    after = parts[parts.index("functions") + 1 :] if "functions" in parts else []
+    name = after[0] if after else str(_body(self).get("FunctionName", "*"))
+    arn = (
+        name
+        if name.startswith("arn:")
+        else (f"arn:{_partition(self)}:lambda:{self.region}:{self.current_account}:function:{name}")
+    )
+    qualifier = (parse_qs(url.query).get("Qualifier") or [None])[0]
+    if len(after) >= 3 and after[1] == "aliases":
+        qualifier = after[2]
+    return f"{arn}:{qualifier}" if qualifier and arn.count(":") == 6 else arn
+
+
+def _ecr_resource(self: Any) -> str:
+    body = _body(self)
+    names = body.get("repositoryNames") or ([body["repositoryName"]] if "repositoryName" in body else [])
+    if not names:
+        return "*"
+    account = body.get("registryId") or self.current_account
+    return f"arn:{_partition(self)}:ecr:{self.region}:{account}:repository/{names[0]}"
+
+
+def _logs_resource(self: Any) -> str:
+    group = _body(self).get("logGroupName")
+    if not group:
+        return "*"
+    return f"arn:{_partition(self)}:logs:{self.region}:{self.current_account}:log-group:{group}:*"
+
+
+def _api_resource(self: Any) -> str:
+    path = unquote(urlsplit(self.uri).path).removeprefix("/v2")
+    return f"arn:{_partition(self)}:apigateway:{self.region}::{path}"
+
+
+def _role_resource(self: Any) -> str:
+    names = self.data.get("RoleName") if isinstance(self.data, dict) else None
+    if not names:
+        return "*"
+    name = names[0] if isinstance(names, list) else names
+    return f"arn:{_partition(self)}:iam::{self.current_account}:role/{name}"
+
+
+def _as_aws_checks(init: Any) -> Any:
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        if self._service == "apigateway":
+            self._action = f"apigateway:{self._method}"
+        if self._method in ("GET", "HEAD", "DELETE") and not self._body:
+            self._data = b""  # moto hashed the parsed parameters of a bodiless request; the client signed ""
+
+    return __init__
+
+
+def _passing_role(original: Any) -> Any:
+    """iam:PassRole on the function's role for lambda.amazonaws.com, checked as AWS does before the call."""
+
+    def answer(self: Any) -> Any:
+        from moto import settings
+        from moto.core.authorization import ActionAuthenticatorMixin
+        from moto.iam.access_control import IAMRequest
+
+        role = _body(self).get("Role")
+        if role and ActionAuthenticatorMixin.request_count >= settings.INITIAL_NO_AUTH_ACTION_COUNT:
+            request = IAMRequest(
+                account_id=self.current_account,
+                method=self.method,
+                path=self.raw_path,
+                data=self.data,
+                body=self.raw_body,
+                headers=self.headers,
+                action="PassRole",
+            )
+            request._action = "iam:PassRole"
+            request._data = {"iam:PassedToService": "lambda.amazonaws.com"}
+            request.check_action_permitted(role)
+        return original(self)
+
+    return answer
+
+
+@contextmanager
+def iam_enforced() -> Iterator[None]:
+    """Every request to moto's server (this process's) is authenticated and authorized while inside."""
+    from moto import settings
+
+    previous = settings.INITIAL_NO_AUTH_ACTION_COUNT
+    settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
+    try:
+        yield
+    finally:
+        settings.INITIAL_NO_AUTH_ACTION_COUNT = previous
+
+
 def install() -> None:
     """Add the missing operations to moto's response classes (idempotent)."""
     from moto.apigatewayv2.responses import ApiGatewayV2Response
@@ -316,3 +439,22 @@ def install() -> None:
         setattr(LambdaResponse, name, _checking_image(name, getattr(LambdaResponse, name)))
     for name in {*REFUSED_WHILE_SETTLING, *UNSETTLING, *SETTLED_BY}:
         setattr(LambdaResponse, name, _settling(name, getattr(LambdaResponse, name)))
+    for name in ("create_function", "update_function_configuration"):
+        setattr(LambdaResponse, name, _passing_role(getattr(LambdaResponse, name)))
+    _install_iam_resources()
+
+
+def _install_iam_resources() -> None:
+    from moto.apigatewayv2.responses import ApiGatewayV2Response
+    from moto.awslambda.responses import LambdaResponse
+    from moto.ecr.responses import ECRResponse
+    from moto.iam.access_control import IAMRequest
+    from moto.iam.responses import IamResponse
+    from moto.logs.responses import LogsResponse
+
+    LambdaResponse._determine_resource = _lambda_resource  # type: ignore[attr-defined]
+    ECRResponse._determine_resource = _ecr_resource  # type: ignore[attr-defined]
+    LogsResponse._determine_resource = _logs_resource  # type: ignore[attr-defined]
+    ApiGatewayV2Response._determine_resource = _api_resource  # type: ignore[attr-defined]
+    IamResponse._determine_resource = _role_resource  # type: ignore[method-assign]
+    IAMRequest.__init__ = _as_aws_checks(IAMRequest.__init__)  # type: ignore[method-assign]

@@ -90,6 +90,26 @@ def test_cloudrun_service_matches_the_api_schema(rendered: Path) -> None:
     assert secret["valueFrom"]["secretKeyRef"]["name"] == "nfl-api-keys"  # a reference, never the value
 
 
+@pytest.mark.parametrize("endpoint", ["function_url", "api_gateway"])
+@pytest.mark.parametrize("region", ["us-east-1", "cn-north-1", "us-gov-west-1"])
+def test_the_deployer_policy_passes_parliament(endpoint: str, region: str) -> None:
+    """Every action exists and every resource has its action's ARN format (parliament's IAM database)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # parliament imports the deprecated pkg_resources
+        from parliament import analyze_policy_string
+    from nfldeploy.cloud.lambda_deployer import deployer_policy
+
+    policy = deployer_policy(region, "nfl-trajectory", "nfldeploy/nfl-trajectory", endpoint == "api_gateway")
+    findings = analyze_policy_string(json.dumps(policy)).findings
+    assert [(finding.issue, finding.detail) for finding in findings] == []
+    partition = {"cn-north-1": "aws-cn", "us-gov-west-1": "aws-us-gov"}.get(region, "aws")
+    resources = json.dumps([statement["Resource"] for statement in policy["Statement"]])
+    assert f"arn:{partition}:lambda:{region}:*:function:nfl-trajectory" in resources
+    assert ("apigateway" in resources) == (endpoint == "api_gateway")
+
+
 def test_sam_template_passes_cfn_lint(rendered: Path) -> None:
     result = _run([tool("cfn-lint") or "cfn-lint", str(rendered / "aws/template.yaml")])
     assert result.returncode == 0, result.stdout + result.stderr
@@ -242,7 +262,7 @@ def test_cli_render(example_export: Path, tmp_path: Path, monkeypatch: pytest.Mo
         app, ["render", str(example_export), "--out", str(out), "--set", "registry=127.0.0.1:5000", "--json"]
     )
     assert result.exit_code == 0, result.output
-    assert len(json.loads(result.stdout)["files"]) == 11  # 10 files and the workflow's nfldeploy wheel
+    assert len(json.loads(result.stdout)["files"]) == 12  # 11 files and the workflow's nfldeploy wheel
     assert "127.0.0.1:5000/nfldeploy/nfl-trajectory:" in (out / "cloudrun/service.yaml").read_text()
     refused = runner.invoke(
         app,

@@ -36,6 +36,7 @@ def environment() -> jinja2.Environment:
         autoescape=False,
     )
     env.filters["tojson"] = lambda value: json.dumps(value)
+    env.filters["tojson_indented"] = lambda value: json.dumps(value, indent=2)
     return env
 
 

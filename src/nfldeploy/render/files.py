@@ -18,7 +18,13 @@ GROUPS: dict[
     str, tuple[Callable[..., None] | None, list[tuple[str, str, Callable[[views.Inputs], dict[str, Any]]]]]
 ] = {
     "cloudrun": (check_cloudrun, [("cloudrun/service.yaml.j2", "cloudrun/service.yaml", views.cloudrun)]),
-    "lambda": (check_lambda, [("aws/template.yaml.j2", "aws/template.yaml", views.sam)]),
+    "lambda": (
+        check_lambda,
+        [
+            ("aws/template.yaml.j2", "aws/template.yaml", views.sam),
+            ("aws/deployer-policy.json.j2", "aws/deployer-policy.json", views.deployer_policy),
+        ],
+    ),
     "kubernetes": (None, [("kubernetes/deployment.yaml.j2", "kubernetes/deployment.yaml", views.kubernetes)]),
     "github": (None, [("github/workflow.yml.j2", "github/workflows/nfldeploy.yml", views.workflow)]),
     "compose": (

@@ -100,6 +100,17 @@ def sam(inputs: Inputs) -> dict[str, Any]:
     return view
 
 
+def deployer_policy(inputs: Inputs) -> dict[str, Any]:
+    """The IAM policy of the identity that deploys the Lambda variant."""
+    from nfldeploy.cloud.lambda_deployer import deployer_policy as policy
+
+    s = inputs.settings
+    return {
+        **common(inputs),
+        "policy": policy(s.aws_region, s.service_name, s.repository, s.lambda_endpoint == "api_gateway"),
+    }
+
+
 def compose(inputs: Inputs, upstream_hosts: list[str] | None = None) -> dict[str, Any]:
     """docker-compose with N API replicas behind nginx, Prometheus and Grafana."""
     view = common(inputs)

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from nfldeploy.cloud.aws import AwsCalls, AwsClients, partition_of
+from nfldeploy.cloud.lambda_deployer import execution_role_name
 from nfldeploy.settings import DeploySettings
 
 SECRET_ENV = "NFLSERVE_API_KEYS_SECRET_ARN"
@@ -143,4 +144,4 @@ class LambdaResources:
         return str(found["Role"]["Arn"])
 
     def role_name(self) -> str:
-        return f"{self.function}-nfldeploy"[:64]
+        return execution_role_name(self.function)
