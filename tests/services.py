@@ -114,12 +114,18 @@ def start_registry(workdir: Path, username: str | None = None, password: str | N
     return Registry(address, process, username, password)
 
 
+TOOLS = Path(__file__).resolve().parents[1] / ".tools" / "bin"
+
+
 def tool(name: str) -> str | None:
-    """A command from this interpreter's environment (the venv's bin), else from PATH."""
+    """A command from this interpreter's environment (the venv's bin), else from the tools' venvs
+    (scripts/tools.txt, installed by scripts/setup into .tools/), else from PATH."""
     import sys
 
-    beside = Path(sys.executable).parent / name
-    return str(beside) if beside.exists() else shutil.which(name)
+    for folder in (Path(sys.executable).parent, TOOLS):
+        if (folder / name).exists():
+            return str(folder / name)
+    return shutil.which(name)
 
 
 def without_aws_credentials(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
