@@ -63,6 +63,12 @@ ACCEPTED_FINDINGS: dict[str, str] = {
     # Statements "Function" and "PassTheExecutionRoleToLambda": the first deploy creates the function.
     "PassExistingRoleToNewLambdaThenAddPermission": "the one role that can be passed is the function's own "
     "narrow execution role, to lambda.amazonaws.com, for a function of this name only",
+    # Statements "Function" and "InvokeOwnUrlsFunction": the canary check and smoke-test call the function
+    # through its own AWS_IAM URLs, signed with the deployer's credentials.
+    "UpdateAndInvokeLambdaFunction": "invoking is what the canary check does, through this function's "
+    "AWS_IAM URLs only (lambda:InvokedViaFunctionUrl); the code runs as its narrow execution role",
+    "PassExistingRoleToNewLambdaThenInvoke": "the function created is this one, as its own narrow execution "
+    "role; it is invoked through its own URLs only, to check it",
     # Statements "Function" and "PublicUrlGrants" / "ApiGatewayGrant": AddPermission makes the way in the
     # settings ask for (a public URL, the HTTP API), conditioned on lambda:Principal.
     "UpdateLambdaFunctionAndAddPermission": "the code runs as the narrow execution role; AddPermission is "
