@@ -739,7 +739,9 @@ def _refusal(request: Any, resource: str, decision: Any, where: str) -> Exceptio
     because = (
         f"with an explicit deny in {where}"
         if decision is Decision.EXPLICIT_DENY
-        else f"because no {where.removeprefix('an ').removeprefix('the ')} allows the {request._action} action"
+        else f"because no {where.removeprefix('an ')} allows the {request._action} action"
+        if where.startswith("an ")
+        else f"because {where} does not allow the {request._action} action"
     )
     return AccessDeniedError(
         user_arn=request._access_key.arn, action=f"{request._action} on resource: {resource} {because}"

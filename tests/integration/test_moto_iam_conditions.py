@@ -432,3 +432,31 @@ def test_a_resource_policy_given_to_authorize_allows_in_the_same_account(aws_env
     authorize(
         **request, action="lambda:InvokeFunctionUrl", resource=live, context=via_url, resource_policy=grant
     )
+
+
+def test_assume_role_is_decided_by_the_trust_policy_with_its_condition(aws_env: str) -> None:
+    """sts:AssumeRole needs the caller's allow and the role's trust policy, whose conditions see the request's
+    sts:ExternalId (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_common-scenarios_third-party.html,
+    reference_policies_evaluation-logic.html)."""
+    caller = _identity(aws_env, {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"})
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": caller.arn},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"sts:ExternalId": "release-7"}},
+            }
+        ],
+    }
+    name = f"ci-{uuid.uuid4().hex[:6]}"
+    role = _admin(aws_env, "iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))[
+        "Role"
+    ]
+    sts = caller.client("sts")
+    with iam_enforced():
+        sts.assume_role(RoleArn=role["Arn"], RoleSessionName="release", ExternalId="release-7")
+        for external in ({}, {"ExternalId": "release-8"}):  # no ExternalId: the key is absent
+            refused = _refusal(sts.assume_role, RoleArn=role["Arn"], RoleSessionName="release", **external)
+            assert "because the role's trust policy does not allow" in refused.response["Error"]["Message"]
