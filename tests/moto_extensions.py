@@ -80,6 +80,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import ecr_registry
+
 STAGE_FIELDS = {
     "defaultRouteSettings": "default_route_settings",
     "autoDeploy": "auto_deploy",
@@ -298,7 +300,16 @@ def _image_refusal(uri: str, region: str) -> str | None:
     """Why Lambda would refuse ``uri`` for a function in ``region`` (None: it would take it)."""
     from moto.ecr.models import ecr_backends
 
-    found = ECR_IMAGE.match(uri)
+    found: dict[str, Any] | None = None
+    matched = ECR_IMAGE.match(uri)
+    if matched is not None:
+        found = matched.groupdict()
+    elif (location := ecr_registry.image_location(uri)) is not None:  # the registry standing behind ECR
+        reference = uri.split("/", 1)[1]
+        digest = reference.split("@", 1)[1] if "@" in reference else None
+        name = reference.split("@", 1)[0]
+        tag = name.rsplit(":", 1)[1] if ":" in name else None
+        found = dict(zip(("account", "region", "repository"), location, strict=True), tag=tag, digest=digest)
     if found is None:
         return f"Source image {uri} is not valid. Provide a valid source image."
     if found["region"] != region:
