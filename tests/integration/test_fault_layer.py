@@ -111,3 +111,32 @@ def test_a_seeded_schedule_is_the_same_for_the_same_seed_and_never_faults_a_read
     for seed in range(200):
         for index, fault in Schedule.seeded(seed, baseline, count=4).picks.items():
             assert fault.kind != "after" or baseline[index].mutating
+
+
+@pytest.mark.docker
+def test_a_fault_reaches_the_cloud_run_client_as_googles_own_error(docker_client: Any) -> None:
+    from google.api_core import exceptions
+
+    from fake_cloudrun import FakeCloudRun
+    from nfldeploy.cloud.gcp import services_client
+
+    fake = FakeCloudRun(docker_client).start()
+    front = FaultProxy(fake.endpoint).start()
+    try:
+        client = services_client(front.endpoint)
+        name = "projects/p/locations/us-central1/services/absent"
+        with pytest.raises(exceptions.NotFound):
+            client.get_service(name=name, retry=None)
+        front.reset(Schedule({0: Fault("throttle")}))
+        with pytest.raises(exceptions.TooManyRequests) as throttled:
+            client.get_service(name=name, retry=None)
+        assert "Quota exceeded" in str(throttled.value)  # the google.rpc.Status message, parsed
+        front.reset(Schedule({0: Fault("error")}))
+        with pytest.raises(exceptions.ServiceUnavailable):
+            client.get_service(name=name, retry=None)
+        assert [(c.service, c.operation, c.fault) for c in front.calls] == [
+            ("run", "run.projects.locations.services.get", "error")
+        ]
+    finally:
+        front.stop()
+        fake.stop()
