@@ -23,6 +23,17 @@ FUNCTION_ACTIONS = [
     "lambda:DeleteFunctionUrlConfig",
     "lambda:AddPermission",
     "lambda:RemovePermission",
+    # every function URL and alias (paged), and ending a canary: its URL's public grants, its alias
+    "lambda:ListFunctionUrlConfigs",
+    "lambda:ListAliases",
+    "lambda:GetPolicy",
+    "lambda:DeleteAlias",
+    # version retention deletes old versions, always with a version as the qualifier. The Service
+    # Authorization Reference lists lambda:DeleteFunction with the "function" resource type only (no
+    # "function version"; https://docs.aws.amazon.com/service-authorization/latest/reference/list_awslambda.html),
+    # so no Resource or condition key can confine it to versions: granted on this function (and its
+    # qualified ARNs) only.
+    "lambda:DeleteFunction",
 ]
 ROLE_ACTIONS = ["iam:GetRole", "iam:CreateRole", "iam:AttachRolePolicy", "iam:PutRolePolicy"]
 REPOSITORY_ACTIONS = [

@@ -3,6 +3,7 @@ permission only while NONE) or an API Gateway HTTP API (throttled at the rate li
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from nfldeploy.cloud.aws import AwsCalls, AwsClients, partition_of
@@ -23,9 +24,22 @@ API_STATEMENT = "nfldeploy-api-gateway"
 API_TAG = "nfldeploy-service"
 
 
+def public_grants(alias: str) -> tuple[tuple[str, str, dict[str, Any]], ...]:
+    """What a public URL on ``alias`` grants "*". Statement ids are per alias (live keeps the ids it always
+    had): Lambda keeps one resource policy per qualifier, and an id of its own makes each grant name the
+    door it opens wherever policies are read together."""
+    if alias == ALIAS:
+        return PUBLIC_GRANTS
+    return tuple(
+        (f"{statement}-{alias}", action, condition) for statement, action, condition in PUBLIC_GRANTS
+    )
+
+
 def canary_url_auth(settings: DeploySettings) -> str:
-    """The auth of the canary alias's function URL: the live URL's; behind an HTTP API (no live URL), public
-    when API keys guard the service, else IAM."""
+    """The auth of the canary alias's function URL, which lives only while a canary is in flight: the live
+    URL's. Behind an HTTP API (no live URL): IAM without API keys; with API keys public (the keys still
+    guard it, but not the API's throttle, until the canary ends), because SigV4 takes the Authorization
+    header the bearer token needs (as ``check_url_auth`` refuses for the live URL)."""
     if settings.lambda_endpoint == "api_gateway":
         return "NONE" if settings.auth else "AWS_IAM"
     return settings.function_url_auth
@@ -79,6 +93,24 @@ class LambdaEndpoints:
         )
         return None if found is None else dict(found)
 
+    def url_configs(self) -> dict[str, dict[str, Any]]:
+        """Every function URL of the function, by qualifier ($LATEST for the unqualified one): all pages of
+        ListFunctionUrlConfigs (at most 50 a page, https://docs.aws.amazon.com/lambda/latest/api/API_ListFunctionUrlConfigs.html)."""
+        listed = self.calls.pages(
+            "listing the function URLs",
+            self.aws.lambda_,
+            "list_function_url_configs",
+            "FunctionUrlConfigs",
+            "ResourceNotFoundException",
+            FunctionName=self.function,
+        )
+        configs: dict[str, dict[str, Any]] = {}
+        for config in listed or []:
+            arn = str(config["FunctionArn"])
+            qualified = arn.split(":function:", 1)[-1].split(":")
+            configs[qualified[1] if len(qualified) > 1 else "$LATEST"] = dict(config)
+        return configs
+
     def url(self, alias: str = ALIAS) -> str | None:
         config = self.url_config(alias)
         return None if config is None else str(config["FunctionUrl"])
@@ -128,7 +160,7 @@ class LambdaEndpoints:
         if auth != "NONE":  # no longer public: the permission that made it so goes too
             self.revoke_public(alias)
         else:  # both permissions, or AWS answers every call through the URL with 403
-            for statement, action, condition in PUBLIC_GRANTS:
+            for statement, action, condition in public_grants(alias):
                 self.calls.get(
                     f"allowing public {action} through the function URL",
                     self.aws.lambda_.add_permission,
@@ -152,15 +184,57 @@ class LambdaEndpoints:
         self.revoke_public(ALIAS)
 
     def revoke_public(self, alias: str) -> None:
-        """Remove the permissions that let anyone invoke ``alias`` through its function URL (if any)."""
-        for statement, _, _ in PUBLIC_GRANTS:
+        """Remove the permissions that let anyone invoke ``alias`` through its function URL: the alias's own
+        statement ids, and on the canary also the ids every alias had before they were per alias. Only the
+        statements ``alias``'s policy holds for ``alias`` itself are removed."""
+        found = self.calls.get(
+            "reading the resource policy",
+            self.aws.lambda_.get_policy,
+            "ResourceNotFoundException",
+            FunctionName=self.function,
+            Qualifier=alias,
+        )
+        own = {statement for statement, _, _ in public_grants(alias)}
+        shared = {statement for statement, _, _ in PUBLIC_GRANTS} - own
+        qualified = f":function:{self.function}:{alias}"
+        for statement in json.loads((found or {}).get("Policy") or "{}").get("Statement", []):
+            sid, resource = statement.get("Sid"), str(statement.get("Resource", ""))
+            if sid not in own and not (sid in shared and resource.endswith(qualified)):
+                continue
             self.calls.get(
                 "removing public invocation",
                 self.aws.lambda_.remove_permission,
                 "ResourceNotFoundException",
                 FunctionName=self.function,
                 Qualifier=alias,
-                StatementId=statement,
+                StatementId=statement["Sid"],
+            )
+
+    def end_canary(self, alias: str) -> None:
+        """The canary ended (promoted, rolled back, replaced by a deploy without one, or failed its check):
+        its function URL, the grants that made it public, and the alias itself are deleted, so no door
+        stays open on a version that takes no traffic of its own."""
+        self.calls.get(
+            "removing the canary's function URL",
+            self.aws.lambda_.delete_function_url_config,
+            "ResourceNotFoundException",
+            FunctionName=self.function,
+            Qualifier=alias,
+        )
+        if self.calls.get(
+            "reading the canary alias",
+            self.aws.lambda_.get_alias,
+            "ResourceNotFoundException",
+            FunctionName=self.function,
+            Name=alias,
+        ):
+            self.revoke_public(alias)
+            self.calls.get(
+                "deleting the canary alias",
+                self.aws.lambda_.delete_alias,
+                "ResourceNotFoundException",
+                FunctionName=self.function,
+                Name=alias,
             )
 
     def ensure_api(self, throttling: dict[str, Any]) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from nfldeploy.cloud.aws import AwsCalls, AwsClients, partition_of
 from nfldeploy.cloud.lambda_deployer import execution_role_name
+from nfldeploy.errors import DeployError
 from nfldeploy.settings import DeploySettings
 
 SECRET_ENV = "NFLSERVE_API_KEYS_SECRET_ARN"
@@ -32,13 +33,19 @@ class LambdaResources:
         self.aws, self.calls, self.function = clients, calls, function
 
     def repository(self, settings: DeploySettings) -> dict[str, Any] | None:
-        found = self.calls.get(
+        found = self._repositories(settings.repository)
+        return None if not found else dict(found[0])
+
+    def _repositories(self, name: str) -> list[Any] | None:
+        """The repository ``name`` (a list of one), or None (DescribeRepositories pages: its paginator)."""
+        return self.calls.pages(
             "reading the ECR repository",
-            self.aws.ecr.describe_repositories,
+            self.aws.ecr,
+            "describe_repositories",
+            "repositories",
             "RepositoryNotFoundException",
-            repositoryNames=[settings.repository],
+            repositoryNames=[name],
         )
-        return None if found is None else dict(found["repositories"][0])
 
     def ecr_digest(self, repository: str, image: str) -> str | None:
         ref = image.split("/", 1)[1] if "/" in image else image
@@ -46,16 +53,16 @@ class LambdaResources:
             image_id = {"imageDigest": ref.split("@", 1)[1]}
         else:
             image_id = {"imageTag": ref.rsplit(":", 1)[1] if ":" in ref else "latest"}
-        found = self.calls.get(
+        found = self.calls.pages(
             "reading the image",
-            self.aws.ecr.describe_images,
+            self.aws.ecr,
+            "describe_images",
+            "imageDetails",
             "ImageNotFoundException",
             repositoryName=repository,
             imageIds=[image_id],
         )
-        return (
-            None if not found or not found["imageDetails"] else str(found["imageDetails"][0]["imageDigest"])
-        )
+        return str(found[0]["imageDigest"]) if found else None
 
     def pushed_digest(self, repository: str, tag: str | None, image_id: str) -> str | None:
         """The ECR digest of the image ``image_id`` (its config digest) when the repository already holds
@@ -80,21 +87,14 @@ class LambdaResources:
         return None
 
     def repository_uri(self, repository: str) -> str:
-        found = self.calls.call(
-            "reading the ECR repository",
-            self.aws.ecr.describe_repositories,
-            repositoryNames=[repository],
-        )
-        return str(found["repositories"][0]["repositoryUri"])
+        found = self._repositories(repository)
+        if not found:
+            raise DeployError(f"the ECR repository {repository} of {self.function} is missing")
+        return str(found[0]["repositoryUri"])
 
     def ensure_repository(self, name: str) -> str:
-        existing = self.calls.get(
-            "reading the ECR repository",
-            self.aws.ecr.describe_repositories,
-            "RepositoryNotFoundException",
-            repositoryNames=[name],
-        )
-        if existing is None:
+        existing = self._repositories(name)
+        if not existing:
             created = self.calls.call(
                 "creating the ECR repository",
                 self.aws.ecr.create_repository,
@@ -108,7 +108,7 @@ class LambdaResources:
             repositoryName=name,
             imageScanningConfiguration={"scanOnPush": True},
         )
-        return str(existing["repositories"][0]["repositoryUri"])
+        return str(existing[0]["repositoryUri"])
 
     def ensure_role(self, name: str, secret: str | None) -> str:
         """The execution role ``name`` (created with the logs policy), allowed to read ``secret``."""
