@@ -153,6 +153,18 @@ def deployer_policy(
             "Condition": {"StringEquals": {"lambda:FunctionUrlAuthType": sorted(set(urls.values()))}},
         },
     ]
+    # version retention (lambda_keep_versions) deletes old versions, always with a version as the qualifier.
+    # Granted on the qualified ARNs only ("function:NAME:*"): an action on a function can be restricted by
+    # function, version or alias ARN (https://docs.aws.amazon.com/lambda/latest/dg/lambda-api-permissions-ref.html),
+    # so an unqualified DeleteFunction (the whole function, every version and alias) matches no Resource here.
+    statements.append(
+        {
+            "Sid": "RetireVersions",
+            "Effect": "Allow",
+            "Action": "lambda:DeleteFunction",
+            "Resource": f"{function}:*",
+        }
+    )
     public = [alias for alias, kind in urls.items() if kind == "NONE"]
     if public:
         # a public URL needs InvokeFunctionUrl (auth type NONE) and InvokeFunction granted to "*"; AddPermission

@@ -25,17 +25,6 @@ PUBLIC_GRANTS: tuple[tuple[str, str, dict[str, Any]], ...] = (
 API_STATEMENT = "nfldeploy-api-gateway"
 
 
-def public_grants(alias: str) -> tuple[tuple[str, str, dict[str, Any]], ...]:
-    """What a public URL on ``alias`` grants "*". Statement ids are per alias (live keeps the ids it always
-    had): Lambda keeps one resource policy per qualifier, and an id of its own makes each grant name the
-    door it opens wherever policies are read together."""
-    if alias == ALIAS:
-        return PUBLIC_GRANTS
-    return tuple(
-        (f"{statement}-{alias}", action, condition) for statement, action, condition in PUBLIC_GRANTS
-    )
-
-
 def canary_url_auth(settings: DeploySettings) -> str:
     """The auth of the canary alias's function URL, which lives only while a canary is in flight: the live
     URL's. Behind an HTTP API (no live URL): IAM without API keys; with API keys public (the keys still
@@ -120,10 +109,7 @@ class LambdaEndpoints:
         """The HTTP API nfldeploy made for this function (found by its tag)."""
         if self.aws.apigateway is None:
             raise ConfigError("no API Gateway client was given to the Lambda target")
-        pages = self.aws.apigateway.get_paginator("get_apis").paginate()
-        listed = self.calls.call(
-            "listing the HTTP APIs", lambda: [api for page in pages for api in page["Items"]]
-        )
+        listed = self.calls.pages("listing the HTTP APIs", self.aws.apigateway, "get_apis", "Items") or []
         for api in listed:  # every page: on a busy account this service's API is not on the first
             if api.get("Tags", {}).get(API_TAG) == self.function:
                 return dict(api)
@@ -161,7 +147,7 @@ class LambdaEndpoints:
         if auth != "NONE":  # no longer public: the permission that made it so goes too
             self.revoke_public(alias)
         else:  # both permissions, or AWS answers every call through the URL with 403
-            for statement, action, condition in public_grants(alias):
+            for statement, action, condition in PUBLIC_GRANTS:
                 self.calls.get(
                     f"allowing public {action} through the function URL",
                     self.aws.lambda_.add_permission,
@@ -185,30 +171,16 @@ class LambdaEndpoints:
         self.revoke_public(ALIAS)
 
     def revoke_public(self, alias: str) -> None:
-        """Remove the permissions that let anyone invoke ``alias`` through its function URL: the alias's own
-        statement ids, and on the canary also the ids every alias had before they were per alias. Only the
-        statements ``alias``'s policy holds for ``alias`` itself are removed."""
-        found = self.calls.get(
-            "reading the resource policy",
-            self.aws.lambda_.get_policy,
-            "ResourceNotFoundException",
-            FunctionName=self.function,
-            Qualifier=alias,
-        )
-        own = {statement for statement, _, _ in public_grants(alias)}
-        shared = {statement for statement, _, _ in PUBLIC_GRANTS} - own
-        qualified = f":function:{self.function}:{alias}"
-        for statement in json.loads((found or {}).get("Policy") or "{}").get("Statement", []):
-            sid, resource = statement.get("Sid"), str(statement.get("Resource", ""))
-            if sid not in own and not (sid in shared and resource.endswith(qualified)):
-                continue
+        """Remove the permissions that let anyone invoke ``alias`` through its function URL (if any): Lambda
+        keeps a resource policy per qualifier, so each alias's grants are its own."""
+        for statement, _, _ in PUBLIC_GRANTS:
             self.calls.get(
                 "removing public invocation",
                 self.aws.lambda_.remove_permission,
                 "ResourceNotFoundException",
                 FunctionName=self.function,
                 Qualifier=alias,
-                StatementId=statement["Sid"],
+                StatementId=statement,
             )
 
     def end_canary(self, alias: str) -> None:

@@ -8,7 +8,6 @@ from typing import Any
 
 from nfldeploy.cloud.aws import AwsCalls, AwsClients
 from nfldeploy.cloud.lambda_deployer import execution_role_name
-from nfldeploy.errors import DeployError
 from nfldeploy.settings import DeploySettings
 from nfldeploy.targets.lambda_bootstrap import ROLE_POLICY, needs_bootstrap
 
@@ -82,7 +81,7 @@ class LambdaResources:
     def repository_uri(self, repository: str) -> str:
         found = self._repositories(repository)
         if not found:
-            raise DeployError(f"the ECR repository {repository} of {self.function} is missing")
+            raise needs_bootstrap(f"the ECR repository {repository} of {self.function} is missing")
         return str(found[0]["repositoryUri"])
 
     def role_arn(self) -> str | None:
