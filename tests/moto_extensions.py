@@ -69,8 +69,9 @@ botocore's service model has them), so the real clients talk to it unchanged.
   the qualifier's policy lacks are ResourceNotFoundException; a StatementId the qualifier's policy holds is
   ResourceConflictException.
 - Lambda's list operations page (see "Lambda's pages" below): ListVersionsByFunction, ListAliases and
-  ListFunctionUrlConfigs (which moto lacks) answer at most 50 items with a NextMarker, as AWS does, and
-  DeleteFunction refuses a version an alias references (moto deleted it).
+  ListFunctionUrlConfigs (which moto lacks) answer at most 50 items with a NextMarker, as AWS does;
+  DeleteFunction refuses a version an alias references (moto deleted it), and PublishVersion never reuses
+  a deleted version's number (moto did).
 """
 
 from __future__ import annotations
@@ -1047,9 +1048,39 @@ def _refusing_aliased_versions(original: Any) -> Any:
     return answer
 
 
+def _publish_never_reusing(self: Any, name_or_arn: str, description: str = "") -> Any:
+    """PublishVersion numbers versions 1, 2, 3, ... and never reuses a number, not even after the function is
+    deleted and recreated (the Lambda Developer Guide's "Introduction to AWS Lambda Versioning",
+    https://docs.aws.amazon.com/lambda/latest/dg/versioning-intro.html);
+    moto numbered a new version len(versions) + 1, so after a deletion it published a second "3". As AWS
+    does, nothing is published while $LATEST equals the last version (its number is answered)."""
+    import copy
+
+    function = self.get_function_by_name_or_arn_forbid_qualifier(name_or_arn)
+    entry = self._functions.get(function.function_name)
+    if not entry or not entry["latest"]:
+        return None
+    published = entry["versions"]
+    if published and not function.code_or_config_updated:
+        return published[-1]
+    function.code_or_config_updated = False
+    number = max(entry.get("nfldeploy_published", 0), *(int(v.version) for v in published), 0) + 1
+    entry["nfldeploy_published"] = number
+    version = copy.copy(entry["latest"])
+    version.set_version(number)
+    if description:
+        version.description = description
+    published.append(version)
+    self._arns[version.function_arn] = version
+    return version
+
+
 def _install_lambda_pages() -> None:
     from moto.awslambda import urls
+    from moto.awslambda.models import LambdaStorage
     from moto.awslambda.responses import LambdaResponse
+
+    LambdaStorage.publish_version = _publish_never_reusing  # type: ignore[method-assign]
 
     route = r"{0}/(?P<api_version>[^/]+)/functions/(?P<function_name>[\w_:%-]+)/urls/?$"
     urls.url_paths.setdefault(route, LambdaResponse.dispatch)

@@ -635,15 +635,32 @@ class LambdaTarget:
             self.verify(url)
         except NfldeployError as exc:
             serving = f"alias {ALIAS} still serves version {live['FunctionVersion']} (100 %)" if live else ""
-            try:  # the canary ended: no URL stays open on a version that serves nothing
-                self.endpoints.end_canary(CANARY_ALIAS)
-                left = ""
+            try:
+                left = self._restore_canary(live)
             except NfldeployError as cleanup:
                 left = f"; its URL {url} could not be removed: {cleanup.message}"
             raise DeployError(
                 f"the canary {self.function}:{version} failed its check at {url} and got no traffic; "
                 f"{serving}: {exc.message}{left}"
             ) from exc
+
+    def _restore_canary(self, live: dict[str, Any] | None) -> str:
+        """After a failed check: the canary alias back on the version live still routes a weight to (an
+        earlier canary, still in flight), else the canary ended (its URL, its grants, the alias), so no URL
+        stays open on a version that takes no traffic. What was done, for the error."""
+        weighted = [v for v in self._weights(live) if live and v != live["FunctionVersion"]]
+        if not weighted:
+            self.endpoints.end_canary(CANARY_ALIAS)
+            return ""
+        self.calls.call(
+            "pointing the canary alias back",
+            self.aws.lambda_.update_alias,
+            FunctionName=self.function,
+            Name=CANARY_ALIAS,
+            FunctionVersion=weighted[0],
+            RoutingConfig={"AdditionalVersionWeights": {}},
+        )
+        return f"; the canary alias is back on version {weighted[0]}, still in flight"
 
     def _deployment(self, alias: dict[str, Any], previous: str | None, changed: bool = True) -> Deployment:
         weights = self._weights(alias)

@@ -34,7 +34,7 @@ def retired(
     ``publishing``) and the ``protected`` ones (serving, previous, referenced by an alias), oldest first."""
     ordered = sorted(versions)
     newest = keep - 1 if publishing else keep
-    kept = set(ordered[len(ordered) - newest :]) if newest > 0 else set()
+    kept = set(ordered[-newest:]) if newest > 0 else set()  # all of them when there are fewer
     guarded = set(protected)
     return tuple(str(v) for v in ordered if v not in kept and str(v) not in guarded)
 
