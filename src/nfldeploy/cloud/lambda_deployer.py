@@ -156,7 +156,9 @@ def deployer_policy(
     # version retention (lambda_keep_versions) deletes old versions, always with a version as the qualifier.
     # Granted on the qualified ARNs only ("function:NAME:*"): an action on a function can be restricted by
     # function, version or alias ARN (https://docs.aws.amazon.com/lambda/latest/dg/lambda-api-permissions-ref.html),
-    # so an unqualified DeleteFunction (the whole function, every version and alias) matches no Resource here.
+    # and since January 2022 Lambda authorizes a request with a Qualifier against the qualified ARN (AWS's
+    # notice, quoted in https://github.com/juanjoDiaz/serverless-plugin-warmup/issues/304). So an
+    # unqualified DeleteFunction (the whole function, every version and alias) matches no Resource here.
     statements.append(
         {
             "Sid": "RetireVersions",
