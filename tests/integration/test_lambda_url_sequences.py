@@ -7,6 +7,7 @@ every URL config of the function (ListFunctionUrlConfigs, every page) and every 
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
 from typing import Any
@@ -16,7 +17,9 @@ import pytest
 
 from bootstrapped import bootstrap
 from lambda_state import public_grants, service, settings_for, url_configs
+from moto_extensions import iam_enforced
 from nfldeploy.cloud.aws import AwsClients, aws_clients
+from nfldeploy.cloud.lambda_deployer import deployer_policy
 from nfldeploy.errors import DeployError, SmokeTestError
 from nfldeploy.settings import DeploySettings
 from nfldeploy.targets.aws_lambda import LambdaTarget
@@ -191,3 +194,69 @@ def test_any_sequence_leaves_no_public_door(aws: AwsClients, seed: int) -> None:
         kind = chooser.choice(kinds)
         auth = None if kind in ("promote", "rollback") else chooser.choice(["NONE", "AWS_IAM", None])
         release.step(kind, auth)
+
+
+def _deployer(aws_env: str, policy: dict[str, Any]) -> AwsClients:
+    """Clients of a new IAM user holding exactly ``policy``."""
+    iam = boto3.client("iam", region_name="us-east-1")
+    user = f"deployer-{uuid.uuid4().hex[:6]}"
+    iam.create_user(UserName=user)
+    iam.put_user_policy(UserName=user, PolicyName="deployer", PolicyDocument=json.dumps(policy))
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    session = boto3.Session(
+        aws_access_key_id=key["AccessKeyId"],
+        aws_secret_access_key=key["SecretAccessKey"],
+        region_name="us-east-1",
+    )
+    return AwsClients(*(session.client(s, endpoint_url=aws_env) for s in ("lambda", "ecr", "iam")))
+
+
+def _public_policy(settings: DeploySettings) -> dict[str, Any]:
+    return deployer_policy("us-east-1", settings.service_name, settings.repository, False, url_auth="NONE")
+
+
+def test_the_deployer_policy_ends_a_public_canary(aws: AwsClients, aws_env: str) -> None:
+    """The identity holding exactly the rendered policy (public URLs) ends canaries: the canary's URL, its
+    public grants and its alias go at the promote and at the rollback."""
+    settings = settings_for(
+        f"fn-{uuid.uuid4().hex[:6]}", function_url_auth="NONE", allow_unauthenticated=True
+    )
+    _, image = service(aws, settings)
+    deployer = _deployer(aws_env, _public_policy(settings))
+    name = settings.service_name
+    target = LambdaTarget(deployer, name, "us-east-1", waiter_config={"Delay": 0, "MaxAttempts": 5})
+    with iam_enforced():
+        target.apply(target.plan(settings, image))
+    for timeout, end in ((61, "promote"), (62, "rollback")):
+        with iam_enforced():
+            target.apply(target.plan(settings.model_copy(update={"timeout": timeout}), image, canary=20))
+        assert url_configs(aws, name) == {"live": "NONE", "canary": "NONE"}  # read as the admin
+        assert public_grants(aws, name) == {"live": PUBLIC, "canary": PUBLIC}
+        with iam_enforced():
+            target.apply(target.plan_promote()) if end == "promote" else target.rollback()
+        assert url_configs(aws, name) == {"live": "NONE"}
+        assert public_grants(aws, name) == {"live": PUBLIC}
+
+
+def test_a_rollback_that_cannot_end_the_canary_says_what_serves(aws: AwsClients, aws_env: str) -> None:
+    settings = settings_for(
+        f"fn-{uuid.uuid4().hex[:6]}", function_url_auth="NONE", allow_unauthenticated=True
+    )
+    _, image = service(aws, settings)
+    policy = _public_policy(settings)
+    policy["Statement"][0]["Action"].remove("lambda:DeleteFunctionUrlConfig")
+    deployer = _deployer(aws_env, policy)
+    name = settings.service_name
+    with iam_enforced():
+        target = LambdaTarget(deployer, name, "us-east-1", waiter_config={"Delay": 0, "MaxAttempts": 5})
+        target.apply(target.plan(settings, image))
+        target.apply(target.plan(settings.model_copy(update={"timeout": 61}), image, canary=20))
+        with pytest.raises(
+            DeployError, match=r"rolled back: alias live serves version 1 \(100 %\)"
+        ) as failed:
+            target.rollback()
+    assert "DeleteFunctionUrlConfig" in failed.value.message and failed.value.hint
+    assert (
+        aws.lambda_.get_alias(FunctionName=name, Name="live")["RoutingConfig"]["AdditionalVersionWeights"]
+        == {}
+    )

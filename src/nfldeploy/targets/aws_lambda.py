@@ -764,7 +764,14 @@ class LambdaTarget:
             RoutingConfig={"AdditionalVersionWeights": {}},
             Description=f"{PREVIOUS_PREFIX}{serving}" if target != serving else alias.get("Description", ""),
         )
-        self.endpoints.end_canary(CANARY_ALIAS)  # no canary is in flight after a rollback
+        try:  # no canary is in flight after a rollback: its URL, grants and alias go
+            self.endpoints.end_canary(CANARY_ALIAS)
+        except NfldeployError as exc:
+            raise DeployError(
+                f"{self.function} rolled back: alias {ALIAS} serves version {target} (100 %), but the canary's "
+                f"function URL could not be removed: {exc.message}",
+                hint="Deploy again without --canary (its plan shows end_canary), or delete the URL and the alias.",
+            ) from exc
         return self._deployment(dict(updated), serving if target != serving else max(weights, key=int))
 
     # -- logs ------------------------------------------------------------------------------------------
