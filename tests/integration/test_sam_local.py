@@ -30,7 +30,7 @@ from nfldeploy.cli.app import app
 from nfldeploy.image.references import split_reference
 from nfldeploy.records.build import Build, BuildRecord, write_build_record
 from nfldeploy.records.manifest import read_manifest
-from services import free_port, image_tags, tool, unavailable
+from services import free_port, tool, unavailable
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -99,17 +99,42 @@ def export(
 def _sam_images_removed(docker_client: Any, lambda_image: str) -> Iterator[None]:
     """After the module, even on failure: the images SAM built from the Lambda image and their containers."""
     yield
-    repository = split_reference(lambda_image)[0]
-    for tags in image_tags(docker_client, repository).values():
-        for tag in [tag for tag in tags if tag.startswith(f"{repository}:rapid-")]:
-            for container in docker_client.containers.list(
-                all=True, ignore_removed=True, filters={"ancestor": tag}
-            ):
-                with contextlib.suppress(docker.errors.NotFound):
-                    container.remove(force=True)
-            with contextlib.suppress(docker.errors.ImageNotFound):
-                docker_client.images.remove(tag, force=True)
-    assert not [t for tags in image_tags(docker_client, repository).values() for t in tags if ":rapid-" in t]
+    base = docker_client.images.get(lambda_image).id
+    built = _sam_builds(docker_client, base)
+    for image in built:
+        for container in docker_client.api.containers(all=True, filters={"ancestor": image}):
+            with contextlib.suppress(docker.errors.NotFound):
+                docker_client.api.remove_container(container["Id"], force=True)
+    for image in built:
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            docker_client.api.remove_image(image, force=True)
+    assert not _sam_builds(docker_client, base)
+
+
+def _sam_builds(client: Any, base: str) -> list[str]:
+    """The images SAM built ``FROM`` image ``base``, children first: its ``<repository>:rapid-<arch>`` image
+    and, when its build failed, the build's intermediate images (the classic builder keeps them, and the failed
+    step's container). SAM's build starts with ``ADD aws-lambda-rie /var/rapid/``
+    (samcli/local/docker/lambda_image.py), which tells them from other images made from ``base``."""
+    parents = {image["Id"]: image.get("ParentId", "") for image in client.api.images(all=True)}
+
+    def chain(image: str) -> list[str]:
+        """``image`` and its parents below ``base``, or nothing when it does not descend from ``base``."""
+        found = []
+        while image and image != base:
+            found.append(image)
+            image = parents.get(image, "")
+        return found if image == base else []
+
+    chains = {image: chain(image) for image in parents}
+    sam_adds = set()
+    for first in {found[-1] for found in chains.values() if found}:
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            steps = client.api.history(first)
+            if "/var/rapid" in steps[0]["CreatedBy"]:
+                sam_adds.add(first)
+    built = [image for image, found in chains.items() if found and found[-1] in sam_adds]
+    return sorted(built, key=lambda image: -len(chains[image]))
 
 
 def _render(export: Path, out: Path, *settings: str) -> Path:
