@@ -43,6 +43,7 @@ LONGEST_FIRST = (
     "integration/test_cloudrun_target.py",
     "functional/test_api_fuzz.py",
     "integration/test_up_in_process.py",
+    "integration/test_sam_local.py",
 )
 
 
