@@ -127,3 +127,14 @@ def test_the_execution_role_writes_its_own_log_group_only() -> None:
     (logs,) = execution_role_policy("cn-north-1", "nfl", None)["Statement"]
     assert logs["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
     assert logs["Resource"] == "arn:aws-cn:logs:cn-north-1:*:log-group:/aws/lambda/nfl:*"
+
+
+@pytest.mark.parametrize("options", SHAPES)
+def test_each_policy_is_its_own_copy(options: dict[str, Any]) -> None:
+    """A caller editing one rendered policy (a test narrowing it, a user's script) changes no later one."""
+    first = _policy(**options)
+    expected = _policy(**options)
+    for statement in first["Statement"]:
+        if isinstance(statement["Action"], list):
+            statement["Action"].clear()
+    assert _policy(**options) == expected
