@@ -28,7 +28,8 @@ botocore's service model has them), so the real clients talk to it unchanged.
   multi-architecture index ("The Amazon ECR repository must be in the same AWS Region as the Lambda
   function", "Lambda does not support functions that use multi-architecture container images":
   https://docs.aws.amazon.com/lambda/latest/dg/images-create.html); moto takes any string. Refused here
-  with InvalidParameterValueException, as AWS does.
+  with InvalidParameterValueException, as AWS does. When a test stands a registry behind moto's ECR
+  (tests/ecr_registry.py), its ``host:port/<repository>`` URIs are that account's and region's ECR.
 - IAM, when a test turns moto's enforcement on (``iam_enforced``): moto checks only the action for Lambda,
   ECR, CloudWatch Logs and API Gateway (every request's resource is ``*``), so a policy scoped to one
   function could not be tested, and it names API Gateway's actions after its operations. Here each request
