@@ -25,7 +25,7 @@ class ComposeServiceCheck(BaseYamlCheck):
         )
 
     def scan_entity_conf(self, conf: dict[str, Any], entity_type: str) -> CheckResult:
-        if not isinstance(conf, dict) or "image" not in conf and "build" not in conf:
+        if not isinstance(conf, dict) or ("image" not in conf and "build" not in conf):
             return CheckResult.UNKNOWN  # not a service of a compose file
         return CheckResult.PASSED if self.passes(conf) else CheckResult.FAILED
 
