@@ -120,7 +120,9 @@ class KubernetesTarget:
             if diff.returncode == 1:
                 changed = sum(1 for line in diff.stdout.splitlines() if line.startswith(("+ ", "- ")))
                 actions += [
-                    Action("render", str(path), "Deployment, Service, HorizontalPodAutoscaler, NetworkPolicy"),
+                    Action(
+                        "render", str(path), "Deployment, Service, HorizontalPodAutoscaler, NetworkPolicy"
+                    ),
                     Action("apply", f"context {self.context}", f"{changed} changed lines (kubectl diff)"),
                     Action("rollout", f"deployment/{self.service}", "wait until the new pods are ready"),
                 ]
