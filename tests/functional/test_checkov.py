@@ -157,6 +157,26 @@ WEAKENED: dict[str, tuple[str, list[tuple[str, str]], str]] = {
     ),
 }
 
+#: A key planted in a copy of each kind of rendered file (AWS's documented example keys: a comment in the
+#: credentials file's form, a top-level YAML value, JSON members): the secrets scan reads that kind. checkov reads no ``.conf``
+#: file, so nginx.conf is not among them (pinned by a test).
+PLANTED_KEY = 'aws_secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"\n'
+PLANTED_JSON = '{"aws_access_key_id": "AKIAIOSFODNN7EXAMPLE", "aws_secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", '
+PLANTED = (
+    "iam-url-with-keys/aws/template.yaml",
+    "iam-url-with-keys/aws/deployer-policy.json",
+    "iam-url-with-keys/aws/execution-role-policy.json",
+    "iam-url-with-keys/cloudrun/service.yaml",
+    "iam-url-with-keys/kubernetes/deployment.yaml",
+    "iam-url-with-keys/compose/docker-compose.yml",
+    "iam-url-with-keys/compose/prometheus.yml",
+    "iam-url-with-keys/compose/grafana/dashboards/nfldeploy.json",
+    "iam-url-with-keys/compose/grafana/provisioning/datasources/prometheus.yml",
+    "docker/server-onnx/Dockerfile",
+    "docker/lambda-onnx/Dockerfile",
+)
+UNREAD = "iam-url-with-keys/compose/nginx.conf"
+
 #: Compose services, one per file, probing how our checks read the specification's shapes:
 #: (service mapping, the check, whether it must pass). https://docs.docker.com/reference/compose-file/services/
 PROBES: dict[str, tuple[dict[str, Any], str, bool]] = {
@@ -335,6 +355,17 @@ def scanned(tmp_path_factory: pytest.TempPathFactory) -> Scanned:
         copy = root / "weakened" / name / Path(relative).name
         copy.parent.mkdir(parents=True)
         copy.write_text(text)
+    for relative in (*PLANTED, UNREAD):
+        text = (root / "rendered" / relative).read_text()
+        if relative.endswith(".json"):
+            planted = PLANTED_JSON + text.lstrip()[1:]
+        elif relative.endswith((".yaml", ".yml")):  # a value: the scan reads YAML's values, not its comments
+            planted = text + PLANTED_KEY.replace(" =", ":")
+        else:
+            planted = f"# {PLANTED_KEY}{text}"
+        copy = root / "planted" / relative
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_text(planted)
     for name, (service, _, _) in PROBES.items():
         copy = root / "probes" / name / "docker-compose.yml"
         copy.parent.mkdir(parents=True)
@@ -399,6 +430,20 @@ def test_the_compose_file_passes_checkov_with_our_compose_checks(scanned: Scanne
 def test_no_rendered_file_holds_a_secret(scanned: Scanned) -> None:
     secrets = [f for f in scanned.scan.findings if f.framework == "secrets" and f.file in scanned.files]
     assert not [f for f in secrets if f.outcome != "passed"], "\n".join(map(str, secrets))
+
+
+@pytest.mark.parametrize("relative", PLANTED)
+def test_the_secrets_scan_reads_each_kind_of_rendered_file(scanned: Scanned, relative: str) -> None:
+    """A copy of the file with an AWS key planted in it fails the secrets scan: the gate above is not empty
+    because the scan skipped the file."""
+    failed = {f.check for f in scanned.scan.of(f"planted/{relative}", "secrets") if f.outcome == "failed"}
+    assert failed & {"CKV_SECRET_2", "CKV_SECRET_6"}, (relative, failed)
+
+
+def test_the_secrets_scan_does_not_read_nginx_conf(scanned: Scanned) -> None:
+    """checkov's secrets scan takes no ``.conf`` file: the README says nginx.conf is checked by nginx -t only.
+    When a checkov release reads it, this fails: say so in the README."""
+    assert not [f for f in scanned.scan.of(f"planted/{UNREAD}") if f.outcome == "failed"]
 
 
 def test_checkov_reports_no_severity_offline(scanned: Scanned) -> None:
