@@ -135,7 +135,7 @@ def test_kubernetes_manifests_pass_strict_validation(rendered: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     kinds = [doc["kind"] for doc in yaml.safe_load_all((rendered / "kubernetes/deployment.yaml").read_text())]
-    assert kinds == ["Deployment", "Service", "HorizontalPodAutoscaler"]
+    assert kinds == ["Deployment", "Service", "HorizontalPodAutoscaler", "NetworkPolicy"]
 
 
 def test_compose_and_prometheus(rendered: Path) -> None:

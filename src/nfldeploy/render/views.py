@@ -75,17 +75,24 @@ def cloudrun(inputs: Inputs) -> dict[str, Any]:
     """Cloud Run's Knative service: the same ``service_view`` deploy sends to the Admin API."""
     view = common(inputs)
     view["service"] = service_view(inputs.settings, inputs.image, view["project"], inputs.manifest)
+    # "In Cloud Run, it must be project ID or number" (ObjectMeta.namespace,
+    # https://cloud.google.com/run/docs/reference/rest/v1/ObjectMeta); with no project setting, none is written.
+    view["namespace"] = inputs.settings.project or ""
     return view
 
 
 def kubernetes(inputs: Inputs) -> dict[str, Any]:
-    """Deployment, Service and HorizontalPodAutoscaler."""
+    """Deployment, Service, HorizontalPodAutoscaler and NetworkPolicy."""
     view = common(inputs)
     view["replicas"] = max(inputs.settings.min_instances, 1)
     view["max_replicas"] = max(inputs.settings.max_instances, view["replicas"])
     view["cpu_request"] = f"{inputs.settings.cpu:g}"
     view["cpu_target_percent"] = 70
     view["secret_name"] = f"{inputs.settings.service_name}-api-keys" if inputs.settings.auth else ""
+    # A digest names one image: a node's copy is that image. A tag may name a newer build (the same config
+    # rebuilt): pull it on every start. https://kubernetes.io/docs/concepts/containers/images/#image-pull-policy
+    view["image_by_digest"] = "@sha256:" in inputs.image
+    view["pull_policy"] = "IfNotPresent" if view["image_by_digest"] else "Always"
     return view
 
 
@@ -140,6 +147,7 @@ def compose(inputs: Inputs, upstream_hosts: list[str] | None = None) -> dict[str
     view["upstreams"] = upstream_hosts or [f"{name}:{port}" for name in names]
     view["scrape_targets"] = [f"{name}:{port}" for name in names]
     view["nginx_port"] = 8080
+    view["memory_limit"] = f"{inputs.settings.memory_mib}m"  # the replicas' memory, as on Kubernetes
     # only nginx reaches the replicas (they publish no port): its X-Forwarded-For names the client
     view["env"] = [*view["env"], ("NFLSERVE_TRUSTED_PROXIES", "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16")]
     return view
