@@ -209,7 +209,8 @@ class Guard:
         """The body (None past max_body_bytes), and whether its last message was read: then nothing is left
         to drain, and asking for more would wait for a disconnect that may never come (mangum, on Lambda, hands
         the whole body in one message and then answers ``receive()`` only once the response is sent)."""
-        chunks, size = [], 0
+        chunks: list[bytes] = []
+        size = 0
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
