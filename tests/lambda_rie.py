@@ -19,7 +19,7 @@ What the emulator does and Lambda's documentation states, as the tests found it:
 - it reads at most 6 MiB + 100 bytes of an event and hands the runtime the truncated rest (an
   ``Runtime.UnmarshalError``), where Lambda refuses a synchronous payload over 6 MB
   (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html, "Invocation payload (request and
-  response)"); the function URL front (tests/function_urls.py) enforces Lambda's limit itself.
+  response)", RequestEntityTooLargeException): a front put before the emulator refuses it itself.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from base64 import b64decode, b64encode
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,23 +202,37 @@ class RieFunction:
         except Exception:  # the container may be gone already
             return ""
 
+    def settled_logs(self, quiet: float = 0.5, wait: float = 5.0) -> str:
+        """The logs once they stopped growing for ``quiet`` seconds (at most ``wait``): the emulator's own lines
+        (``INIT RTDONE``, ``REPORT``) reach the container's log after the answer, and after the runtime's."""
+        logs, deadline = self.logs(), time.monotonic() + wait
+        while time.monotonic() < deadline:
+            time.sleep(quiet)
+            again = self.logs()
+            if again == logs:
+                break
+            logs = again
+        return logs
+
     def inits(self) -> int:
         """How many times the runtime ran its init to the end or to a failure (the emulator's ``INIT RTDONE``
         lines; its ``INIT START`` also marks an init it only records, after a failed one): once per cold
         start, and again after a failed init or a timeout."""
-        return self.logs().count("INIT RTDONE")
+        return self.settled_logs().count("INIT RTDONE")
 
     def durations(self) -> list[float]:
         """Each finished invocation's ``Duration`` (ms) from the emulator's REPORT lines, in order."""
         return [
             float(found)
-            for found in re.findall(r"^REPORT RequestId: \S+.*?\tDuration: ([0-9.]+) ms", self.logs(), re.M)
+            for found in re.findall(
+                r"^REPORT RequestId: \S+.*?\tDuration: ([0-9.]+) ms", self.settled_logs(), re.M
+            )
         ]
 
     def records(self, msg: str | None = None) -> list[dict[str, Any]]:
         """The JSON log records the function wrote (those with ``msg`` when given)."""
         found = []
-        for line in self.logs().splitlines():
+        for line in self.settled_logs().splitlines():
             start = line.find("{")
             if start < 0:
                 continue
@@ -285,7 +300,7 @@ def url_event(
                 "sourceIp": "203.0.113.9",
                 "userAgent": "nfldeploy-tests",
             },
-            "requestId": f"r-{int(now * 1000)}",
+            "requestId": str(uuid.uuid4()),
             "routeKey": "$default",
             "stage": stage or "$default",
             "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
