@@ -9,10 +9,9 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+from awslambdaric import bootstrap  # the dev extra's (through `lambda`): missing, the test fails
 
 from nfldeploy.serving import logs
-
-bootstrap = pytest.importorskip("awslambdaric.bootstrap")
 
 
 @pytest.fixture
