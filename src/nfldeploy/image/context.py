@@ -78,10 +78,21 @@ def wheelhouse(lock: locks.Lock) -> Path:
 
 def _download(lock: locks.Lock, staging: Path) -> None:
     """``pip download --require-hashes`` of exactly the lock's files (``--no-deps``: the lock is the whole
-    closure for the target, whose markers pip would evaluate on this host instead)."""
+    closure for the target, whose markers pip would evaluate on this host instead). PyTorch's index is asked
+    for torch's CPU build alone; every other file comes from the configured index (PyPI)."""
+    groups = [
+        ([pin for pin in lock.pins if not pin.on_torch_index], []),
+        ([pin for pin in lock.pins if pin.on_torch_index], ["--extra-index-url", locks.TORCH_INDEX]),
+    ]
+    for pins, index in groups:
+        if pins:
+            _pip_download(lock, pins, index, staging)
+
+
+def _pip_download(lock: locks.Lock, pins: list[locks.Pinned], index: list[str], staging: Path) -> None:
     with tempfile.TemporaryDirectory() as folder:
         requirements = Path(folder) / "requirements.txt"
-        requirements.write_text(lock.text)
+        requirements.write_text("".join(f"{pin.line()}\n" for pin in pins))
         command = [
             sys.executable,
             "-m",
@@ -97,7 +108,7 @@ def _download(lock: locks.Lock, staging: Path) -> None:
             "--python-version",
             locks.PYTHON_VERSION,
             *[arg for tag in locks.PLATFORM_TAGS[lock.platform] for arg in ("--platform", tag)],
-            *(["--extra-index-url", locks.TORCH_INDEX] if lock.needs_torch_index else []),
+            *index,
             "--dest",
             str(staging),
             "--requirement",

@@ -93,6 +93,11 @@ class Pinned:
     def line(self) -> str:
         return f"{self.name}=={self.version} " + " ".join(f"--hash=sha256:{h}" for h in self.hashes)
 
+    @property
+    def on_torch_index(self) -> bool:
+        """torch's CPU build: only PyTorch's own index has it."""
+        return self.name == "torch" and "+cpu" in self.version
+
 
 @dataclass(frozen=True)
 class Lock:
@@ -106,7 +111,7 @@ class Lock:
 
     @property
     def needs_torch_index(self) -> bool:
-        return any(p.name == "torch" and "+cpu" in p.version for p in self.pins)
+        return any(pin.on_torch_index for pin in self.pins)
 
     def body(self) -> str:
         """The pins alone, one requirement line each (for a file that adds its own lines)."""
