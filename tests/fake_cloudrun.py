@@ -109,6 +109,32 @@ class FakeCloudRun:
     server: ThreadingHTTPServer | None = None
     routers: dict[str, ThreadingHTTPServer] = field(default_factory=dict)  # service name -> its URL's router
     instance: str = field(default_factory=lambda: uuid.uuid4().hex)
+    front_end: str = "overwrite"  # what reaches the container as X-Forwarded-For: see forwarded_for
+
+    #: The address of the load balancer's forwarding rule in the "load_balancer" front end (TEST-NET-3).
+    LOAD_BALANCER_IP = "203.0.113.250"
+
+    def forwarded_for(self, supplied: str | None, caller: str) -> str:
+        """The X-Forwarded-For the container receives, for each front end a request can come through:
+
+        - ``overwrite``: run.app's front end sets the header to the caller's address alone, whatever the client
+          sent (users' observations: https://github.com/GoogleCloudPlatform/esp-v2/pull/318 "When a request has
+          no xff header, Cloud Run will set the header to contain the single remote client IP"; the team's
+          ENVIRONMENT.md);
+        - ``append``: the caller's address appended to what the client sent (observed by others, e.g.
+          https://github.com/pgjones/hypercorn/issues/232), so the rightmost entry is still the caller's;
+        - ``load_balancer``: a Google external Application Load Balancer in front appends
+          ``<client-ip>,<load-balancer-ip>`` to what the client sent: ``<supplied-value>,<client-ip>,
+          <load-balancer-ip>`` (https://cloud.google.com/load-balancing/docs/https#x-forwarded-for_header).
+        """
+        if self.front_end == "overwrite":
+            return caller
+        prefix = [supplied] if supplied else []
+        if self.front_end == "append":
+            return ",".join([*prefix, caller])
+        if self.front_end == "load_balancer":
+            return ",".join([*prefix, caller, self.LOAD_BALANCER_IP])
+        raise ValueError(f"unknown front end {self.front_end!r}")
 
     @property
     def endpoint(self) -> str:
@@ -354,8 +380,9 @@ class FakeCloudRun:
                         for k, v in self.headers.items()
                         if k.lower() not in ("host", "connection", "x-forwarded-for")
                     }
-                    # as Cloud Run's front end: X-Forwarded-For is the caller's address, whatever it sent
-                    headers["X-Forwarded-For"] = self.client_address[0]
+                    headers["X-Forwarded-For"] = fake.forwarded_for(
+                        self.headers.get("X-Forwarded-For"), self.client_address[0]
+                    )
                     upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
                     try:
                         upstream.request(self.command, self.path, body=body or None, headers=headers)
