@@ -21,7 +21,10 @@ with a stale policy etag (https://cloud.google.com/run/docs/reference/rest/v2/pr
 values do not match, the request fails with a 409 error code and ABORTED status"). Without an etag both
 overwrite, as they do on Google's side.
 
-Not the real thing: no auth check, no update masks, no revision garbage collection.
+UpdateService applies its ``updateMask``, or without one AIP-134's implied mask (every populated field
+replaced whole, a map such as ``labels`` included), as ``cloudrun_update`` states with the pages it cites.
+
+Not the real thing: no auth check, no revision garbage collection.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from cloudrun_update import MaskError, apply_update, written
 from nfldeploy.service_logs import rfc3339
 from services import free_port
 
@@ -85,6 +89,11 @@ def parse_filter(text: str) -> list[tuple[str, str, set[str]]]:
     return clauses
 
 
+def _etag() -> str:
+    """A new version's etag."""
+    return f'"{base64.b64encode(uuid.uuid4().bytes[:9]).decode()}"'
+
+
 def _field(entry: dict[str, Any], dotted: str) -> Any:
     value: Any = entry
     for part in dotted.split("."):
@@ -105,6 +114,7 @@ class FakeCloudRun:
     operations: dict[str, dict[str, Any]] = field(default_factory=dict)
     policies: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
+    masks: list[str | None] = field(default_factory=list)  # each UpdateService's updateMask (None: none sent)
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
     routers: dict[str, ThreadingHTTPServer] = field(default_factory=dict)  # service name -> its URL's router
@@ -244,7 +254,10 @@ class FakeCloudRun:
             self.services[name] = service
         return self._reconcile(name, body)
 
-    def update_service(self, path: str, query: Any, body: dict[str, Any]) -> dict[str, Any]:
+    def update_service(self, path: str, query: dict[str, list[str]], body: dict[str, Any]) -> dict[str, Any]:
+        """UpdateService with its ``updateMask`` or without one (AIP-134's implied mask), as
+        ``cloudrun_update.apply_update`` states it; a stale etag is 409 ABORTED."""
+        mask = (query.get("updateMask") or [None])[0]
         with self.lock:
             current = self._service(path)
             if body.get("etag") and body["etag"] != current.get("etag"):
@@ -254,7 +267,21 @@ class FakeCloudRun:
                     f"Resource '{path}' has been modified since it was read (etag {body['etag']} is stale; "
                     f"current {current.get('etag')}).",
                 )
-        return self._reconcile(path, body)
+            try:
+                updated, touched = apply_update(current, body, mask), written(body, mask)
+            except MaskError as exc:
+                raise ApiError(400, "INVALID_ARGUMENT", str(exc)) from exc
+            self.masks.append(mask)
+            self.services[path] = updated
+            if not touched & {"template", "traffic"}:  # metadata only: no new revision
+                updated["etag"] = _etag()
+                return self._operation(path, done=True, response=updated)
+        change: dict[str, Any] = {"template": updated.get("template") or {}}
+        if "traffic" in touched:
+            change["traffic"] = (
+                updated.get("traffic") or []
+            )  # cleared: 100 % to the latest (the API's default)
+        return self._reconcile(path, change)
 
     def delete_service(self, path: str, query: Any, body: Any) -> dict[str, Any]:
         with self.lock:
@@ -282,7 +309,7 @@ class FakeCloudRun:
             service.update(
                 {
                     "generation": generation,
-                    "etag": f'"{base64.b64encode(uuid.uuid4().bytes[:9]).decode()}"',  # a new version
+                    "etag": _etag(),  # a new version
                     "reconciling": True,
                     "latestCreatedRevision": f"{name}/revisions/{revision_name}",
                 }

@@ -29,6 +29,7 @@ from nfldeploy.render.limits import check_cloudrun
 from nfldeploy.service_logs import LEVELS, LogEntry, LogQuery, admitted, parse_line, poll, select
 from nfldeploy.settings import DeploySettings
 from nfldeploy.targets.base import Action, Deployment, Plan, PlanSpec, Revision, Status
+from nfldeploy.targets.cloudrun_fields import MANAGED_LABELS, merged_labels, merged_template
 from nfldeploy.targets.traffic import canary_split
 
 CANARY_TAG = "canary"
@@ -225,11 +226,16 @@ class CloudRunTarget:
         traffic: list[dict[str, Any]],
         previous: str | None,
     ) -> Any:
-        """Create the service, or update ``current`` (as just read), with ``template`` and ``traffic``."""
+        """Create the service, or update ``current`` (as just read), with ``template`` and ``traffic``: every
+        field, label, annotation and env var nfldeploy does not own keeps its value (targets.cloudrun_fields)."""
         annotations = dict(current.annotations) if current is not None else {}
         if previous:
             annotations[PREVIOUS_ANNOTATION] = previous
-        return self.api.submit(current, template, traffic, annotations)
+        if current is None:
+            return self.api.submit(None, template, traffic, annotations, dict(MANAGED_LABELS))
+        merged = merged_template(self.api.as_dict(current.template), template)
+        labels = merged_labels(dict(current.labels), MANAGED_LABELS)
+        return self.api.submit(current, merged, traffic, annotations, labels)
 
     def apply(self, plan: Plan) -> Deployment:
         spec = plan.spec_as(CloudRunSpec)
