@@ -189,6 +189,29 @@ def moto_server() -> Iterator[str]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def ecr_storage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """The registry that stands behind moto's ECR when a test asks (``ecr_behind_moto``): it demands moto's
+    ECR token."""
+    from ecr_registry import ecr_password
+
+    reg = start_registry(tmp_path_factory.mktemp("ecr-registry"), "AWS", ecr_password())
+    yield reg
+    reg.stop()
+
+
+@pytest.fixture
+def ecr_behind_moto(moto_server: str, ecr_storage: Registry) -> Iterator[Any]:
+    """moto's ECR with a registry behind it for this test: repositories it creates are pushed to for real
+    (tests/ecr_registry.py)."""
+    import ecr_registry
+
+    registry = ecr_registry.EcrRegistry(ecr_storage)
+    ecr_registry.install(registry)
+    yield registry
+    ecr_registry.uninstall()
+
+
 @pytest.fixture
 def aws_env(monkeypatch: pytest.MonkeyPatch, moto_server: str) -> str:
     """Fake AWS credentials in the environment (moto accepts any)."""

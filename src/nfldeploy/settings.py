@@ -21,6 +21,12 @@ ENV_PREFIX = "NFLDEPLOY_"
 #: Old setting names, accepted for one release with a warning: the new name, or None when the setting is gone.
 RENAMED: dict[str, str | None] = {"architecture": "lambda_architecture", "runtime": None}
 SETTINGS_FILE = "nfldeploy.toml"
+#: The retention periods CloudWatch Logs accepts (PutRetentionPolicy's "Possible values", botocore's logs
+#: model, shape Days: https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html).
+LOG_RETENTION_DAYS = (
+    *(1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731),
+    *(1096, 1827, 2192, 2557, 2922, 3288, 3653),
+)
 
 
 def env_name(setting: str) -> str:
@@ -94,6 +100,11 @@ class DeploySettings(BaseModel):
         default="AWS_IAM",
         description="Lambda function URL auth type (AWS_IAM: callers sign with SigV4; NONE: public)",
     )
+    log_retention_days: int = Field(
+        default=30,
+        description="Lambda: days the function's log group keeps its events (set by nfldeploy bootstrap; "
+        "one of CloudWatch Logs' values: 1, 3, 5, 7, 14, 30, 60, 90, ..., 3653)",
+    )
     checklist_required: str = Field(
         default="model_exported,api_tested,image_built,environment,monitoring,logging,rate_limiting,"
         "authentication,load_testing,rollback_plan",
@@ -103,6 +114,11 @@ class DeploySettings(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> DeploySettings:
+        if self.log_retention_days not in LOG_RETENTION_DAYS:
+            raise ValueError(
+                f"log_retention_days must be one of {', '.join(map(str, LOG_RETENTION_DAYS))} "
+                f"(CloudWatch Logs' PutRetentionPolicy), not {self.log_retention_days}"
+            )
         if self.min_instances > self.max_instances:
             raise ValueError(
                 f"min_instances ({self.min_instances}) must not exceed max_instances ({self.max_instances})"

@@ -242,10 +242,16 @@ def test_lambda_deploy_status_rollback_through_the_cli(
     uri = ecr.create_repository(repositoryName=f"nfl/{name}")["repository"]["repositoryUri"]
     digest = ecr_via_local_registry(docker_client, registry, ecr, {})(lambda_image, f"{uri}:v1")
 
+    unprepared = _cli("deploy", "--target", "lambda", "--image", f"{uri}@{digest}", "--dry-run")
+    assert unprepared.exit_code == 1 and "nfldeploy bootstrap --target lambda" in unprepared.stderr
+    booted = _cli("bootstrap", "--target", "lambda", "--json")  # once, with the admin's credentials
+    assert booted.exit_code == 0, booted.output
+    assert "scan_on_push" in [a["kind"] for a in json.loads(booted.stdout)["plan"]["actions"]]
+
     plan = _cli("deploy", "--target", "lambda", "--image", f"{uri}@{digest}", "--dry-run", "--json")
     assert plan.exit_code == 0, plan.output
     kinds = [a["kind"] for a in json.loads(plan.stdout)["plan"]["actions"]]
-    assert kinds[0] == "ensure_repository" and "push" not in kinds  # scan on push gets turned on
+    assert kinds[0] == "create_function" and "push" not in kinds
 
     done = _cli("deploy", "--target", "lambda", "--image", f"{uri}@{digest}")
     assert done.exit_code == 0, done.output

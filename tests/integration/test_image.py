@@ -217,6 +217,10 @@ def test_smoke_test_of_the_image(built: Build, export_copy: Path, docker_client:
             "image-key",
             "--requests",
             "10",
+            # the row's figures are what is checked here, not this shared machine's speed (one slow request
+            # of ten is its p95)
+            "--p95-budget-ms",
+            "5000",
             "--junit",
             str(tmp_path / "junit.xml"),
         ],
@@ -233,7 +237,9 @@ def test_up_runs_the_main_job(
     from nfldeploy.up import up
 
     out = tmp_path / "exported_models"
-    settings = DeploySettings(base_image=base_image(), repository=REPOSITORY, service_name="nfl-up-test")
+    settings = DeploySettings(  # a generous latency budget: the suite never asserts this machine's speed
+        base_image=base_image(), repository=REPOSITORY, service_name="nfl-up-test", smoke_p95_budget_ms=5000
+    )
     port = free_port()
     first = up(example_config, settings, port, out=out)
     try:

@@ -14,6 +14,7 @@ import docker
 import pytest
 from typer.testing import CliRunner
 
+from bootstrapped import bootstrap
 from nfldeploy.cli.app import app
 from nfldeploy.cloud.aws import AwsClients, aws_clients
 from nfldeploy.errors import ConfigError, RemoteError
@@ -71,6 +72,7 @@ def test_a_registry_image_is_planned_and_copied_without_the_local_engine(
 
     target = LambdaTarget(aws, name, "us-east-1", local_image_id=lambda _image: None, copy=copy_to_ecr)
     settings = DeploySettings(service_name=name, repository=f"nfl/{name}", memory="1Gi", timeout=60)
+    bootstrap(aws, settings)
     source = read_image(registry_only)
     plan = target.plan(settings, registry_only)
     kinds = [a.kind for a in plan.actions]
@@ -94,6 +96,7 @@ def test_the_cli_plans_a_registry_image_on_a_runner_without_docker(
 ) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")  # no engine on this runner
     name = f"fn-{uuid.uuid4().hex[:6]}"
+    bootstrap(aws, DeploySettings(service_name=name))
     args = ["deploy", "--target", "lambda", "--dry-run", "--json", "--set", f"service_name={name}"]
     result = CliRunner().invoke(app, [*args, "--image", registry_only, "--export-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
@@ -113,6 +116,7 @@ def test_an_ecr_image_is_planned_from_ecr_alone(aws: AwsClients, registry: Any, 
     )
     target = LambdaTarget(aws, name, "us-east-1", local_image_id=_no_engine)
     settings = DeploySettings(service_name=name, repository=f"nfl/{name}")
+    bootstrap(aws, settings)  # the repository exists: scan on push and Lambda's pull grant are added
     plan = target.plan(settings, f"{uri}:v1")
     kinds = [a.kind for a in plan.actions]
     assert "push" not in kinds and "copy" not in kinds and "create_function" in kinds
@@ -120,6 +124,7 @@ def test_an_ecr_image_is_planned_from_ecr_alone(aws: AwsClients, registry: Any, 
 
 def test_a_local_name_the_engine_lacks_is_a_clear_error(aws: AwsClients) -> None:
     target = LambdaTarget(aws, "fn-x", "us-east-1", local_image_id=lambda _image: None)
+    bootstrap(aws, DeploySettings(service_name="fn-x", repository="nfl/fn-x"))
     with pytest.raises(ConfigError) as info:
         target.plan(DeploySettings(service_name="fn-x", repository="nfl/fn-x"), "nfl-api:v1")
     assert "--image" not in (info.value.hint or "") and "registry reference" in (info.value.hint or "")

@@ -12,6 +12,7 @@ import boto3
 import pytest
 
 from aws_rules import policy_of, public_url_refusal
+from bootstrapped import bootstrap
 from ecr_local import MANIFEST_V2, ecr_via_local_registry
 from lambda_runtime import RuntimeAPI
 from nfldeploy.cloud.aws import AwsClients, aws_clients
@@ -106,10 +107,9 @@ def test_deploy_secret_canary_promote_rollback(
         aws, name, "us-east-1", push=ecr_via_local_registry(docker_client, registry, aws.ecr, pushed)
     )
     settings = _settings(name)
+    bootstrap(aws, settings)
     plan = target.plan(settings, lambda_image)
     assert [a.kind for a in plan.actions] == [
-        "ensure_repository",
-        "role",
         "push",
         "create_function",
         "publish_version",
@@ -150,6 +150,9 @@ def test_deploy_secret_canary_promote_rollback(
     with pytest.raises(ConfigError, match="cannot work"):  # bearer tokens behind SigV4
         target.plan(_settings(name, auth=True, api_keys_secret=arn), ecr_ref)
     secured = _settings(name, auth=True, api_keys_secret=arn, function_url_auth="NONE")
+    with pytest.raises(ConfigError, match="may not read the API keys secret"):  # bootstrap grants it
+        target.plan(secured, ecr_ref)
+    bootstrap(aws, secured)
     plan = target.plan(secured, ecr_ref)
     assert [a.kind for a in plan.actions] == [
         "secret_ref",
@@ -163,7 +166,7 @@ def test_deploy_secret_canary_promote_rollback(
     assert second.traffic == {f"{name}:2": 100} and second.previous == f"{name}:1"
     env = aws.lambda_.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
     assert env["NFLSERVE_API_KEYS_SECRET_ARN"] == arn and "lambda-key-1" not in json.dumps(env)
-    role_policy = aws.iam.get_role_policy(RoleName=f"{name}-nfldeploy", PolicyName="read-api-keys")
+    role_policy = aws.iam.get_role_policy(RoleName=f"{name}-nfldeploy", PolicyName="nfldeploy-execution")
     assert arn in json.dumps(role_policy["PolicyDocument"])
 
     # the function's image with the function's env reads the keys from Secrets Manager at init
@@ -231,6 +234,7 @@ def test_an_image_missing_from_ecr_changes_nothing(
     target = LambdaTarget(
         aws, name, "us-east-1", push=ecr_via_local_registry(docker_client, registry, aws.ecr, {})
     )
+    bootstrap(aws, _settings(name))
     first = target.apply(target.plan(_settings(name), lambda_image))
     uri = aws.ecr.describe_repositories(repositoryNames=[f"nfl/{name}"])["repositories"][0]["repositoryUri"]
     with pytest.raises(DeployError, match=r"is not in the ECR repository.*nothing was changed"):
@@ -281,6 +285,7 @@ def test_behind_an_api_gateway_http_api(
     # a busy account: other HTTP APIs come first, so this service's API lands past the first page of GetApis
     for other in range(4):
         aws.apigateway.create_api(Name=f"other-{name}-{other}", ProtocolType="HTTP")
+    bootstrap(aws, settings)  # the HTTP API, among the others
     plan = target.plan(settings, lambda_image)
     kinds = [a.kind for a in plan.actions]
     assert kinds[-1] == "api_gateway" and "function_url" not in kinds

@@ -1,6 +1,6 @@
 """ARNs nfldeploy writes follow the caller's partition: AWS China (aws-cn) and GovCloud (aws-us-gov) refuse
-``arn:aws:...`` (moto's server too: the managed policy ``arn:aws:iam::aws:policy/...`` does not exist in
-aws-cn). Against moto's server, without Docker."""
+``arn:aws:...``; bootstrap and deploy write each ARN (logs, the repository policy, the API grant) in the
+caller's partition. Against moto's server, without Docker."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ import uuid
 
 import pytest
 
+from bootstrapped import bootstrap
 from ecr_local import recorded_image
 from nfldeploy.cloud.aws import AwsCalls, aws_clients, is_arn_of, partition_of
+from nfldeploy.settings import DeploySettings
 from nfldeploy.targets.lambda_endpoints import LambdaEndpoints
-from nfldeploy.targets.lambda_resources import LambdaResources
 
 
 def test_partition_of_and_is_arn_of() -> None:
@@ -32,12 +33,20 @@ def test_the_role_and_the_api_permission_use_the_callers_partition(
     aws = aws_clients(region)
     name = f"fn-{uuid.uuid4().hex[:6]}"
     calls = AwsCalls(name, sleep=lambda _: None)
-    role_arn = LambdaResources(aws, calls, name).ensure_role(f"{name}-role", None)
+    settings = DeploySettings(
+        service_name=name,
+        aws_region=region,
+        repository=f"nfl/{name}",
+        lambda_endpoint="api_gateway",
+        allow_unauthenticated=True,
+    )
+    role_arn = bootstrap(aws, settings).role_arn
     assert partition_of(role_arn) == partition
-    attached = aws.iam.list_attached_role_policies(RoleName=f"{name}-role")["AttachedPolicies"]
-    assert [p["PolicyArn"] for p in attached] == [
-        f"arn:{partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
-    ]
+    assert aws.iam.list_attached_role_policies(RoleName=f"{name}-nfldeploy")["AttachedPolicies"] == []
+    document = aws.iam.get_role_policy(RoleName=f"{name}-nfldeploy", PolicyName="nfldeploy-execution")
+    assert f"arn:{partition}:logs:{region}:" in json.dumps(document["PolicyDocument"])
+    repository_policy = aws.ecr.get_repository_policy(repositoryName=f"nfl/{name}")["policyText"]
+    assert f"arn:{partition}:lambda:{region}:" in repository_policy
 
     image = recorded_image(aws.ecr, f"nfl/{name}")
     aws.lambda_.create_function(

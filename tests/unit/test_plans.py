@@ -295,17 +295,15 @@ def test_lambda_local_image_is_pushed_only_when_ecr_lacks_exactly_it(
 
 
 def test_lambda_new_role_is_retried_until_lambda_can_assume_it() -> None:
-    """Right after create_role, Lambda refuses the role for a few seconds (IAM propagation): the create is
-    retried with backoff, and only that error is retried."""
+    """Right after create_role (a bootstrap just made it), Lambda refuses the role for a few seconds (IAM
+    propagation): the create is retried with backoff, and only that error is retried."""
     not_yet = "The role defined for the function cannot be assumed by Lambda."
     slept: list[float] = []
 
     def state(lam: Stubber, ecr: Stubber, iam: Stubber, final_error: str | None = None) -> None:
         lam.add_client_error("get_alias", "ResourceNotFoundException")
         ecr.add_response("describe_repositories", REPO)
-        iam.add_client_error("get_role", "NoSuchEntity")
-        iam.add_response("create_role", ROLE)
-        iam.add_response("attach_role_policy", {})
+        iam.add_response("get_role", ROLE)
         lam.add_client_error("create_function", "InvalidParameterValueException", not_yet)
         lam.add_client_error("create_function", "InvalidParameterValueException", not_yet)
         if final_error:
@@ -319,7 +317,7 @@ def test_lambda_new_role_is_retried_until_lambda_can_assume_it() -> None:
         lam.add_response("get_function", {"Code": {"ImageUri": ECR_IMAGE}})
 
     target, stubs = _lambda(state, sleep=slept.append)
-    plan = _lambda_plan(None, "role", "create_function", "publish_version", "alias")
+    plan = _lambda_plan(None, "create_function", "publish_version", "alias")
     deployment = target.apply(plan)
     assert deployment.traffic == {"nfl:1": 100} and slept == [1.0, 2.0]
     for stub in stubs:

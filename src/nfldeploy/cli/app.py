@@ -13,6 +13,7 @@ from typer.core import TyperGroup
 from nfldeploy import __version__
 from nfldeploy.cli import (
     bench_cmd,
+    bootstrap_cmd,
     build_cmd,
     checklist_cmd,
     config_cmd,
@@ -109,6 +110,7 @@ app.command("serve")(serve_cmd.serve)
 app.command("render")(render_cmd.render)
 app.command("build")(build_cmd.build)
 app.command("push")(push_cmd.push)
+app.command("bootstrap")(bootstrap_cmd.bootstrap)
 app.command("deploy")(deploy_cmd.deploy)
 app.command("status")(deploy_cmd.status)
 app.command("rollback")(deploy_cmd.rollback)

@@ -130,10 +130,10 @@ def deploy(
         if as_json:
             print_json({"dry_run": dry_run, "plan": plan.as_dict()})
         else:
-            _print_plan(plan, show_manifest=dry_run and target is TargetName.kubernetes)
+            print_plan(plan, show_manifest=dry_run and target is TargetName.kubernetes)
         return
     if not as_json:
-        _print_plan(plan)
+        print_plan(plan)
     console = stderr()
     with console.status(f"deploying {plan.image} to {plan.target}", spinner="dots"):
         deployment = deployer.apply(plan)
@@ -151,7 +151,7 @@ def deploy(
     )
 
 
-def _print_plan(plan: Plan, show_manifest: bool = False) -> None:
+def print_plan(plan: Plan, show_manifest: bool = False) -> None:
     table = Table(title=f"plan for {plan.service} on {plan.target}: {plan.image}", title_justify="left")
     for column in ("#", "action", "subject", "detail"):
         table.add_column(column)

@@ -113,6 +113,7 @@ class AwsClients:
     iam: Any
     apigateway: Any = None  # apigatewayv2, for lambda_endpoint = "api_gateway"
     logs: Any = None  # CloudWatch Logs, for nfldeploy logs
+    secrets: Any = None  # Secrets Manager, for nfldeploy bootstrap (completing a partial secret ARN)
 
 
 def aws_clients(region: str) -> AwsClients:
@@ -126,6 +127,7 @@ def aws_clients(region: str) -> AwsClients:
         session.client("iam"),
         session.client("apigatewayv2"),
         session.client("logs"),
+        session.client("secretsmanager"),
     )
 
 

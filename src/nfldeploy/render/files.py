@@ -23,6 +23,11 @@ GROUPS: dict[
         [
             ("aws/template.yaml.j2", "aws/template.yaml", views.sam),
             ("aws/deployer-policy.json.j2", "aws/deployer-policy.json", views.deployer_policy),
+            (
+                "aws/execution-role-policy.json.j2",
+                "aws/execution-role-policy.json",
+                views.execution_role_policy,
+            ),
         ],
     ),
     "kubernetes": (None, [("kubernetes/deployment.yaml.j2", "kubernetes/deployment.yaml", views.kubernetes)]),

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nfldeploy import __version__
+from nfldeploy.cloud import lambda_deployer
 from nfldeploy.records.manifest import Manifest
 from nfldeploy.render.cloudrun_spec import label_value, service_view
 from nfldeploy.settings import DeploySettings
@@ -97,17 +98,36 @@ def sam(inputs: Inputs) -> dict[str, Any]:
     view["throttle_rate"] = f"{inputs.settings.rate_limit_rps:g}"
     view["throttle_burst"] = inputs.settings.rate_limit_burst
     view["secret_arn"] = inputs.settings.api_keys_secret or ""
+    view["secret_resource"] = (
+        lambda_deployer.secret_resource(view["secret_arn"]) if view["secret_arn"] else ""
+    )
     return view
 
 
 def deployer_policy(inputs: Inputs) -> dict[str, Any]:
-    """The IAM policy of the identity that deploys the Lambda variant."""
-    from nfldeploy.cloud.lambda_deployer import deployer_policy as policy
-
+    """The IAM policy of the identity that deploys the Lambda variant (after nfldeploy bootstrap)."""
     s = inputs.settings
     return {
         **common(inputs),
-        "policy": policy(s.aws_region, s.service_name, s.repository, s.lambda_endpoint == "api_gateway"),
+        "policy": lambda_deployer.deployer_policy(
+            s.aws_region,
+            s.service_name,
+            s.repository,
+            s.lambda_endpoint == "api_gateway",
+            url_auth=s.function_url_auth,
+            auth=s.auth,
+        ),
+    }
+
+
+def execution_role_policy(inputs: Inputs) -> dict[str, Any]:
+    """The inline policy of the Lambda function's execution role, as nfldeploy bootstrap writes it (a partial
+    secret ARN as ``name-??????``; bootstrap completes it to the full ARN)."""
+    s = inputs.settings
+    secret = s.api_keys_secret if s.auth else None
+    return {
+        **common(inputs),
+        "policy": lambda_deployer.execution_role_policy(s.aws_region, s.service_name, secret),
     }
 
 

@@ -24,6 +24,7 @@ from nfldeploy.render.limits import check_lambda
 from nfldeploy.service_logs import LogEntry, LogQuery, admitted, parse_line, poll, select
 from nfldeploy.settings import DeploySettings
 from nfldeploy.targets.base import Action, Deployment, Plan, PlanSpec, Revision, Status
+from nfldeploy.targets.lambda_bootstrap import log_group, needs_bootstrap
 from nfldeploy.targets.lambda_endpoints import (
     ALIAS,
     LambdaEndpoints,
@@ -41,11 +42,6 @@ if TYPE_CHECKING:
 LOG_WINDOWS = (timedelta(minutes=10), timedelta(hours=2), timedelta(hours=24))
 CANARY_ALIAS = "canary"  # the new version alone, with its own function URL, checked before it gets traffic
 SPEC_PREFIX = "nfldeploy spec "
-
-
-def log_group(function: str) -> str:
-    """The CloudWatch Logs group Lambda writes a function's output to."""
-    return f"/aws/lambda/{function}"
 
 
 PREVIOUS_PREFIX = "previous version "
@@ -219,9 +215,10 @@ class LambdaTarget:
             if not is_arn_of(arn, "secretsmanager"):
                 raise ConfigError(
                     "auth on Lambda needs api_keys_secret set to a Secrets Manager secret ARN",
-                    hint="e.g. arn:aws:secretsmanager:us-east-1:123456789012:secret:nfl-api-keys",
+                    hint="Its full ARN, with the six characters Secrets Manager adds: "
+                    "arn:aws:secretsmanager:us-east-1:123456789012:secret:nfl-api-keys-AbCdEf",
                 )
-            env[SECRET_ENV] = arn
+            env[SECRET_ENV] = self.resources.granted_secret(arn)
         return env
 
     def _source(
@@ -266,24 +263,13 @@ class LambdaTarget:
         else:
             check_url_auth(settings)
         actions: list[Action] = []
-        repository = self.resources.repository(settings)
-        if repository is None:
-            actions.append(Action("ensure_repository", settings.repository, "create, scan on push"))
-        elif not repository.get("imageScanningConfiguration", {}).get("scanOnPush"):
-            actions.append(Action("ensure_repository", settings.repository, "turn on scan on push"))
-        role = self.calls.get(
-            "reading the role", self.aws.iam.get_role, "NoSuchEntity", RoleName=self.resources.role_name()
-        )
-        if role is None:
-            actions.append(
-                Action(
-                    "role",
-                    self.resources.role_name(),
-                    "execution role: logs, and reading the API keys secret",
-                )
-            )
+        # bootstrap made the repository and the execution role; the deployer may not (cloud/lambda_deployer.py)
+        if self.resources.repository(settings) is None:
+            raise needs_bootstrap(f"the ECR repository {settings.repository} of {self.function} is missing")
+        if self.resources.role_arn() is None:
+            raise needs_bootstrap(f"the execution role {self.resources.role_name()} is missing")
         if _is_ecr(image):
-            digest = self.resources.ecr_digest(settings.repository, image) if repository is not None else None
+            digest = self.resources.ecr_digest(settings.repository, image)
             if digest is None:
                 raise DeployError(
                     f"{image} is not in the ECR repository {settings.repository}; nothing was changed",
@@ -291,7 +277,7 @@ class LambdaTarget:
                 )
             push_to = None
         else:
-            digest, action = self._source(settings, image, repository is not None)
+            digest, action = self._source(settings, image, True)
             push_to = None if digest is not None else image
             if action is not None:
                 actions.append(action)
@@ -348,14 +334,17 @@ class LambdaTarget:
         throttling = {"rate": settings.rate_limit_rps, "burst": settings.rate_limit_burst}
         if settings.lambda_endpoint == "api_gateway":
             api = self.endpoints.api()
-            if api is None or self.endpoints.api_throttling(api) != throttling:
-                verb = "create" if api is None else "update"
+            if api is None:  # bootstrap makes it: the deployer may not create APIs
+                raise needs_bootstrap(f"the HTTP API of {self.function} is missing")
+            granted = alias is not None and self.endpoints.api_granted(api)
+            if not granted or self.endpoints.api_throttling(api) != throttling:
+                grant = "" if granted else f"; let it invoke alias {ALIAS}"
                 actions.append(
                     Action(
                         "api_gateway",
                         self.function,
-                        f"{verb} the HTTP API: Lambda proxy on alias {ALIAS}, $default stage throttled at "
-                        f"{settings.rate_limit_rps:g} rps (burst {settings.rate_limit_burst})",
+                        f"the HTTP API's $default stage throttled at {settings.rate_limit_rps:g} rps "
+                        f"(burst {settings.rate_limit_burst}){grant}",
                     )
                 )
             if url is not None:
@@ -392,12 +381,10 @@ class LambdaTarget:
                 raise DeployError(f"{self.function} has no alias {ALIAS} and the plan is empty; plan again")
             return self._deployment(alias, None, changed=False)
         spec = plan.spec_as(LambdaSpec)
-        repository = (
-            self.resources.ensure_repository(spec.repository)
-            if "ensure_repository" in kinds
-            else self.resources.repository_uri(spec.repository)
-        )
-        role_arn = self.resources.ensure_role(spec.role, spec.env.get(SECRET_ENV))
+        repository = self.resources.repository_uri(spec.repository)
+        role_arn = self.resources.role_arn()
+        if role_arn is None:
+            raise needs_bootstrap(f"the execution role {spec.role} is missing")
         if "push" in kinds or "copy" in kinds:
             from nfldeploy.image.references import split_reference
 

@@ -1,11 +1,14 @@
 """How callers reach a Lambda function's alias: a function URL (auth AWS_IAM or NONE, with the public
-permission only while NONE) or an API Gateway HTTP API (throttled at the rate limit) in front of it."""
+permission only while NONE) or an API Gateway HTTP API (bootstrap makes it; throttled at the rate limit) in
+front of it."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from nfldeploy.cloud.aws import AwsCalls, AwsClients, partition_of
+from nfldeploy.cloud.lambda_deployer import API_TAG
 from nfldeploy.errors import ConfigError
 from nfldeploy.settings import DeploySettings
 
@@ -20,7 +23,6 @@ PUBLIC_GRANTS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     (PUBLIC_INVOKE_STATEMENT, "lambda:InvokeFunction", {"InvokedViaFunctionUrl": True}),
 )
 API_STATEMENT = "nfldeploy-api-gateway"
-API_TAG = "nfldeploy-service"
 
 
 def canary_url_auth(settings: DeploySettings) -> str:
@@ -163,13 +165,32 @@ class LambdaEndpoints:
                 StatementId=statement,
             )
 
+    def api_granted(self, api: dict[str, Any]) -> bool:
+        """Whether alias live's resource policy lets this HTTP API invoke it."""
+        found = self.calls.get(
+            "reading the function's policy",
+            self.aws.lambda_.get_policy,
+            "ResourceNotFoundException",
+            FunctionName=self.function,
+            Qualifier=ALIAS,
+        )
+        policy = json.loads(found["Policy"]) if found else {}
+        return any(
+            s.get("Sid") == API_STATEMENT and f":{api['ApiId']}/" in json.dumps(s.get("Condition", {}))
+            for s in policy.get("Statement", [])
+        )
+
     def ensure_api(self, throttling: dict[str, Any]) -> None:
-        """An HTTP API whose $default route proxies to alias live (payload 2.0, as a function URL sends),
-        its $default stage auto-deployed with the throttling, and the permission to invoke the alias."""
+        """The HTTP API bootstrap made (its $default route proxies to alias live): its $default stage
+        throttled as the settings say, and the permission to invoke the alias."""
         gateway = self.aws.apigateway
         routes = {"ThrottlingRateLimit": throttling["rate"], "ThrottlingBurstLimit": throttling["burst"]}
         api = self.api()
-        if api is not None:
+        if api is None:
+            from nfldeploy.targets.lambda_bootstrap import needs_bootstrap
+
+            raise needs_bootstrap(f"the HTTP API of {self.function} is missing")
+        if self.api_throttling(api) != throttling:
             self.calls.call(
                 "updating the API's throttling",
                 gateway.update_stage,
@@ -177,47 +198,24 @@ class LambdaEndpoints:
                 StageName="$default",
                 DefaultRouteSettings=routes,
             )
+        if self.api_granted(api):
             return
         function = self.calls.call(
             "reading the function", self.aws.lambda_.get_function, FunctionName=self.function
         )
         alias_arn = f"{function['Configuration']['FunctionArn']}:{ALIAS}"
-        api = self.calls.call(
-            "creating the HTTP API",
-            gateway.create_api,
-            Name=self.function,
-            ProtocolType="HTTP",
-            Description=f"nfldeploy: the inference API of {self.function}",
-            Tags={API_TAG: self.function},
-        )
-        integration = self.calls.call(
-            "creating the Lambda integration",
-            gateway.create_integration,
-            ApiId=api["ApiId"],
-            IntegrationType="AWS_PROXY",
-            IntegrationUri=alias_arn,
-            PayloadFormatVersion="2.0",
-        )
-        self.calls.call(
-            "creating the $default route",
-            gateway.create_route,
-            ApiId=api["ApiId"],
-            RouteKey="$default",
-            Target=f"integrations/{integration['IntegrationId']}",
-        )
-        self.calls.call(
-            "creating the $default stage",
-            gateway.create_stage,
-            ApiId=api["ApiId"],
-            StageName="$default",
-            AutoDeploy=True,
-            DefaultRouteSettings=routes,
-        )
         partition, account = partition_of(alias_arn), alias_arn.split(":")[4]
-        self.calls.get(
+        self.calls.get(  # a grant for an older API of this name is replaced
+            "removing an older API grant",
+            self.aws.lambda_.remove_permission,
+            "ResourceNotFoundException",
+            FunctionName=self.function,
+            Qualifier=ALIAS,
+            StatementId=API_STATEMENT,
+        )
+        self.calls.call(
             "letting the API invoke the function",
             self.aws.lambda_.add_permission,
-            "ResourceConflictException",
             FunctionName=self.function,
             Qualifier=ALIAS,
             StatementId=API_STATEMENT,

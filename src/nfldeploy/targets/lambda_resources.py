@@ -1,24 +1,17 @@
-"""The resources a Lambda function runs on: its ECR repository (scan on push) and the image in it, and its
-execution role (logs, and reading the API keys secret)."""
+"""The resources a Lambda function runs on, as deploy reads them: its ECR repository and the image in it, and
+its execution role (``nfldeploy bootstrap`` makes both; deploy only checks them)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from nfldeploy.cloud.aws import AwsCalls, AwsClients, partition_of
+from nfldeploy.cloud.aws import AwsCalls, AwsClients
 from nfldeploy.cloud.lambda_deployer import execution_role_name
 from nfldeploy.settings import DeploySettings
+from nfldeploy.targets.lambda_bootstrap import ROLE_POLICY, needs_bootstrap
 
 SECRET_ENV = "NFLSERVE_API_KEYS_SECRET_ARN"
-#: The AWS managed policy for the function's logs, in the role's partition (aws, aws-cn, aws-us-gov).
-BASIC_EXECUTION = "arn:{partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-    ],
-}
 MANIFEST_TYPES = [
     "application/vnd.docker.distribution.manifest.v2+json",
     "application/vnd.oci.image.manifest.v1+json",
@@ -87,61 +80,39 @@ class LambdaResources:
         )
         return str(found["repositories"][0]["repositoryUri"])
 
-    def ensure_repository(self, name: str) -> str:
-        existing = self.calls.get(
-            "reading the ECR repository",
-            self.aws.ecr.describe_repositories,
-            "RepositoryNotFoundException",
-            repositoryNames=[name],
+    def role_arn(self) -> str | None:
+        """The execution role's ARN (bootstrap made it), None when it is missing."""
+        found = self.calls.get(
+            "reading the role", self.aws.iam.get_role, "NoSuchEntity", RoleName=self.role_name()
         )
-        if existing is None:
-            created = self.calls.call(
-                "creating the ECR repository",
-                self.aws.ecr.create_repository,
-                repositoryName=name,
-                imageScanningConfiguration={"scanOnPush": True},
-            )
-            return str(created["repository"]["repositoryUri"])
-        self.calls.call(
-            "turning on scan on push",
-            self.aws.ecr.put_image_scanning_configuration,
-            repositoryName=name,
-            imageScanningConfiguration={"scanOnPush": True},
-        )
-        return str(existing["repositories"][0]["repositoryUri"])
+        return None if found is None else str(found["Role"]["Arn"])
 
-    def ensure_role(self, name: str, secret: str | None) -> str:
-        """The execution role ``name`` (created with the logs policy), allowed to read ``secret``."""
-        found = self.calls.get("reading the role", self.aws.iam.get_role, "NoSuchEntity", RoleName=name)
-        if found is None:
-            found = self.calls.call(
-                "creating the execution role",
-                self.aws.iam.create_role,
-                RoleName=name,
-                AssumeRolePolicyDocument=json.dumps(TRUST),
-                Description=f"Execution role of the Lambda function {self.function} (nfldeploy)",
-            )
-            self.calls.call(
-                "attaching the logs policy",
-                self.aws.iam.attach_role_policy,
-                RoleName=name,
-                PolicyArn=BASIC_EXECUTION.format(partition=partition_of(found["Role"]["Arn"])),
-            )
-        if secret:
-            document = {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secret}
-                ],
-            }
-            self.calls.call(
-                "granting the secret",
-                self.aws.iam.put_role_policy,
-                RoleName=name,
-                PolicyName="read-api-keys",
-                PolicyDocument=json.dumps(document),
-            )
-        return str(found["Role"]["Arn"])
+    def granted_secret(self, arn: str) -> str:
+        """The secret ARN the function reads: the one the execution role may read (bootstrap wrote its full
+        ARN), which ``arn`` must name, fully or as a partial ARN (no random suffix). A ConfigError otherwise:
+        GetSecretValue would be refused at the function's init."""
+        found = self.calls.get(
+            "reading the execution role's policy",
+            self.aws.iam.get_role_policy,
+            "NoSuchEntity",
+            RoleName=self.role_name(),
+            PolicyName=ROLE_POLICY,
+        )
+        statements = (found or {}).get("PolicyDocument", {}).get("Statement", [])
+        for statement in statements:
+            if "secretsmanager:GetSecretValue" not in _listed(statement.get("Action")):
+                continue
+            for granted in _listed(statement.get("Resource")):
+                if granted == arn or (
+                    granted.startswith(f"{arn}-") and len(granted) == len(arn) + 7  # its 6-character suffix
+                ):
+                    return granted
+        raise needs_bootstrap(f"the execution role {self.role_name()} may not read the API keys secret {arn}")
 
     def role_name(self) -> str:
         return execution_role_name(self.function)
+
+
+def _listed(value: Any) -> list[str]:
+    """A policy element that is a string or a list of strings, as a list."""
+    return [value] if isinstance(value, str) else list(value or [])
