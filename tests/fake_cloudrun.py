@@ -23,6 +23,8 @@ overwrite, as they do on Google's side.
 
 UpdateService applies its ``updateMask``, or without one AIP-134's implied mask (every populated field
 replaced whole, a map such as ``labels`` included), as ``cloudrun_update`` states with the pages it cites.
+A revision name is unique: a template naming an existing revision with another configuration is 409
+ALREADY_EXISTS (``_check_revision_name``).
 
 Not the real thing: no auth check, no revision garbage collection.
 """
@@ -71,6 +73,7 @@ class Revision:
     url: str = ""
     ready: bool = False
     service: str = ""  # projects/P/locations/L/services/S
+    spec: str = ""  # its template as created (but the name), to refuse the name for another configuration
 
 
 CLAUSE = re.compile(r'\s*([\w.]+)\s*(>=|=)\s*(?:"([^"]*)"|\(([^)]*)\))\s*')
@@ -92,6 +95,11 @@ def parse_filter(text: str) -> list[tuple[str, str, set[str]]]:
 def _etag() -> str:
     """A new version's etag."""
     return f'"{base64.b64encode(uuid.uuid4().bytes[:9]).decode()}"'
+
+
+def _spec(template: dict[str, Any]) -> str:
+    """A revision's configuration: its template but the name."""
+    return json.dumps({k: v for k, v in template.items() if k != "revision"}, sort_keys=True)
 
 
 def _field(entry: dict[str, Any], dotted: str) -> Any:
@@ -250,6 +258,7 @@ class FakeCloudRun:
         with self.lock:
             if name in self.services:
                 raise ApiError(409, "ALREADY_EXISTS", f"Resource '{name}' already exists.")
+            self._check_revision_name(body.get("template") or {})
             service = {**body, "name": name, "uid": str(uuid.uuid4()), "generation": "0", "traffic": []}
             self.services[name] = service
         return self._reconcile(name, body)
@@ -271,6 +280,8 @@ class FakeCloudRun:
                 updated, touched = apply_update(current, body, mask), written(body, mask)
             except MaskError as exc:
                 raise ApiError(400, "INVALID_ARGUMENT", str(exc)) from exc
+            if "template" in touched:
+                self._check_revision_name(updated.get("template") or {})
             self.masks.append(mask)
             self.services[path] = updated
             if not touched & {"template", "traffic"}:  # metadata only: no new revision
@@ -282,6 +293,22 @@ class FakeCloudRun:
                 updated.get("traffic") or []
             )  # cleared: 100 % to the latest (the API's default)
         return self._reconcile(path, change)
+
+    def _check_revision_name(self, template: dict[str, Any]) -> None:
+        """A revision name is unique (run.v2's RevisionTemplate.revision: "The unique name for the
+        revision"): a template naming an existing revision with another configuration is refused, 409, as
+        Cloud Run does (observed and explained by Google's Cloud Run team in
+        https://github.com/hashicorp/terraform-provider-google/issues/9438: "a revision by the name ...
+        already exists, and with a different spec than the existing revision, and so this is indeed a
+        409/conflict"; https://github.com/hashicorp/terraform-provider-google/issues/14569). The same
+        configuration under its own name is that revision again, no new one."""
+        existing = self.revisions.get(template.get("revision") or "")
+        if existing is not None and existing.spec != _spec(template):
+            raise ApiError(
+                409,
+                "ALREADY_EXISTS",
+                f"Revision named '{existing.name}' with different configuration already exists.",
+            )
 
     def delete_service(self, path: str, query: Any, body: Any) -> dict[str, Any]:
         with self.lock:
@@ -472,7 +499,14 @@ class FakeCloudRun:
             raise ApiError(
                 400, "FAILED_PRECONDITION", f"Revision '{revision_name}' could not start: {exc}"
             ) from exc
-        revision = Revision(revision_name, image, container, f"http://127.0.0.1:{host_port}", service=service)
+        revision = Revision(
+            revision_name,
+            image,
+            container,
+            f"http://127.0.0.1:{host_port}",
+            service=service,
+            spec=_spec(template),
+        )
         self.revisions[revision_name] = revision
         probe = (container_spec.get("startupProbe") or {}).get("httpGet", {}).get("path", "/")
         deadline = time.monotonic() + READY_TIMEOUT

@@ -73,30 +73,39 @@ def _assert_kept(fake: FakeCloudRun, name: str, auth: bool) -> None:
     assert "NFLSERVE_RATE_LIMIT_RPS" in env
 
 
+def _env_of(fake: FakeCloudRun, revision: str) -> dict[str, str]:
+    """The environment the revision's container really runs with."""
+    container = fake.revisions[revision].container
+    container.reload()
+    return dict(item.split("=", 1) for item in container.attrs["Config"]["Env"])
+
+
 def test_user_labels_annotations_env_and_vpc_survive_two_deploys_and_a_rollback(
     fake: FakeCloudRun, pushed_image: str
 ) -> None:
     service = f"keep-{uuid.uuid4().hex[:6]}"
     client = services_client(fake.endpoint)
     target = CloudRunTarget(client, PROJECT, REGION, service)
-    first = target.apply(
-        target.plan(_settings(service, auth=True, api_keys_secret="nfl-api-keys"), pushed_image)
-    )
+    with_auth = _settings(service, auth=True, api_keys_secret="nfl-api-keys")
+    first = target.apply(target.plan(with_auth, pushed_image))
     _user_edits(client, target.full_name)
     assert fake.masks[-1] == "labels,annotations,description,template"
 
-    second = target.apply(
-        target.plan(
-            _settings(service, auth=True, api_keys_secret="nfl-api-keys", concurrency=40), pushed_image
-        )
-    )
+    # the same settings again: the user's env var is in the template nfldeploy sends, so that is another
+    # configuration than the first revision's, under a name of its own (Cloud Run refuses a name reused)
+    plan = target.plan(with_auth, pushed_image)
+    assert "update" in [action.kind for action in plan.actions]
+    second = target.apply(plan)
+    assert second.revision != first.revision and second.traffic == {second.revision: 100}
     _assert_kept(fake, target.full_name, auth=True)
     assert fake.masks[-1] == "template,traffic,labels,annotations"  # the fields nfldeploy owns, named
-    assert second.traffic == {second.revision: 100}
+    assert _env_of(fake, second.revision)["FEATURE_FLAG"] == "on"  # the revision serving runs with it
+    assert target.plan(with_auth, pushed_image).empty  # a re-plan of the same state names it again
 
     third = target.apply(target.plan(_settings(service, timeout=120), pushed_image))  # auth off
     _assert_kept(fake, target.full_name, auth=False)
     assert httpx.get(third.url + "/version").status_code == 200  # the old API keys variable is gone
+    assert "NFLSERVE_API_KEYS" not in _env_of(fake, third.revision)
 
     rolled = target.rollback()
     assert rolled.revision == second.revision and rolled.revision != first.revision

@@ -24,6 +24,17 @@ OWNED_ENV_PREFIX = "NFLSERVE_"
 OWNED_LABEL_PREFIX = "nfldeploy-"
 
 
+def pruned(value: Any) -> Any:
+    """``value`` without its empty fields, at every depth: a template as read (every field, defaults
+    included) and as nfldeploy writes it (only what it sets) compare equal when they mean the same."""
+    if isinstance(value, dict):
+        kept = {key: pruned(item) for key, item in value.items()}
+        return {key: item for key, item in kept.items() if item not in (None, "", 0, False, [], {})}
+    if isinstance(value, list):
+        return [pruned(item) for item in value]
+    return value
+
+
 def merged_labels(current: dict[str, str], ours: dict[str, str]) -> dict[str, str]:
     """The user's labels (those nfldeploy never owned) with nfldeploy's on top."""
     kept = {k: v for k, v in current.items() if not k.startswith(OWNED_LABEL_PREFIX)}
