@@ -96,8 +96,8 @@ def test_user_labels_annotations_env_and_vpc_survive_two_deploys_and_a_rollback(
     plan = target.plan(with_auth, pushed_image)
     assert "update" in [action.kind for action in plan.actions]
     second = target.apply(plan)
-    assert second.revision != first.revision and second.traffic == {second.revision: 100}
     _assert_kept(fake, target.full_name, auth=True)
+    assert second.revision != first.revision and second.traffic == {second.revision: 100}
     assert fake.masks[-1] == "template,traffic,labels,annotations"  # the fields nfldeploy owns, named
     assert _env_of(fake, second.revision)["FEATURE_FLAG"] == "on"  # the revision serving runs with it
     assert target.plan(with_auth, pushed_image).empty  # a re-plan of the same state names it again
