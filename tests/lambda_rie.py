@@ -35,9 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from services import tool, unavailable
-
 from nfldeploy.ports import free_port
+from services import tool, unavailable
 
 MOUNT = "/aws-lambda/aws-lambda-rie"
 INVOCATIONS = "/2015-03-31/functions/function/invocations"
@@ -92,7 +91,12 @@ class Answer:
             body = json.loads(self.body)
         except ValueError:
             return None
-        if isinstance(body, dict) and "errorType" in body and "errorMessage" in body and "statusCode" not in body:
+        if (
+            isinstance(body, dict)
+            and "errorType" in body
+            and "errorMessage" in body
+            and "statusCode" not in body
+        ):
             return body
         return None
 
@@ -179,7 +183,7 @@ class RieFunction:
             return ""
         try:
             return str(self.container.logs().decode(errors="replace"))
-        except Exception:  # noqa: BLE001 - the container may be gone already
+        except Exception:
             return ""
 
     def close(self) -> None:
