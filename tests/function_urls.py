@@ -328,35 +328,36 @@ ECR_URI = re.compile(
 )
 
 
-def ecr_digest(uri: str) -> str:
-    """The digest of the image moto's ECR holds for ``uri`` (by digest or by tag)."""
+def ecr_image(uri: str) -> Any:
+    """The image moto's ECR holds for ``uri`` (by digest or by tag)."""
     from moto.ecr.models import ecr_backends
 
     found = ECR_URI.match(uri)
     if found is None:
         raise LookupError(f"{uri} is not an ECR image URI")
-    if found["digest"]:
-        return str(found["digest"])
     repository = ecr_backends[found["account"]][found["region"]].repositories[found["repository"]]
-    tag = found["tag"] or "latest"
-    image = next(image for image in repository.images if tag in (image.image_tags or []))
-    return str(image.image_digest)
+    for image in repository.images:
+        if found["digest"] and image.image_digest == found["digest"]:
+            return image
+        if not found["digest"] and (found["tag"] or "latest") in (image.image_tags or []):
+            return image
+    raise LookupError(f"moto's ECR holds no image {uri}")
 
 
 def local_images(docker_client: Any) -> Callable[[str], str]:
-    """Where the local engine has the image of an ECR URI: the image pushed with that digest (what
-    tests/ecr_local.py's ``ecr_via_local_registry`` records in moto's ECR is the pushed manifest itself, so its
-    digest is the one the engine knows the pushed image by)."""
+    """The local image an ECR URI names: the one whose id is the config digest of the manifest moto's ECR
+    holds (an image's id is its config's digest: https://github.com/opencontainers/image-spec/blob/main/config.md,
+    "ImageID"); tests/ecr_local.py's ``ecr_via_local_registry`` records the pushed manifest there."""
 
     def local(uri: str) -> str:
-        digest = ecr_digest(uri)
-        for image in docker_client.api.images(digests=True):
-            for reference in image.get("RepoDigests") or []:
-                if reference.endswith(f"@{digest}"):
-                    return str(reference)
-        raise LookupError(
-            f"no local image was pushed as {uri} ({digest}): push it with ecr_via_local_registry"
-        )
+        manifest = json.loads(ecr_image(uri).image_manifest)
+        digest = str((manifest.get("config") or {}).get("digest"))
+        try:
+            return str(docker_client.images.get(digest).id)
+        except Exception as error:
+            raise LookupError(
+                f"the local engine has no image {digest} ({uri}): push it with ecr_via_local_registry"
+            ) from error
 
     return local
 
@@ -696,8 +697,7 @@ class FunctionUrlFront:
         config = _version_of(route, version)
         uri = str(config.code.get("ImageUri"))
         variables = dict(config.environment_vars or {})
-        image_config = getattr(config, "image_config", None) or {}
-        command = [*(image_config.get("EntryPoint") or []), *(image_config.get("Command") or [])] or None
+        command = self._command(config, uri)
         key = (
             route.function.function_arn,
             version,
@@ -734,6 +734,19 @@ class FunctionUrlFront:
             ).start()
             self._environments[key] = (function, threading.Lock())
             return self._environments[key]
+
+    def _command(self, config: Any, uri: str) -> list[str] | None:
+        """The process the environment runs: the function's ImageConfig EntryPoint and Command, each in place
+        of the image's own when set (https://docs.aws.amazon.com/lambda/latest/api/API_ImageConfig.html);
+        None: the image's."""
+        overrides = getattr(config, "image_config", None)
+        entry_point = list(getattr(overrides, "entry_point", None) or [])
+        command = list(getattr(overrides, "cmd", None) or [])
+        if not entry_point and not command:
+            return None
+        assert self.image_for is not None
+        image = self.docker_client.images.get(self.image_for(uri)).attrs["Config"]
+        return [*(entry_point or image.get("Entrypoint") or []), *(command or image.get("Cmd") or [])]
 
     @property
     def environments(self) -> list[RieFunction]:
