@@ -43,6 +43,7 @@ LONGEST_FIRST = (
     "integration/test_cloudrun_target.py",
     "functional/test_api_fuzz.py",
     "integration/test_up_in_process.py",
+    "integration/test_sam_local.py",
 )
 
 
@@ -179,14 +180,39 @@ def moto_server() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
     import moto_extensions
+    import sts_web_identity
 
     moto_extensions.install()
+    sts_web_identity.install()
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"  # AWS managed policies, as in a real account
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     yield f"http://127.0.0.1:{port}"
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def ecr_storage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """The registry that stands behind moto's ECR when a test asks (``ecr_behind_moto``): it demands moto's
+    ECR token."""
+    from ecr_registry import ecr_password
+
+    reg = start_registry(tmp_path_factory.mktemp("ecr-registry"), "AWS", ecr_password())
+    yield reg
+    reg.stop()
+
+
+@pytest.fixture
+def ecr_behind_moto(moto_server: str, ecr_storage: Registry) -> Iterator[Any]:
+    """moto's ECR with a registry behind it for this test: repositories it creates are pushed to for real
+    (tests/ecr_registry.py)."""
+    import ecr_registry
+
+    registry = ecr_registry.EcrRegistry(ecr_storage)
+    ecr_registry.install(registry)
+    yield registry
+    ecr_registry.uninstall()
 
 
 @pytest.fixture

@@ -66,6 +66,7 @@ class Principal:
     account: str
     role_arn: str | None = None  # a session's role (a resource-based policy may name the role)
     service: str | None = None  # a service principal (apigateway.amazonaws.com)
+    federated: str | None = None  # a web identity's provider (arn:aws:iam::ACCOUNT:oidc-provider/HOST)
 
 
 ANONYMOUS = Principal(arn="*", account="")
@@ -304,6 +305,8 @@ def _principal_in(element: Any, principal: Principal) -> bool:
             ):
                 return True
             if kind == "Service" and name == principal.service:
+                return True
+            if kind == "Federated" and name == principal.federated:
                 return True
     return False
 

@@ -3,7 +3,8 @@ each in a fresh workspace; ``run:`` steps in ``bash --noprofile --norc -eo pipef
 job's and step's env; ``${{ }}`` expressions and ``if:`` conditions evaluated (``success()``, ``failure()``,
 ``always()``, ``steps.<id>.outcome``, ``inputs``, ``vars``, ``secrets``, ``env``). The ``uses:`` steps are
 replaced by their local equivalents: checkout copies the repository, setup-python puts a venv first on PATH,
-the artifact actions copy to and from a folder, and the cloud auth actions export the fakes' credentials.
+the artifact actions copy to and from a folder, google-github-actions/auth exports the fake's endpoint, and
+configure-aws-credentials assumes its ``role-to-assume`` through moto's STS with a GitHub-shaped OIDC token.
 An action it does not know fails the run (nothing is silently skipped).
 
 As strict as GitHub where the workflow depends on it:
@@ -88,6 +89,7 @@ class LocalRunner:
     base_env: dict[str, str]  # the runner's own environment
     gcp_env: dict[str, str] = field(default_factory=dict)  # what google-github-actions/auth exports
     aws_env: dict[str, str] = field(default_factory=dict)  # what configure-aws-credentials exports
+    oidc_subject: str = "repo:nfl-team/nfl-training:environment:production"  # the OIDC token's sub claim
     inputs: dict[str, Any] = field(default_factory=dict)
     vars: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
@@ -230,10 +232,61 @@ class LocalRunner:
         elif action == "google-github-actions/auth":
             job_env.update(self.gcp_env)
         elif action == "aws-actions/configure-aws-credentials":
-            job_env.update({**self.aws_env, "AWS_REGION": inputs.get("aws-region", "")})
+            return self._assume_role(inputs, job_env)
         else:
             return "failure", f"no local equivalent for the action {step['uses']}"
         return "success", ""
+
+    def _assume_role(self, inputs: dict[str, str], job_env: dict[str, str]) -> tuple[str, str]:
+        """What configure-aws-credentials does with ``role-to-assume`` and the job's OIDC token: STS
+        ``AssumeRoleWithWebIdentity`` (here: moto's, at ``aws_env``'s AWS_ENDPOINT_URL), then the session's
+        credentials and region exported to the job's later steps
+        (https://github.com/aws-actions/configure-aws-credentials#oidc). Without a role (and no keys given) the
+        action fails, as it does on GitHub. The token carries GitHub's claims for this job
+        (https://docs.github.com/en/actions/security-for-github-actions/security-hardening-your-deployments/about-security-hardening-with-openid-connect#understanding-the-oidc-token)."""
+        import base64
+        import json
+
+        import boto3
+        from botocore import UNSIGNED
+        from botocore.config import Config
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        role, region = inputs.get("role-to-assume", ""), inputs.get("aws-region", "")
+        if not role:
+            return "failure", "configure-aws-credentials: Credentials could not be loaded (no role-to-assume)"
+        claims = {
+            "iss": "https://token.actions.githubusercontent.com",
+            "aud": inputs.get("audience", "sts.amazonaws.com"),
+            "sub": self.oidc_subject,
+        }
+        token = ".".join(
+            base64.urlsafe_b64encode(json.dumps(part).encode()).decode().rstrip("=")
+            for part in ({"alg": "RS256", "typ": "JWT"}, claims, {"signature": "local"})
+        )
+        sts = boto3.client(
+            "sts",
+            endpoint_url=self.aws_env.get("AWS_ENDPOINT_URL"),
+            region_name=region or "us-east-1",
+            config=Config(signature_version=UNSIGNED),  # AssumeRoleWithWebIdentity is not signed
+        )
+        try:
+            session = sts.assume_role_with_web_identity(
+                RoleArn=role, RoleSessionName="GitHubActions", WebIdentityToken=token
+            )["Credentials"]
+        except (BotoCoreError, ClientError) as exc:
+            return "failure", f"configure-aws-credentials: {exc}"
+        job_env.update(
+            {
+                **self.aws_env,
+                "AWS_ACCESS_KEY_ID": session["AccessKeyId"],
+                "AWS_SECRET_ACCESS_KEY": session["SecretAccessKey"],
+                "AWS_SESSION_TOKEN": session["SessionToken"],
+                "AWS_REGION": region,
+                "AWS_DEFAULT_REGION": region,
+            }
+        )
+        return "success", f"assumed {role}"
 
 
 def _permissions(job: dict[str, Any], workflow: Any) -> dict[str, str]:
