@@ -542,10 +542,12 @@ def _request_tags(tags: Any) -> dict[str, Any]:
 
 
 def _json_body(request: Any) -> dict[str, Any]:
+    """The request's JSON object, or {}: a body that is not one (authorize's callers pass a function URL's
+    payload, which may be anything, even JSON nested past Python's recursion limit) names no parameter."""
     raw = request._body
     try:
         body = json.loads(raw or b"{}")
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         return {}
     return body if isinstance(body, dict) else {}
 

@@ -133,6 +133,17 @@ def test_a_signed_caller_with_both_grants_reaches_the_function(
     assert response.json()["experiment_name"] == "nfl_production_v2"  # the example's /version, from the RIE
     served = function_url_front.invocations[-1]
     assert (served.qualifier, served.version, served.caller) == ("live", "1", arn)
+    # whatever the payload holds, it is the function's to answer (here JSON nested past Python's recursion
+    # limit, the smoke test's "nested junk": the function's own 422, not a failure of the front)
+    nested = b'{"players": ' + b"[" * 3000 + b"]" * 3000 + b"}"
+    with function_url_front.client(timeout=120) as client:
+        junk = client.post(
+            deployed.urls["live"].rstrip("/") + "/predict",
+            content=nested,
+            headers={"content-type": "application/json"},
+            auth=SigV4Auth(REGION, credentials=credentials),
+        )
+    assert junk.status_code == 422 and junk.json()["error"]["code"] == "invalid_request", junk.text
 
 
 @pytest.mark.parametrize("missing", ["lambda:InvokeFunctionUrl", "lambda:InvokeFunction"])
