@@ -7,6 +7,7 @@ moto's server enforces IAM on every control-plane call (tests/moto_extensions.py
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -121,9 +122,8 @@ def test_the_rendered_policy_runs_the_release_with_the_real_signed_canary_check(
             target.plan(settings.model_copy(update={"timeout": 31}), lambda_image, canary=20)
         )
         assert canary.traffic == {f"{name}:1": 80, f"{name}:2": 20}
-        canary_url = admin.lambda_.get_function_url_config(FunctionName=name, Qualifier="canary")[
-            "FunctionUrl"
-        ]
+        canary_url = target.status().canary_url  # read by the deployer (the admin's keys are not moto's)
+        assert canary_url and canary_url != first.url
         checked = [i for i in function_url_front.invocations if i.url == canary_url]
         # every request of the check reached version 2 through the canary's URL, signed as the deployer
         assert len(checked) > 20 and {(i.version, i.caller, i.status < 500) for i in checked} == {
@@ -195,7 +195,10 @@ def test_without_invoke_function_the_signed_canary_check_is_refused_and_live_sta
     assert live["FunctionVersion"] == "1" and not (live.get("RoutingConfig") or {}).get(
         "AdditionalVersionWeights"
     )
-    canary_url = admin.lambda_.get_function_url_config(FunctionName=name, Qualifier="canary")["FunctionUrl"]
+    # the canary ended with its check (alias and URL deleted): its URL is the one the error names
+    checked_at = re.search(r"failed its check at (https://\S+) and", str(failed.value))
+    assert checked_at is not None
+    canary_url = checked_at[1]
     refused = [r for r in function_url_front.refusals if r.url == canary_url]
     assert refused and all(r.reason.startswith("lambda:InvokeFunction: AccessDenied") for r in refused)
     assert not [i for i in function_url_front.invocations if i.url == canary_url]
