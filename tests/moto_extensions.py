@@ -772,7 +772,8 @@ def _stand_in_error(message: str) -> Exception:
 
 def _check_action_permitted(self: Any, resource: str) -> None:
     """moto's check, replaced: the identity's policies (and the resource's, when the caller gave one) decided
-    with the request's context; for sts:AssumeRole the role's trust policy as well."""
+    with the request's context; for sts:AssumeRole the role's trust policy as well, which must allow
+    (iam_evaluation.decide's resource_required; naming the account, it delegates to the identity policies)."""
     from iam_evaluation import Decision, PolicyError, decide_all
 
     if self._action == "sts:GetCallerIdentity":  # always allowed, even with an explicit Deny
@@ -792,7 +793,13 @@ def _check_action_permitted(self: Any, resource: str) -> None:
             role = self.backend.get_role_by_arn(resource)
             trust = json.loads(role.assume_role_policy_document)
             decision = decide_all(
-                [], self._action, resource, contexts, resource_policy=trust, principal=_caller(self)
+                _documents(self),
+                self._action,
+                resource,
+                contexts,
+                resource_policy=trust,
+                principal=_caller(self),
+                resource_required=True,
             )
             where = "the role's trust policy"
     except PolicyError as error:
