@@ -122,6 +122,7 @@ class LambdaSpec(PlanSpec):
     canary_url_auth: str
     throttling: dict[str, float]
     previous: str | None
+    revoke: tuple[tuple[str, str], ...] = ()  # (alias, statement id): grants nfldeploy does not make
 
     def hashed(self, digest: str) -> str:
         """The spec hash the function's description records, for the pushed ``digest``."""
@@ -295,6 +296,15 @@ class LambdaTarget:
             }
         )
         current = self._function()
+        if current is not None and current.get("PackageType", "Image") != "Image":
+            # a function's package type is fixed at creation (UpdateFunctionCode takes an ImageUri for an
+            # Image function only: https://docs.aws.amazon.com/lambda/latest/api/API_UpdateFunctionCode.html);
+            # IAM has no condition key for it, so a deployer could have created a .zip function of this name
+            raise ConfigError(
+                f"the function {self.function} is a {current.get('PackageType')} package, not a container image: "
+                "nfldeploy did not make it; nothing was changed",
+                hint="Delete it (with admin credentials) and deploy again, or deploy under another service_name.",
+            )
         alias = self._alias()
         weights = self._weights(alias)
         unchanged = current is not None and current.get("Description", "") == SPEC_PREFIX + spec_hash
@@ -334,23 +344,30 @@ class LambdaTarget:
         throttling = {"rate": settings.rate_limit_rps, "burst": settings.rate_limit_burst}
         if settings.lambda_endpoint == "api_gateway":
             api = self.endpoints.api()
-            if api is None:  # bootstrap makes it: the deployer may not create APIs
-                raise needs_bootstrap(f"the HTTP API of {self.function} is missing")
-            granted = alias is not None and self.endpoints.api_granted(api)
-            if not granted or self.endpoints.api_throttling(api) != throttling:
-                grant = "" if granted else f"; let it invoke alias {ALIAS}"
+            if api is None:  # bootstrap makes it and records it: the deployer may not create APIs
+                raise needs_bootstrap(
+                    f"the HTTP API of {self.function} is missing (or bootstrap has not recorded it)"
+                )
+            if self.endpoints.api_throttling(api) != throttling:
                 actions.append(
                     Action(
                         "api_gateway",
                         self.function,
                         f"the HTTP API's $default stage throttled at {settings.rate_limit_rps:g} rps "
-                        f"(burst {settings.rate_limit_burst}){grant}",
+                        f"(burst {settings.rate_limit_burst})",
                     )
                 )
             if url is not None:
                 actions.append(Action("remove_function_url", ALIAS, "the HTTP API is the way in"))
         elif url is None or url["AuthType"] != settings.function_url_auth:
             actions.append(Action("function_url", ALIAS, f"auth {settings.function_url_auth}"))
+        revoke = tuple(
+            (name, sid)
+            for name in ((ALIAS, CANARY_ALIAS) if alias is not None else ())
+            for sid in self.endpoints.stray_grants(name)
+        )
+        for name, sid in revoke:
+            actions.append(Action("revoke_grant", f"{name}/{sid}", "a grant nfldeploy does not make"))
         plan_spec = LambdaSpec(
             digest=wanted_digest,
             memory=settings.memory_mib,
@@ -366,6 +383,7 @@ class LambdaTarget:
             canary_url_auth=canary_url_auth(settings),
             throttling=throttling,
             previous=alias["FunctionVersion"] if alias else None,
+            revoke=revoke,
         )
         return Plan(self.name, self.function, image, tuple(actions), plan_spec)
 
@@ -381,6 +399,8 @@ class LambdaTarget:
                 raise DeployError(f"{self.function} has no alias {ALIAS} and the plan is empty; plan again")
             return self._deployment(alias, None, changed=False)
         spec = plan.spec_as(LambdaSpec)
+        for name, sid in spec.revoke:  # first: what nfldeploy does not make does not outlive a release
+            self.endpoints.revoke(name, sid)
         repository = self.resources.repository_uri(spec.repository)
         role_arn = self.resources.role_arn()
         if role_arn is None:
