@@ -43,6 +43,7 @@ LONGEST_FIRST = (
     "integration/test_cloudrun_target.py",
     "functional/test_api_fuzz.py",
     "integration/test_up_in_process.py",
+    "integration/test_sam_local.py",
 )
 
 
@@ -179,8 +180,10 @@ def moto_server() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
     import moto_extensions
+    import sts_web_identity
 
     moto_extensions.install()
+    sts_web_identity.install()
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"  # AWS managed policies, as in a real account
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

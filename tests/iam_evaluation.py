@@ -73,6 +73,7 @@ class Principal:
     account: str
     role_arn: str | None = None  # a session's role (a resource-based policy may name the role)
     service: str | None = None  # a service principal (apigateway.amazonaws.com)
+    federated: str | None = None  # a web identity's provider (arn:aws:iam::ACCOUNT:oidc-provider/HOST)
 
 
 ANONYMOUS = Principal(arn="*", account="")
@@ -318,6 +319,8 @@ def _principal_in(element: Any, principal: Principal) -> str | None:
             if kind == "AWS" and (name == "*" or name in (principal.arn, principal.role_arn)):
                 return DIRECT
             if kind == "Service" and name == principal.service:
+                return DIRECT
+            if kind == "Federated" and name == principal.federated:
                 return DIRECT
             if (
                 kind == "AWS"

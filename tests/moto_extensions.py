@@ -68,6 +68,10 @@ botocore's service model has them), so the real clients talk to it unchanged.
   statements. GetPolicy without statements, an unknown alias or version, and RemovePermission of a statement
   the qualifier's policy lacks are ResourceNotFoundException; a StatementId the qualifier's policy holds is
   ResourceConflictException.
+- Lambda's list operations page (see "Lambda's pages" below): ListVersionsByFunction, ListAliases and
+  ListFunctionUrlConfigs (which moto lacks) answer at most 50 items with a NextMarker, as AWS does;
+  DeleteFunction refuses a version an alias references (moto deleted it), and PublishVersion never reuses
+  a deleted version's number (moto did).
 """
 
 from __future__ import annotations
@@ -472,6 +476,7 @@ def install() -> None:
         Policy.decode_policy = _with_url_conditions(Policy.decode_policy)  # type: ignore[method-assign]
     for name, operation in FUNCTION_URL_OPERATIONS.items():
         setattr(LambdaResponse, name, operation)
+    _install_lambda_pages()
     if getattr(LambdaResponse, "nfldeploy_rules", False):
         return
     LambdaResponse.nfldeploy_rules = True  # type: ignore[attr-defined]
@@ -1076,3 +1081,133 @@ def _keeping_package_type(original: Any) -> Any:
 
     answer.nfldeploy_patched = True  # type: ignore[attr-defined]
     return answer
+
+
+# -- Lambda's pages ------------------------------------------------------------------------------------------
+# moto answers every version, alias and URL at once, which hides a client that reads one page: after 50
+# deploys such a client no longer sees the newest version. The maxima per response, from the API reference:
+#: ListVersionsByFunction: "returns a maximum of 50 items in each response, even if you set the number
+#: higher" (https://docs.aws.amazon.com/lambda/latest/api/API_ListVersionsByFunction.html).
+#: ListFunctionUrlConfigs: "returns a maximum of 50 items in each response, even if you set the number
+#: higher" (https://docs.aws.amazon.com/lambda/latest/api/API_ListFunctionUrlConfigs.html).
+#: ListAliases documents MaxItems (1-10000) but no maximum per response
+#: (https://docs.aws.amazon.com/lambda/latest/api/API_ListAliases.html): it pages at 50 here too, the size
+#: Lambda documents for its other list operations (any size shows a client that reads one page).
+LAMBDA_PAGE_SIZES = {"Versions": 50, "Aliases": 50, "FunctionUrlConfigs": 50}
+
+
+def _lambda_page(self: Any, key: str, items: list[Any]) -> str:
+    """One page of ``items`` as Lambda answers: ``MaxItems`` (capped at the maximum) from ``Marker`` on, and
+    a ``NextMarker`` while more remain. A marker this server did not hand out is InvalidParameterValue."""
+    size = LAMBDA_PAGE_SIZES[key]
+    wanted = (self.querystring.get("MaxItems") or [""])[0]
+    if wanted:
+        size = min(size, int(wanted))
+    marker = (self.querystring.get("Marker") or [""])[0]
+    if marker and not (marker.startswith("nfldeploy-") and marker[10:].isdigit()):
+        raise _lambda_error(400, "InvalidParameterValueException", f"Invalid marker: {marker}")
+    start = int(marker[10:]) if marker else 0
+    page: dict[str, Any] = {key: items[start : start + size]}
+    if start + size < len(items):
+        page["NextMarker"] = f"nfldeploy-{start + size}"
+    return json.dumps(page)
+
+
+def _function_name_before(self: Any, segment: str) -> str:
+    parts = self.path.split("?")[0].rstrip("/").split("/")
+    return unquote(parts[parts.index(segment) - 1])
+
+
+def _list_versions(self: Any) -> str:
+    name = _function_name_before(self, "versions")
+    self.backend.get_function(name)  # 404 for an unknown function, as AWS answers
+    versions = [fn.get_configuration() for fn in self.backend.list_versions_by_function(name)]
+    return _lambda_page(self, "Versions", versions)
+
+
+def _list_aliases(self: Any) -> tuple[int, dict[str, str], str]:
+    name = _function_name_before(self, "aliases")
+    self.backend.get_function(name)
+    aliases = [alias.to_json() for alias in self.backend.list_aliases(name)]
+    return 200, {}, _lambda_page(self, "Aliases", aliases)
+
+
+def _list_urls(self: Any) -> tuple[int, dict[str, str], str]:
+    """ListFunctionUrlConfigs (GET /2021-10-31/functions/{name}/urls): every qualifier's URL config."""
+    function = self.backend.get_function(_function_name_before(self, "urls"))
+    configs = function.__dict__.setdefault("nfldeploy_url_configs", {})
+    listed = [json.loads(_url_answer(function, q, config)) for q, config in configs.items()]
+    return 200, {}, _lambda_page(self, "FunctionUrlConfigs", listed)
+
+
+def _refusing_aliased_versions(original: Any) -> Any:
+    """DeleteFunction with a version: "You can't delete a version that an alias references"
+    (https://docs.aws.amazon.com/lambda/latest/api/API_DeleteFunction.html); AWS answers 409
+    ResourceConflictException "Unable to delete version because the following aliases reference it: [live]"
+    (as users quote it: https://github.com/karl-cardenas-coding/go-lambda-cleanup/issues/45). A routing
+    weight references the version as much as the alias's own version does."""
+
+    def answer(self: Any) -> Any:
+        qualifier = (self.querystring.get("Qualifier") or [""])[0]
+        if qualifier.isdigit():
+            name = unquote(self.path.split("?")[0].rstrip("/").rsplit("/", 1)[-1])
+            using = []
+            for alias in self.backend.list_aliases(name):
+                weights = (alias.routing_config or {}).get("AdditionalVersionWeights") or {}
+                if qualifier == str(alias.function_version) or qualifier in weights:
+                    using.append(alias.name)
+            if using:
+                raise _lambda_error(
+                    409,
+                    "ResourceConflictException",
+                    f"Unable to delete version because the following aliases reference it: [{', '.join(using)}]",
+                )
+        return original(self)
+
+    answer.nfldeploy_patched = True  # type: ignore[attr-defined]
+    return answer
+
+
+def _publish_never_reusing(self: Any, name_or_arn: str, description: str = "") -> Any:
+    """PublishVersion numbers versions 1, 2, 3, ... and never reuses a number, not even after the function is
+    deleted and recreated (the Lambda Developer Guide's "Introduction to AWS Lambda Versioning",
+    https://docs.aws.amazon.com/lambda/latest/dg/versioning-intro.html);
+    moto numbered a new version len(versions) + 1, so after a deletion it published a second "3". As AWS
+    does, nothing is published while $LATEST equals the last version (its number is answered)."""
+    import copy
+
+    function = self.get_function_by_name_or_arn_forbid_qualifier(name_or_arn)
+    entry = self._functions.get(function.function_name)
+    if not entry or not entry["latest"]:
+        return None
+    published = entry["versions"]
+    if published and not function.code_or_config_updated:
+        return published[-1]
+    function.code_or_config_updated = False
+    number = max(entry.get("nfldeploy_published", 0), *(int(v.version) for v in published), 0) + 1
+    entry["nfldeploy_published"] = number
+    version = copy.copy(entry["latest"])
+    version.set_version(number)
+    if description:
+        version.description = description
+    published.append(version)
+    self._arns[version.function_arn] = version
+    return version
+
+
+def _install_lambda_pages() -> None:
+    from moto.awslambda import urls
+    from moto.awslambda.models import LambdaStorage
+    from moto.awslambda.responses import LambdaResponse
+
+    LambdaStorage.publish_version = _publish_never_reusing  # type: ignore[method-assign]
+
+    route = r"{0}/(?P<api_version>[^/]+)/functions/(?P<function_name>[\w_:%-]+)/urls/?$"
+    urls.url_paths.setdefault(route, LambdaResponse.dispatch)
+    LambdaResponse.list_versions_by_function = _list_versions  # type: ignore[method-assign]
+    LambdaResponse.list_aliases = _list_aliases  # type: ignore[method-assign]
+    LambdaResponse.list_function_url_configs = _list_urls  # type: ignore[attr-defined]
+    if not getattr(LambdaResponse.delete_function, "nfldeploy_patched", False):
+        LambdaResponse.delete_function = _refusing_aliased_versions(  # type: ignore[method-assign]
+            LambdaResponse.delete_function
+        )

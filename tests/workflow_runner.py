@@ -248,6 +248,8 @@ class LocalRunner:
         import json
 
         import boto3
+        from botocore import UNSIGNED
+        from botocore.config import Config
         from botocore.exceptions import BotoCoreError, ClientError
 
         role, region = inputs.get("role-to-assume", ""), inputs.get("aws-region", "")
@@ -266,8 +268,7 @@ class LocalRunner:
             "sts",
             endpoint_url=self.aws_env.get("AWS_ENDPOINT_URL"),
             region_name=region or "us-east-1",
-            aws_access_key_id="anonymous",  # AssumeRoleWithWebIdentity is not signed; boto3 wants keys
-            aws_secret_access_key="anonymous",
+            config=Config(signature_version=UNSIGNED),  # AssumeRoleWithWebIdentity is not signed
         )
         try:
             session = sts.assume_role_with_web_identity(

@@ -98,6 +98,13 @@ class DeploySettings(BaseModel):
         default="AWS_IAM",
         description="Lambda function URL auth type (AWS_IAM: callers sign with SigV4; NONE: public)",
     )
+    lambda_keep_versions: int = Field(
+        default=5,
+        ge=1,
+        description="Lambda: the published versions kept after a promote or a deploy without canary, newest "
+        "first, besides the serving one, the previous one (the rollback target) and any an alias uses; "
+        "older ones are deleted",
+    )
     log_retention_days: int = Field(
         default=30,
         description="Lambda: days the function's log group keeps its events (set by nfldeploy bootstrap; "

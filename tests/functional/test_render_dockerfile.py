@@ -1,4 +1,4 @@
-"""The Dockerfile templates: golden structure and hadolint with no errors, for both kinds and runtimes."""
+"""The Dockerfile templates: structure and hadolint with no finding at any level, for both kinds and runtimes."""
 
 from __future__ import annotations
 
@@ -35,15 +35,28 @@ def test_dockerfile_passes_hadolint(manifest: Manifest, tmp_path: Path, kind: st
         for prefix in ("COPY wheels/", "COPY dist/", "COPY model/")
     ]
     assert order == sorted(order)
-    assert "--no-index" in text and "USER 10001:10001" in lines
+    assert "--no-index" in text
+    users = [line for line in lines if line.startswith("USER ")]
     assert 'LABEL io.nfldeploy.config-sha256="' + manifest.config.sha256 + '"' in lines
     assert 'LABEL org.opencontainers.image.revision="abc123"' in lines
     artifact = "onnx" if runtime == "onnx" else "torchscript"
     assert f"NFLSERVE_RUNTIME={artifact}" in text
     if kind == "server":
+        assert users == ["USER 10001:10001"] and "useradd --system --uid 10001" in text
         assert "HEALTHCHECK" in text and "EXPOSE 9000" in lines and "curl" not in text
         assert lines[-1] == 'CMD ["python3", "-m", "nfldeploy.serving"]'
     else:
+        # Lambda runs the image as its own least-privileged user: the image keeps root (as AWS's base images
+        # do) so that SAM CLI's rebuild of it works, says why beside it, citing AWS, and creates no user
+        assert users == ["USER root"] and "useradd" not in text
+        before = lines[lines.index("USER root") - 6 : lines.index("USER root")]
+        assert "https://docs.aws.amazon.com/lambda/latest/dg/images-create.html#images-reqs" in "\n".join(
+            before
+        )
+        assert (
+            before[-2].startswith("# checkov:skip=CKV_DOCKER_8: ")
+            and before[-1] == "# hadolint ignore=DL3002,DL3066"
+        )
         assert 'ENTRYPOINT ["python3", "-m", "awslambdaric"]' in lines
         assert lines[-1] == 'CMD ["nfldeploy.serving.lambda_handler.handler"]'
     hadolint = tool("hadolint")
@@ -51,8 +64,8 @@ def test_dockerfile_passes_hadolint(manifest: Manifest, tmp_path: Path, kind: st
     path = tmp_path / "Dockerfile"
     path.write_text(text)
     result = subprocess.run(
-        [hadolint, "--failure-threshold", "error", str(path)], capture_output=True, text=True, check=False
-    )
+        [hadolint, "--failure-threshold", "style", str(path)], capture_output=True, text=True, check=False
+    )  # nothing at any level: what hadolint flags is fixed or ignored beside the instruction with the reason
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -149,11 +149,24 @@ REPO = {
 
 URL_CONFIG = {
     "FunctionUrl": "https://abcdefghijk.lambda-url.us-east-1.on.aws/",
-    "FunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:nfl",
+    "FunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:nfl:live",
     "AuthType": "AWS_IAM",
     "CreationTime": "2026-01-01T00:00:00Z",
     "LastModifiedTime": "2026-01-01T00:00:00Z",
 }
+LIVE = {
+    "Name": "live",
+    "FunctionVersion": "4",
+    "AliasArn": "arn:aws:lambda:us-east-1:123456789012:function:nfl:live",
+}
+
+
+def _listed(lam: Stubber) -> None:
+    """What a plan lists of a function serving version 4 through alias live's URL: every function URL, every
+    alias, every version (for retention)."""
+    lam.add_response("list_function_url_configs", {"FunctionUrlConfigs": [URL_CONFIG]})
+    lam.add_response("list_aliases", {"Aliases": [LIVE]})
+    lam.add_response("list_versions_by_function", {"Versions": [{"Version": "$LATEST"}, {"Version": "4"}]})
 
 
 def test_lambda_unchanged_function_gives_the_empty_plan() -> None:
@@ -167,7 +180,7 @@ def test_lambda_unchanged_function_gives_the_empty_plan() -> None:
             "get_function", {"Configuration": {"FunctionName": "nfl", "Description": description}}
         )
         lam.add_response("get_alias", {"Name": "live", "FunctionVersion": "4"})
-        lam.add_response("get_function_url_config", URL_CONFIG)  # read once for the URL and its auth
+        _listed(lam)
 
     target, _ = _lambda(state)
     changed = target.plan(settings, ECR_IMAGE)
@@ -284,7 +297,7 @@ def test_lambda_local_image_is_pushed_only_when_ecr_lacks_exactly_it(
         ecr.add_response("batch_get_image", _ecr_image(config_digest))
         lam.add_response("get_function", {"Configuration": {"FunctionName": "nfl", "Description": ""}})
         lam.add_response("get_alias", {"Name": "live", "FunctionVersion": "4"})
-        lam.add_response("get_function_url_config", URL_CONFIG)
+        _listed(lam)
 
     target, stubs = _lambda(state, local_image_id={LOCAL_IMAGE: LOCAL_ID}.__getitem__)
     plan = target.plan(DeploySettings(service_name="nfl", repository="nfl"), LOCAL_IMAGE)

@@ -191,6 +191,28 @@ class AwsCalls:
         except BotoCoreError as exc:
             raise self.error(what, exc) from exc
 
+    def pages(
+        self, what: str, client: Any, operation: str, key: str, missing: str = "", **kwargs: Any
+    ) -> list[Any] | None:
+        """Every item under ``key`` of every page of ``operation``, read through botocore's paginator (its
+        paginator model names the tokens), or None when AWS answers ``missing``. Each operation nfldeploy
+        calls for which ``client.can_paginate`` is true goes through here: AWS answers one page at a time
+        (e.g. 50 versions per ListVersionsByFunction), and a single call would see only the first."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return [
+                item
+                for page in client.get_paginator(operation).paginate(**kwargs)
+                for item in page.get(key, [])
+            ]
+        except ClientError as exc:
+            if missing and exc.response.get("Error", {}).get("Code") == missing:
+                return None
+            raise self.error(what, exc) from exc
+        except BotoCoreError as exc:
+            raise self.error(what, exc) from exc
+
     def call_while_role_propagates(self, what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
         """``fn(**kwargs)``, retried with backoff while Lambda cannot assume the execution role yet."""
         from botocore.exceptions import ClientError

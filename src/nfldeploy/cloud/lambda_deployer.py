@@ -35,6 +35,11 @@ FUNCTION_ACTIONS = [
     "lambda:DeleteFunctionUrlConfig",
     "lambda:GetPolicy",  # whether the HTTP API's invoke grant is in place
     "lambda:RemovePermission",  # revoking: the public grants when a URL turns AWS_IAM
+    # every function URL and alias (paged: no door is missed), and ending a canary: its URL, its public
+    # grants (RemovePermission), its alias
+    "lambda:ListFunctionUrlConfigs",
+    "lambda:ListAliases",
+    "lambda:DeleteAlias",
 ]
 #: Creating or changing a function URL, allowed only with the auth types the settings use (the condition key
 #: lambda:FunctionUrlAuthType: https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html and the Service
@@ -186,6 +191,20 @@ def deployer_policy(
             "Condition": {"StringEquals": {"lambda:FunctionUrlAuthType": sorted(set(urls.values()))}},
         },
     ]
+    # version retention (lambda_keep_versions) deletes old versions, always with a version as the qualifier.
+    # Granted on the qualified ARNs only ("function:NAME:*"): an action on a function can be restricted by
+    # function, version or alias ARN (https://docs.aws.amazon.com/lambda/latest/dg/lambda-api-permissions-ref.html),
+    # and since January 2022 Lambda authorizes a request with a Qualifier against the qualified ARN (AWS's
+    # notice, quoted in https://github.com/juanjoDiaz/serverless-plugin-warmup/issues/304). So an
+    # unqualified DeleteFunction (the whole function, every version and alias) matches no Resource here.
+    statements.append(
+        {
+            "Sid": "RetireVersions",
+            "Effect": "Allow",
+            "Action": "lambda:DeleteFunction",
+            "Resource": f"{function}:*",
+        }
+    )
     public = [f"{function}:{alias}" for alias, kind in urls.items() if kind == "NONE"]
     if public:
         # A public URL needs two grants to "*" (https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html):

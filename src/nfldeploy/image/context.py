@@ -146,12 +146,22 @@ def assemble(
         target = dest / "model" / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(export_dir / name, target)
+    readable_by_all(dest / "model")
     root = project_root()
     view = dockerfile_view(manifest, spec, wheel.name, git_commit(root))
     dockerfile = render_dockerfile(view)
     (dest / "Dockerfile").write_text(dockerfile)
     (dest / ".dockerignore").write_text(render_dockerignore())
     return BuildContext(dest, dockerfile, dict(view["labels"]), artifact)
+
+
+def readable_by_all(folder: Path) -> None:
+    """Folders 0755, files 0644 (COPY keeps the context's modes): the image's user, and Lambda's own, which is
+    none of the image's (https://docs.aws.amazon.com/lambda/latest/dg/images-create.html#images-reqs), must
+    read the model even when the export was written under umask 077."""
+    folder.chmod(0o755)
+    for path in folder.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
 
 
 def _link(source: str, target: str) -> str:

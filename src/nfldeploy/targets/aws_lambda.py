@@ -33,6 +33,7 @@ from nfldeploy.targets.lambda_endpoints import (
     check_url_auth,
 )
 from nfldeploy.targets.lambda_resources import SECRET_ENV, LambdaResources
+from nfldeploy.targets.lambda_versions import numbered, referenced, retired, spans
 from nfldeploy.targets.traffic import alias_weights
 
 if TYPE_CHECKING:
@@ -123,6 +124,7 @@ class LambdaSpec(PlanSpec):
     throttling: dict[str, float]
     previous: str | None
     revoke: tuple[tuple[str, str], ...] = ()  # (alias, statement id): grants nfldeploy does not make
+    retire: tuple[str, ...] = ()  # versions deleted after the alias moved (lambda_keep_versions)
 
     def hashed(self, digest: str) -> str:
         """The spec hash the function's description records, for the pushed ``digest``."""
@@ -131,9 +133,11 @@ class LambdaSpec(PlanSpec):
 
 @dataclass(frozen=True)
 class LambdaPromoteSpec(PlanSpec):
-    """The version the alias ``live`` gives all traffic (None: the newest already has it)."""
+    """The version the alias ``live`` gives all traffic (None: the newest already has it), and the versions
+    deleted afterwards."""
 
     promote: str | None
+    retire: tuple[str, ...] = ()
 
 
 class LambdaTarget:
@@ -156,6 +160,7 @@ class LambdaTarget:
         sleep: Callable[[float], None] = time.sleep,
         verify: Callable[[str], None] | None = None,
         endpoint: str = "function_url",
+        keep_versions: int = 5,
     ) -> None:
         self.aws, self.function, self.region = clients, function, region
         self.push = push or _docker_push(region, clients.ecr)
@@ -164,6 +169,7 @@ class LambdaTarget:
         self.wait = wait
         self.waiter_config = waiter_config or {"Delay": 2, "MaxAttempts": 150}
         self.verify = verify  # checks a canary through its own alias's URL before it gets traffic
+        self.keep_versions = keep_versions  # the newest versions a promote keeps (lambda_keep_versions)
         self.calls = AwsCalls(function, sleep)
         self._unpushed: dict[str, str] = {}  # image -> what identifies it before ECR holds it
         self.resources = LambdaResources(clients, self.calls, function)
@@ -201,6 +207,69 @@ class LambdaTarget:
             Name=name,
         )
         return None if found is None else dict(found)
+
+    def _aliases(self) -> dict[str, dict[str, Any]]:
+        """Every alias of the function, by name (all pages of ListAliases)."""
+        listed = self.calls.pages(
+            "listing the aliases",
+            self.aws.lambda_,
+            "list_aliases",
+            "Aliases",
+            "ResourceNotFoundException",
+            FunctionName=self.function,
+        )
+        return {str(alias["Name"]): dict(alias) for alias in listed or []}
+
+    def _versions(self) -> list[dict[str, Any]]:
+        """Every published version (all pages of ListVersionsByFunction: at most 50 a page,
+        https://docs.aws.amazon.com/lambda/latest/api/API_ListVersionsByFunction.html), oldest first."""
+        listed = self.calls.pages(
+            "listing versions",
+            self.aws.lambda_,
+            "list_versions_by_function",
+            "Versions",
+            "ResourceNotFoundException",
+            FunctionName=self.function,
+        )
+        published = [dict(v) for v in listed or [] if str(v["Version"]).isdigit()]
+        return sorted(published, key=lambda v: int(v["Version"]))
+
+    @staticmethod
+    def _previous(alias: dict[str, Any] | None) -> str | None:
+        """The version a rollback of ``alias`` returns to (its description records it)."""
+        description = str((alias or {}).get("Description", ""))
+        return description.removeprefix(PREVIOUS_PREFIX) if description.startswith(PREVIOUS_PREFIX) else None
+
+    def _retirement(
+        self, aliases: dict[str, dict[str, Any]], keep: int, publishing: bool, *kept: str | None
+    ) -> tuple[tuple[str, ...], Action | None]:
+        """The versions a deploy or promote that ends with no canary deletes, and its plan line: all but the
+        ``kept`` ones (serving, previous), those another alias uses, and the newest ``keep``."""
+        guarded = referenced(aliases.values(), skip=(ALIAS, CANARY_ALIAS)) | {v for v in kept if v}
+        retire = retired(numbered(self._versions()), keep, guarded, publishing)
+        if not retire:
+            return (), None
+        detail = (
+            f"delete versions {spans(retire)}: kept are the serving, the previous (rollback) and the newest "
+            f"{keep} (lambda_keep_versions), and any an alias uses"
+        )
+        return retire, Action("retire_versions", self.function, detail)
+
+    def _retire(self, versions: tuple[str, ...]) -> None:
+        """Delete the published ``versions``, but any an alias (as it is now) uses or a rollback returns to.
+        Always with a version number as the qualifier: without one DeleteFunction deletes the function."""
+        aliases = self._aliases()
+        guarded = referenced(aliases.values()) | {self._previous(aliases.get(ALIAS)) or ""}
+        for version in versions:
+            if not version.isdigit() or version in guarded:
+                continue
+            self.calls.get(
+                f"deleting version {version}",
+                self.aws.lambda_.delete_function,
+                "ResourceNotFoundException",
+                FunctionName=self.function,
+                Qualifier=version,
+            )
 
     @staticmethod
     def _weights(alias: dict[str, Any] | None) -> dict[str, int]:
@@ -340,7 +409,8 @@ class LambdaTarget:
                 actions.append(Action("alias", ALIAS, "new version 100 %"))
         elif canary is None and len(weights) > 1:
             actions.append(Action("alias", ALIAS, "the canary version 100 %"))
-        url = self.endpoints.url_config() if alias is not None else None
+        urls = self.endpoints.url_configs() if current is not None else {}
+        url = urls.get(ALIAS) if alias is not None else None
         throttling = {"rate": settings.rate_limit_rps, "burst": settings.rate_limit_burst}
         if settings.lambda_endpoint == "api_gateway":
             api = self.endpoints.api()
@@ -368,6 +438,39 @@ class LambdaTarget:
         )
         for name, sid in revoke:
             actions.append(Action("revoke_grant", f"{name}/{sid}", "a grant nfldeploy does not make"))
+        publishing = current is None or not unchanged
+        in_flight = alias is not None and canary is not None and (publishing or len(weights) > 1)
+        aliases = self._aliases() if current is not None else {}
+        retire: tuple[str, ...] = ()
+        if in_flight and not publishing and CANARY_ALIAS in aliases:  # the canary stays: its URL follows
+            canary_auth = canary_url_auth(settings)
+            if urls.get(CANARY_ALIAS, {}).get("AuthType") != canary_auth:
+                actions.append(Action("canary_url", CANARY_ALIAS, f"auth {canary_auth}, as the way in has"))
+        elif not in_flight:
+            if CANARY_ALIAS in aliases or CANARY_ALIAS in urls:
+                actions.append(
+                    Action(
+                        "end_canary",
+                        CANARY_ALIAS,
+                        "no canary in flight: delete its function URL, the grants that made it public, "
+                        "and the alias",
+                    )
+                )
+            if current is not None:
+                promoted = alias is not None and not publishing and len(weights) > 1
+                serving = None if publishing or alias is None else alias["FunctionVersion"]
+                if promoted:
+                    serving = max(weights, key=int)
+                previous = alias["FunctionVersion"] if alias and (publishing or promoted) else None
+                retire, action = self._retirement(
+                    aliases,
+                    settings.lambda_keep_versions,
+                    publishing,
+                    serving,
+                    previous or self._previous(alias),
+                )
+                if action is not None:
+                    actions.append(action)
         plan_spec = LambdaSpec(
             digest=wanted_digest,
             memory=settings.memory_mib,
@@ -384,6 +487,7 @@ class LambdaTarget:
             throttling=throttling,
             previous=alias["FunctionVersion"] if alias else None,
             revoke=revoke,
+            retire=retire,
         )
         return Plan(self.name, self.function, image, tuple(actions), plan_spec)
 
@@ -391,9 +495,8 @@ class LambdaTarget:
     def apply(self, plan: Plan) -> Deployment:
         kinds = {a.kind for a in plan.actions}
         alias = self._alias()
-        if isinstance(plan.spec, LambdaPromoteSpec) and plan.spec.promote is not None:
-            updated = self._point_alias(alias, plan.spec.promote, None)
-            return self._deployment(updated, alias["FunctionVersion"] if alias else None)
+        if isinstance(plan.spec, LambdaPromoteSpec):
+            return self._apply_promote(plan, plan.spec, alias)
         if plan.empty:
             if alias is None:
                 raise DeployError(f"{self.function} has no alias {ALIAS} and the plan is empty; plan again")
@@ -468,8 +571,28 @@ class LambdaTarget:
             self.endpoints.remove_url()
         if "api_gateway" in kinds:
             self.endpoints.ensure_api(spec.throttling)
+        if "canary_url" in kinds:
+            self.endpoints.ensure_url(spec.canary_url_auth, CANARY_ALIAS)
+        if "end_canary" in kinds:
+            self.endpoints.end_canary(CANARY_ALIAS)
+        if "retire_versions" in kinds:
+            self._retire(spec.retire)
         assert alias is not None
         return self._deployment(alias, spec.previous)
+
+    def _apply_promote(self, plan: Plan, spec: LambdaPromoteSpec, alias: dict[str, Any] | None) -> Deployment:
+        if alias is None:
+            raise DeployError(f"{self.function} has no alias {ALIAS}", hint="Deploy it first.")
+        kinds = {a.kind for a in plan.actions}
+        previous = None
+        if spec.promote is not None:
+            previous = alias["FunctionVersion"]
+            alias = self._point_alias(alias, spec.promote, None)
+        if "end_canary" in kinds:
+            self.endpoints.end_canary(CANARY_ALIAS)
+        if "retire_versions" in kinds:
+            self._retire(spec.retire)
+        return self._deployment(alias, previous, changed=not plan.empty)
 
     def _point_alias(
         self, alias: dict[str, Any] | None, version: str | None, canary: int | None
@@ -532,10 +655,32 @@ class LambdaTarget:
             self.verify(url)
         except NfldeployError as exc:
             serving = f"alias {ALIAS} still serves version {live['FunctionVersion']} (100 %)" if live else ""
+            try:
+                left = self._restore_canary(live)
+            except NfldeployError as cleanup:
+                left = f"; its URL {url} could not be removed: {cleanup.message}"
             raise DeployError(
                 f"the canary {self.function}:{version} failed its check at {url} and got no traffic; "
-                f"{serving}: {exc.message}"
+                f"{serving}: {exc.message}{left}"
             ) from exc
+
+    def _restore_canary(self, live: dict[str, Any] | None) -> str:
+        """After a failed check: the canary alias back on the version live still routes a weight to (an
+        earlier canary, still in flight), else the canary ended (its URL, its grants, the alias), so no URL
+        stays open on a version that takes no traffic. What was done, for the error."""
+        weighted = [v for v in self._weights(live) if live and v != live["FunctionVersion"]]
+        if not weighted:
+            self.endpoints.end_canary(CANARY_ALIAS)
+            return ""
+        self.calls.call(
+            "pointing the canary alias back",
+            self.aws.lambda_.update_alias,
+            FunctionName=self.function,
+            Name=CANARY_ALIAS,
+            FunctionVersion=weighted[0],
+            RoutingConfig={"AdditionalVersionWeights": {}},
+        )
+        return f"; the canary alias is back on version {weighted[0]}, still in flight"
 
     def _deployment(self, alias: dict[str, Any], previous: str | None, changed: bool = True) -> Deployment:
         weights = self._weights(alias)
@@ -564,20 +709,29 @@ class LambdaTarget:
         weights = self._weights(alias)
         if alias is None:
             raise DeployError(f"{self.function} has no alias {ALIAS}", hint="Deploy it first.")
-        published = self.calls.call(
-            "listing versions", self.aws.lambda_.list_versions_by_function, FunctionName=self.function
-        )["Versions"]
-        newest = str(max((int(v["Version"]) for v in published if v["Version"] != "$LATEST"), default=0))
+        newest = str(max(numbered(self._versions()), default=0))  # every page: the newest may be past 50
+        actions: list[Action] = []
         if len(weights) < 2:
             if weights != {newest: 100}:
                 raise DeployError(
                     f"{self.function} has no canary to promote", hint="Deploy with --canary PCT first."
                 )
-            # the newest version already serves everything (e.g. the first deploy): nothing to do
-            return Plan(self.name, self.function, self._image_uri(), (), LambdaPromoteSpec(None))
-        canary = max(weights, key=int)
-        actions = (Action("alias", ALIAS, f"version {canary} 100 %"),)
-        return Plan(self.name, self.function, self._image_uri(), actions, LambdaPromoteSpec(canary))
+            # the newest version already serves everything (e.g. the first deploy): no traffic moves
+            promote, serving, previous = None, newest, self._previous(alias)
+        else:
+            promote = max(weights, key=int)
+            serving, previous = promote, alias["FunctionVersion"]
+            actions.append(Action("alias", ALIAS, f"version {promote} 100 %"))
+        aliases = self._aliases()
+        if CANARY_ALIAS in aliases or CANARY_ALIAS in self.endpoints.url_configs():
+            actions.append(
+                Action("end_canary", CANARY_ALIAS, "delete its function URL, its public grants and the alias")
+            )
+        retire, action = self._retirement(aliases, self.keep_versions, False, serving, previous)
+        if action is not None:
+            actions.append(action)
+        spec = LambdaPromoteSpec(promote, retire)
+        return Plan(self.name, self.function, self._image_uri(), tuple(actions), spec)
 
     def status(self) -> Status:
         function = self._function()
@@ -585,10 +739,7 @@ class LambdaTarget:
         weights = self._weights(alias)
         versions: list[dict[str, Any]] = []
         if function is not None:
-            listed = self.calls.call(
-                "listing versions", self.aws.lambda_.list_versions_by_function, FunctionName=self.function
-            )
-            versions = [v for v in listed["Versions"] if v["Version"] != "$LATEST"]
+            versions = self._versions()
         image = self._image_uri() if function else ""
         canary = self._alias(CANARY_ALIAS) if len(weights) > 1 else None  # a canary in flight
         return Status(
@@ -633,6 +784,14 @@ class LambdaTarget:
             RoutingConfig={"AdditionalVersionWeights": {}},
             Description=f"{PREVIOUS_PREFIX}{serving}" if target != serving else alias.get("Description", ""),
         )
+        try:  # no canary is in flight after a rollback: its URL, grants and alias go
+            self.endpoints.end_canary(CANARY_ALIAS)
+        except NfldeployError as exc:
+            raise DeployError(
+                f"{self.function} rolled back: alias {ALIAS} serves version {target} (100 %), but the canary's "
+                f"function URL could not be removed: {exc.message}",
+                hint="Deploy again without --canary (its plan shows end_canary), or delete the URL and the alias.",
+            ) from exc
         return self._deployment(dict(updated), serving if target != serving else max(weights, key=int))
 
     # -- logs ------------------------------------------------------------------------------------------
@@ -661,17 +820,15 @@ class LambdaTarget:
             kwargs["startTime"] = start
         if query.request_id:
             kwargs["filterPattern"] = f'"{query.request_id}"'
-        entries: list[LogEntry] = []
-        while True:
-            page = self.calls.get(
-                "reading the logs", self.aws.logs.filter_log_events, "ResourceNotFoundException", **kwargs
-            )
-            if page is None:  # no log group yet: the function never ran
-                return entries
-            entries += [self._entry(event) for event in page.get("events", [])]
-            if not page.get("nextToken"):
-                return entries
-            kwargs["nextToken"] = page["nextToken"]
+        events = self.calls.pages(
+            "reading the logs",
+            self.aws.logs,
+            "filter_log_events",
+            "events",
+            "ResourceNotFoundException",
+            **kwargs,
+        )
+        return [self._entry(event) for event in events or []]  # None: no log group yet, it never ran
 
     def _follow(self, query: LogQuery) -> Iterator[LogEntry]:
         def fetch(since: datetime | None) -> list[LogEntry]:

@@ -274,13 +274,15 @@ class LambdaBootstrap:
         return list(attached), list(inline)
 
     def _repository(self, name: str) -> dict[str, Any] | None:
-        found = self.calls.get(
+        found = self.calls.pages(  # DescribeRepositories can paginate: through its paginator
             "reading the ECR repository",
-            self.aws.ecr.describe_repositories,
+            self.aws.ecr,
+            "describe_repositories",
+            "repositories",
             "RepositoryNotFoundException",
             repositoryNames=[name],
         )
-        return None if found is None else dict(found["repositories"][0])
+        return dict(found[0]) if found else None
 
     def _repository_policy(self, name: str) -> dict[str, Any] | None:
         found = self.calls.get(

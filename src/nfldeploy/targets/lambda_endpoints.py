@@ -57,8 +57,10 @@ def is_public_grant(statement: dict[str, Any]) -> bool:
 
 
 def canary_url_auth(settings: DeploySettings) -> str:
-    """The auth of the canary alias's function URL: the live URL's; behind an HTTP API (no live URL), public
-    when API keys guard the service, else IAM."""
+    """The auth of the canary alias's function URL, which lives only while a canary is in flight: the live
+    URL's. Behind an HTTP API (no live URL): IAM without API keys; with API keys public (the keys still
+    guard it, but not the API's throttle, until the canary ends), because SigV4 takes the Authorization
+    header the bearer token needs (as ``check_url_auth`` refuses for the live URL)."""
     if settings.lambda_endpoint == "api_gateway":
         return "NONE" if settings.auth else "AWS_IAM"
     return settings.function_url_auth
@@ -111,6 +113,24 @@ class LambdaEndpoints:
             Qualifier=alias,
         )
         return None if found is None else dict(found)
+
+    def url_configs(self) -> dict[str, dict[str, Any]]:
+        """Every function URL of the function, by qualifier ($LATEST for the unqualified one): all pages of
+        ListFunctionUrlConfigs (at most 50 a page, https://docs.aws.amazon.com/lambda/latest/api/API_ListFunctionUrlConfigs.html)."""
+        listed = self.calls.pages(
+            "listing the function URLs",
+            self.aws.lambda_,
+            "list_function_url_configs",
+            "FunctionUrlConfigs",
+            "ResourceNotFoundException",
+            FunctionName=self.function,
+        )
+        configs: dict[str, dict[str, Any]] = {}
+        for config in listed or []:
+            arn = str(config["FunctionArn"])
+            qualified = arn.split(":function:", 1)[-1].split(":")
+            configs[qualified[1] if len(qualified) > 1 else "$LATEST"] = dict(config)
+        return configs
 
     def url(self, alias: str = ALIAS) -> str | None:
         config = self.url_config(alias)
@@ -215,7 +235,8 @@ class LambdaEndpoints:
         self.revoke_public(ALIAS)
 
     def revoke_public(self, alias: str) -> None:
-        """Remove the permissions that let anyone invoke ``alias`` through its function URL (if any)."""
+        """Remove the permissions that let anyone invoke ``alias`` through its function URL (if any): Lambda
+        keeps a resource policy per qualifier, so each alias's grants are its own."""
         for statement, _, _ in PUBLIC_GRANTS:
             self.calls.get(
                 "removing public invocation",
@@ -224,6 +245,33 @@ class LambdaEndpoints:
                 FunctionName=self.function,
                 Qualifier=alias,
                 StatementId=statement,
+            )
+
+    def end_canary(self, alias: str) -> None:
+        """The canary ended (promoted, rolled back, replaced by a deploy without one, or failed its check):
+        its function URL, the grants that made it public, and the alias itself are deleted, so no door
+        stays open on a version that takes no traffic of its own."""
+        self.calls.get(
+            "removing the canary's function URL",
+            self.aws.lambda_.delete_function_url_config,
+            "ResourceNotFoundException",
+            FunctionName=self.function,
+            Qualifier=alias,
+        )
+        if self.calls.get(
+            "reading the canary alias",
+            self.aws.lambda_.get_alias,
+            "ResourceNotFoundException",
+            FunctionName=self.function,
+            Name=alias,
+        ):
+            self.revoke_public(alias)
+            self.calls.get(
+                "deleting the canary alias",
+                self.aws.lambda_.delete_alias,
+                "ResourceNotFoundException",
+                FunctionName=self.function,
+                Name=alias,
             )
 
     def ensure_api(self, throttling: dict[str, Any]) -> None:

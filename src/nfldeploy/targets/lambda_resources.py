@@ -25,13 +25,19 @@ class LambdaResources:
         self.aws, self.calls, self.function = clients, calls, function
 
     def repository(self, settings: DeploySettings) -> dict[str, Any] | None:
-        found = self.calls.get(
+        found = self._repositories(settings.repository)
+        return None if not found else dict(found[0])
+
+    def _repositories(self, name: str) -> list[Any] | None:
+        """The repository ``name`` (a list of one), or None (DescribeRepositories pages: its paginator)."""
+        return self.calls.pages(
             "reading the ECR repository",
-            self.aws.ecr.describe_repositories,
+            self.aws.ecr,
+            "describe_repositories",
+            "repositories",
             "RepositoryNotFoundException",
-            repositoryNames=[settings.repository],
+            repositoryNames=[name],
         )
-        return None if found is None else dict(found["repositories"][0])
 
     def ecr_digest(self, repository: str, image: str) -> str | None:
         ref = image.split("/", 1)[1] if "/" in image else image
@@ -39,16 +45,16 @@ class LambdaResources:
             image_id = {"imageDigest": ref.split("@", 1)[1]}
         else:
             image_id = {"imageTag": ref.rsplit(":", 1)[1] if ":" in ref else "latest"}
-        found = self.calls.get(
+        found = self.calls.pages(
             "reading the image",
-            self.aws.ecr.describe_images,
+            self.aws.ecr,
+            "describe_images",
+            "imageDetails",
             "ImageNotFoundException",
             repositoryName=repository,
             imageIds=[image_id],
         )
-        return (
-            None if not found or not found["imageDetails"] else str(found["imageDetails"][0]["imageDigest"])
-        )
+        return str(found[0]["imageDigest"]) if found else None
 
     def pushed_digest(self, repository: str, tag: str | None, image_id: str) -> str | None:
         """The ECR digest of the image ``image_id`` (its config digest) when the repository already holds
@@ -73,12 +79,10 @@ class LambdaResources:
         return None
 
     def repository_uri(self, repository: str) -> str:
-        found = self.calls.call(
-            "reading the ECR repository",
-            self.aws.ecr.describe_repositories,
-            repositoryNames=[repository],
-        )
-        return str(found["repositories"][0]["repositoryUri"])
+        found = self._repositories(repository)
+        if not found:
+            raise needs_bootstrap(f"the ECR repository {repository} of {self.function} is missing")
+        return str(found[0]["repositoryUri"])
 
     def role_arn(self) -> str | None:
         """The execution role's ARN (bootstrap made it), None when it is missing."""

@@ -91,6 +91,7 @@ def make_target(
             wait=wait,
             verify=verify,
             endpoint=settings.lambda_endpoint,
+            keep_versions=settings.lambda_keep_versions,
         )
     from nfldeploy.targets.kubernetes import KubernetesTarget
 
