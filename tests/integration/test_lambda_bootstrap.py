@@ -77,7 +77,7 @@ def test_bootstrap_makes_the_role_repository_and_log_group_and_a_second_run_plan
     rendered = execution_role_policy(REGION, name, None, account=ACCOUNT)  # what render shows
     assert inline["PolicyDocument"] == rendered
     (logs,) = inline["PolicyDocument"]["Statement"]
-    assert logs["Resource"] == f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{name}:*"  # its own group
+    assert logs["Resource"] == f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{name}:*"  # own group
 
     repository = aws.ecr.describe_repositories(repositoryNames=[f"nfl/{name}"])["repositories"][0]
     assert repository["imageScanningConfiguration"]["scanOnPush"] is True

@@ -431,16 +431,17 @@ class LambdaTarget:
                 actions.append(Action("remove_function_url", ALIAS, "the HTTP API is the way in"))
         elif url is None or url["AuthType"] != settings.function_url_auth:
             actions.append(Action("function_url", ALIAS, f"auth {settings.function_url_auth}"))
+        aliases = self._aliases() if current is not None else {}
         revoke = tuple(
             (name, sid)
-            for name in ((ALIAS, CANARY_ALIAS) if alias is not None else ())
+            for name in (ALIAS, CANARY_ALIAS)
+            if name in aliases
             for sid in self.endpoints.stray_grants(name)
         )
         for name, sid in revoke:
             actions.append(Action("revoke_grant", f"{name}/{sid}", "a grant nfldeploy does not make"))
         publishing = current is None or not unchanged
         in_flight = alias is not None and canary is not None and (publishing or len(weights) > 1)
-        aliases = self._aliases() if current is not None else {}
         retire: tuple[str, ...] = ()
         if in_flight and not publishing and CANARY_ALIAS in aliases:  # the canary stays: its URL follows
             canary_auth = canary_url_auth(settings)
