@@ -155,3 +155,19 @@ def test_deploy_revokes_a_stray_grant_with_an_unchanged_image(aws: AwsClients) -
     assert [a.kind for a in plan.actions] == ["revoke_grant"]
     target.apply(plan)
     assert public_grants(aws, name) == {}
+
+
+def test_an_image_function_takes_no_zip_code(aws: AwsClients, aws_env: str) -> None:
+    """Finding 4: UpdateFunctionCode has no condition key for the code's source (the Service Authorization
+    Reference lists none for it but lambda:CodeSigningConfigArn), yet it cannot swap an image function's
+    code for an inline .zip outside ECR: "If the function's package type is Image, then you must specify the
+    code package in ImageUri" (https://docs.aws.amazon.com/lambda/latest/api/API_UpdateFunctionCode.html),
+    as the stand-in answers (tests/moto_extensions.py, _keeping_package_type)."""
+    name = f"fn-{uuid.uuid4().hex[:6]}"
+    settings = settings_for(name)
+    _deployed(aws, settings)
+    deployer = _deployer(aws, aws_env, settings)
+    with iam_enforced(), pytest.raises(ClientError) as refused:
+        deployer.lambda_.update_function_code(FunctionName=name, ZipFile=b"PK\x05\x06" + b"\0" * 18)
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert "ImageUri" in refused.value.response["Error"]["Message"]
