@@ -100,9 +100,9 @@ def test_the_rendered_deployer_policy_is_enough_for_every_lambda_operation(
         assert target.rollback().traffic == {f"{name}:1": 100}
         assert target.status().url == first.url
         assert list(target.logs(LogQuery(limit=5))) == []  # the function never ran: its log group is empty
-    for alias in ("live", "canary"):
-        url = admin.lambda_.get_function_url_config(FunctionName=name, Qualifier=alias)
-        assert url["AuthType"] == "AWS_IAM"
+    assert admin.lambda_.get_function_url_config(FunctionName=name, Qualifier="live")["AuthType"] == "AWS_IAM"
+    with pytest.raises(admin.lambda_.exceptions.ResourceNotFoundException):  # the rollback ended the canary
+        admin.lambda_.get_function_url_config(FunctionName=name, Qualifier="canary")
 
     fronted_settings = _settings(name, lambda_endpoint="api_gateway", allow_unauthenticated=True)
     bootstrap(admin, fronted_settings)  # the settings changed: bootstrap again, render the policy again

@@ -180,13 +180,13 @@ def deployer_policy(
         {
             "Sid": "Function",
             "Effect": "Allow",
-            "Action": FUNCTION_ACTIONS,
+            "Action": list(FUNCTION_ACTIONS),
             "Resource": [function, f"{function}:*"],
         },
         {
             "Sid": "FunctionUrls",
             "Effect": "Allow",
-            "Action": URL_ACTIONS,
+            "Action": list(URL_ACTIONS),
             "Resource": [f"{function}:{alias}" for alias in urls],
             "Condition": {"StringEquals": {"lambda:FunctionUrlAuthType": sorted(set(urls.values()))}},
         },
@@ -260,7 +260,7 @@ def deployer_policy(
             },
         ]
     statements += [
-        {"Sid": "ExecutionRole", "Effect": "Allow", "Action": ROLE_ACTIONS, "Resource": role},
+        {"Sid": "ExecutionRole", "Effect": "Allow", "Action": list(ROLE_ACTIONS), "Resource": role},
         {
             "Sid": "PassTheExecutionRoleToLambda",
             "Effect": "Allow",
@@ -272,7 +272,7 @@ def deployer_policy(
         {
             "Sid": "Repository",
             "Effect": "Allow",
-            "Action": REPOSITORY_ACTIONS,
+            "Action": list(REPOSITORY_ACTIONS),
             "Resource": f"{arn}:ecr:{region}:{account}:repository/{repository}",
         },
         {
