@@ -62,8 +62,8 @@ def test_the_deployer_may_not_grant_any_api_gateway_of_any_account(tmp_path: Pat
 
 def test_a_public_url_grant_must_name_auth_type_none(tmp_path: Path) -> None:
     """Finding 2: a statement the deployer adds with an auth type is NONE's; AWS_IAM or another principal
-    is refused. (No key names the granted action: the deploy removes strays, tests/integration/
-    test_deployer_grants.py.)"""
+    is refused. (No key names the granted action, so IAM allows what the older IfExists condition allowed:
+    the deploy removes strays, tests/integration/test_deployer_grants_enforced.py.)"""
     policy = _deployer(
         tmp_path,
         function_url_auth="NONE",
