@@ -4,6 +4,7 @@ execution role's grants the secret as IAM matches it."""
 from __future__ import annotations
 
 import fnmatch
+import json
 from typing import Any
 
 import pytest
@@ -156,3 +157,14 @@ def test_the_execution_role_writes_its_own_log_group_only() -> None:
     (logs,) = execution_role_policy("cn-north-1", "nfl", None, account=ACCOUNT)["Statement"]
     assert logs["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
     assert logs["Resource"] == f"arn:aws-cn:logs:cn-north-1:{ACCOUNT}:log-group:/aws/lambda/nfl:*"
+
+
+@pytest.mark.parametrize("options", SHAPES)
+def test_each_policy_is_its_own_copy(options: dict[str, Any]) -> None:
+    """A caller editing one rendered policy (a test narrowing it, a user's script) changes no later one."""
+    expected = json.dumps(_policy(**options), sort_keys=True)
+    first = _policy(**options)
+    for statement in first["Statement"]:
+        if isinstance(statement["Action"], list):
+            statement["Action"].clear()
+    assert json.dumps(_policy(**options), sort_keys=True) == expected

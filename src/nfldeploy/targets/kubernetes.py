@@ -1,5 +1,5 @@
-"""Kubernetes target: the rendered Deployment, Service and HorizontalPodAutoscaler, applied with ``kubectl``
-when a kube context is configured, otherwise only rendered (and the plan says so).
+"""Kubernetes target: the rendered Deployment, Service, HorizontalPodAutoscaler and NetworkPolicy, applied with
+``kubectl`` when a kube context is configured, otherwise only rendered (and the plan says so).
 
 With a context, the plan asks ``kubectl diff`` what would change (an empty plan when nothing would), apply
 runs ``kubectl apply`` then ``kubectl rollout status``; the Deployment rolls with ``maxUnavailable: 0``, so a
@@ -120,7 +120,9 @@ class KubernetesTarget:
             if diff.returncode == 1:
                 changed = sum(1 for line in diff.stdout.splitlines() if line.startswith(("+ ", "- ")))
                 actions += [
-                    Action("render", str(path), "Deployment, Service, HorizontalPodAutoscaler"),
+                    Action(
+                        "render", str(path), "Deployment, Service, HorizontalPodAutoscaler, NetworkPolicy"
+                    ),
                     Action("apply", f"context {self.context}", f"{changed} changed lines (kubectl diff)"),
                     Action("rollout", f"deployment/{self.service}", "wait until the new pods are ready"),
                 ]
