@@ -47,6 +47,12 @@ class DeploySettings(BaseModel):
     project: str | None = Field(default=None, description="Google Cloud project id")
     region: str = Field(default="us-central1", description="Cloud Run region")
     aws_region: str = Field(default="us-east-1", description="AWS region for Lambda and ECR")
+    aws_account_id: str | None = Field(
+        default=None,
+        pattern=r"^\d{12}$",
+        description="AWS account of the Lambda function: every ARN of the rendered IAM policies names it "
+        "(unset: a placeholder that grants nothing); bootstrap refuses credentials of another account",
+    )
     registry: str | None = Field(default=None, description="registry host[:port][/path] images are pushed to")
     repository: str = Field(default="nfldeploy/nfl-trajectory", description="image repository name")
     base_image: str = Field(default="python:3.11-slim", description="base image of the serving image")

@@ -27,6 +27,7 @@ from nfldeploy.targets.aws_lambda import LambdaTarget
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 REGION = "us-east-1"
+ACCOUNT = "123456789012"  # moto's: the rendered policy names the account
 
 
 def _settings(name: str, **values: Any) -> DeploySettings:
@@ -67,6 +68,7 @@ def deployer_policy(settings: DeploySettings) -> dict[str, Any]:
         settings.service_name,
         settings.repository,
         settings.lambda_endpoint == "api_gateway",
+        account=ACCOUNT,
         url_auth=settings.function_url_auth,
         auth=settings.auth,
     )
