@@ -117,7 +117,9 @@ def test_the_services_own_429_still_passes_behind_a_front_that_lets_it_through(e
     assert result.exit_code == 0, result.output
     row = _row(json.loads(result.stdout))
     assert row["passed"] and not row["skipped"] and "Retry-After" in row["detail"]
-    assert front.refused > 100  # the wave emptied the app's burst of 100
+    # the wave went past where a throttling front would have answered, to the app's own limiter (its burst of
+    # 100, less what the earlier rows' requests took)
+    assert front.refused > front.allowed
 
 
 def test_on_lambda_the_row_is_skipped_with_the_reason_in_table_json_and_junit(
