@@ -293,10 +293,12 @@ def test_a_repository_statement_letting_any_function_pull_is_refused_or_replaced
 
 
 def test_switching_back_to_the_function_url_revokes_the_api_grant_and_bootstrap_deletes_the_api(
-    aws: AwsClients,
+    aws: AwsClients, aws_env: str
 ) -> None:
-    """Finding 5: after api_gateway, a deploy with function_url revokes the grant an older nfldeploy gave
-    API Gateway on live (nfldeploy-api-gateway), and bootstrap deletes the API and its role."""
+    """Finding 5 and the review's finding 1: after api_gateway, a deploy with function_url stops (exit 1,
+    nothing changed) while bootstrap's HTTP API still fronts live as its own role (no grant on the function
+    shows it, and the deployer can neither see nor delete it); bootstrap deletes the API and its role, and the
+    next deploy revokes the grant an older nfldeploy gave API Gateway on live (nfldeploy-api-gateway)."""
     name = _name()
     fronted = _fronted(name)
     api = bootstrap(aws, fronted).api_id
@@ -314,13 +316,14 @@ def test_switching_back_to_the_function_url_revokes_the_api_grant_and_bootstrap_
         SourceArn=f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api}/*",
     )
     direct = settings_for(name, allow_unauthenticated=True, function_url_auth="NONE")
-    target = LambdaTarget(aws, name, REGION, waiter_config={"Delay": 0, "MaxAttempts": 5})
-    plan = target.plan(direct, image)
-    assert ("revoke_grant", "live/nfldeploy-api-gateway") in [(a.kind, a.subject) for a in plan.actions]
-    target.apply(plan)
-    policy = json.loads(aws.lambda_.get_policy(FunctionName=name, Qualifier="live")["Policy"])
-    assert "nfldeploy-api-gateway" not in [s["Sid"] for s in policy["Statement"]]
-    assert all(s["Principal"] == "*" for s in policy["Statement"])  # the public URL's two grants
+    private = settings_for(name)  # AWS_IAM: the switch the review tried
+    for settings in (direct, private):
+        deployer = _deployer_target(aws, aws_env, settings)  # holding exactly the policy rendered for it
+        fronting = f"the HTTP API {api} that bootstrap made still fronts"
+        with iam_enforced(), pytest.raises(ConfigError, match=fronting):
+            deployer.plan(settings, image)
+    assert aws.apigateway.get_api(ApiId=api)["ApiId"] == api  # nothing was changed
+    assert "live" not in _url_qualifiers(aws, name)
 
     boot = _boot(aws, name)
     back = boot.plan(direct)
@@ -331,3 +334,16 @@ def test_switching_back_to_the_function_url_revokes_the_api_grant_and_bootstrap_
     with pytest.raises(aws.iam.exceptions.NoSuchEntityException):
         aws.iam.get_role(RoleName=f"{name}-nfldeploy-api")
     assert boot.plan(direct).empty
+
+    target = LambdaTarget(aws, name, REGION, waiter_config={"Delay": 0, "MaxAttempts": 5})
+    plan = target.plan(direct, image)
+    assert ("revoke_grant", "live/nfldeploy-api-gateway") in [(a.kind, a.subject) for a in plan.actions]
+    target.apply(plan)
+    policy = json.loads(aws.lambda_.get_policy(FunctionName=name, Qualifier="live")["Policy"])
+    assert "nfldeploy-api-gateway" not in [s["Sid"] for s in policy["Statement"]]
+    assert all(s["Principal"] == "*" for s in policy["Statement"])  # the public URL's two grants
+
+
+def _url_qualifiers(aws: AwsClients, name: str) -> list[str]:
+    pages = aws.lambda_.get_paginator("list_function_url_configs").paginate(FunctionName=name)
+    return [c["FunctionArn"].rsplit(":", 1)[-1] for page in pages for c in page["FunctionUrlConfigs"]]

@@ -429,8 +429,18 @@ class LambdaTarget:
                 )
             if url is not None:
                 actions.append(Action("remove_function_url", ALIAS, "the HTTP API is the way in"))
-        elif url is None or url["AuthType"] != settings.function_url_auth:
-            actions.append(Action("function_url", ALIAS, f"auth {settings.function_url_auth}"))
+        else:
+            # The HTTP API invokes live as its own role (CredentialsArn), which no grant on the function
+            # shows and the deployer may not delete: while bootstrap's record of it stands, it stays a way in
+            # beside the function URL (with its own auth, maybe none). Bootstrap with these settings removes it.
+            fronting = self.endpoints.recorded_api_id()
+            if fronting is not None:
+                raise needs_bootstrap(
+                    f"the HTTP API {fronting} that bootstrap made still fronts {self.function}'s live alias, "
+                    "but the settings say function_url"
+                )
+            if url is None or url["AuthType"] != settings.function_url_auth:
+                actions.append(Action("function_url", ALIAS, f"auth {settings.function_url_auth}"))
         aliases = self._aliases() if current is not None else {}
         revoke = tuple(
             (name, sid)

@@ -143,6 +143,13 @@ class LambdaEndpoints:
 
         return recorded_api(self.aws, self.calls, self.function)
 
+    def recorded_api_id(self) -> str | None:
+        """The id of the HTTP API bootstrap recorded on the execution role (its tag), whether or not the API
+        still exists: while it is recorded, bootstrap has not removed it."""
+        from nfldeploy.targets.lambda_http_api import RECORD_TAG, role_tags
+
+        return (role_tags(self.aws, self.calls, self.function) or {}).get(RECORD_TAG)
+
     def api_throttling(self, api: dict[str, Any]) -> dict[str, Any]:
         """The $default stage's throttling; a missing stage is bootstrap's to make."""
         stage = self.calls.get(
