@@ -5,8 +5,6 @@ nobody watched. Steps with ``cancelled()`` in their condition run after a cancel
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import yaml
 
