@@ -53,6 +53,12 @@ class DeploySettings(BaseModel):
         description="AWS account of the Lambda function: every ARN of the rendered IAM policies names it "
         "(unset: a placeholder that grants nothing); bootstrap refuses credentials of another account",
     )
+    github_repository: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$",
+        description="owner/name of the GitHub repository whose workflow releases: the rendered deploy role's "
+        "trust names it (unset: a placeholder that matches no repository)",
+    )
     registry: str | None = Field(default=None, description="registry host[:port][/path] images are pushed to")
     repository: str = Field(default="nfldeploy/nfl-trajectory", description="image repository name")
     base_image: str = Field(default="python:3.11-slim", description="base image of the serving image")

@@ -280,8 +280,8 @@ def test_cli_render(example_export: Path, tmp_path: Path, monkeypatch: pytest.Mo
         app, ["render", str(example_export), "--out", str(out), "--set", "registry=127.0.0.1:5000", "--json"]
     )
     assert result.exit_code == 0, result.output
-    # 12 files, the workflow's nfldeploy wheel and its jobs' two hash-locked requirement files
-    assert len(json.loads(result.stdout)["files"]) == 15
+    # 13 files, the workflow's nfldeploy wheel and its jobs' two hash-locked requirement files
+    assert len(json.loads(result.stdout)["files"]) == 16
     assert "127.0.0.1:5000/nfldeploy/nfl-trajectory:" in (out / "cloudrun/service.yaml").read_text()
     refused = runner.invoke(
         app,

@@ -176,6 +176,7 @@ def test_lambda_unchanged_function_gives_the_empty_plan() -> None:
     def state(lam: Stubber, ecr: Stubber, iam: Stubber, description: str = "") -> None:
         ecr.add_response("describe_repositories", REPO)
         iam.add_response("get_role", ROLE)
+        iam.add_response("get_role", ROLE)  # its tags: no HTTP API of bootstrap's still fronts live
         ecr.add_response("describe_images", {"imageDetails": [{"imageDigest": "sha256:" + "cd" * 32}]})
         lam.add_response(
             "get_function", {"Configuration": {"FunctionName": "nfl", "Description": description}}
@@ -295,6 +296,7 @@ def test_lambda_local_image_is_pushed_only_when_ecr_lacks_exactly_it(
     def state(lam: Stubber, ecr: Stubber, iam: Stubber) -> None:
         ecr.add_response("describe_repositories", REPO)
         iam.add_response("get_role", ROLE)
+        iam.add_response("get_role", ROLE)  # its tags: no HTTP API of bootstrap's still fronts live
         ecr.add_response("batch_get_image", _ecr_image(config_digest))
         lam.add_response("get_function", {"Configuration": {"FunctionName": "nfl", "Description": ""}})
         lam.add_response("get_alias", {"Name": "live", "FunctionVersion": "4"})

@@ -106,6 +106,40 @@ ROLE_NAME_MAX = 64
 ACCOUNT_PLACEHOLDER = "ACCOUNT_ID"
 
 
+#: GitHub's OIDC issuer, the environment of the rendered workflow's release job, and what a token's ``sub`` says
+#: for a job of that environment (``repo:OWNER/REPO:environment:NAME``:
+#: https://docs.github.com/en/actions/reference/security/oidc#example-subject-claims).
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+RELEASE_ENVIRONMENT = "production"
+#: Not a repository anyone can own (GitHub names hold no underscore): the trust then matches no token.
+REPOSITORY_PLACEHOLDER = "YOUR_ORG/YOUR_REPO"
+
+
+def deployer_trust_policy(region: str, *, account: str, repository: str) -> dict[str, Any]:
+    """Who may assume the deploy role: the release job of ``repository``'s workflow (its environment), by
+    GitHub's OIDC token for STS, nothing else. Both ``aud`` and ``sub`` are conditioned, exactly: without
+    ``sub`` any repository on GitHub could assume the role (IAM's guide for GitHub's provider:
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_create_for-idp_oidc.html#idp_oidc_Create_GitHub)."""
+    provider = f"arn:{partition_of_region(region)}:iam::{account}:oidc-provider/{GITHUB_OIDC_HOST}"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ReleaseJobOfTheRepository",
+                "Effect": "Allow",
+                "Principal": {"Federated": provider},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {
+                        f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com",
+                        f"{GITHUB_OIDC_HOST}:sub": f"repo:{repository}:environment:{RELEASE_ENVIRONMENT}",
+                    }
+                },
+            }
+        ],
+    }
+
+
 def partition_of_region(region: str) -> str:
     """The ARN partition a region belongs to (aws, aws-cn, aws-us-gov)."""
     if region.startswith("cn-"):

@@ -24,6 +24,11 @@ GROUPS: dict[
             ("aws/template.yaml.j2", "aws/template.yaml", views.sam),
             ("aws/deployer-policy.json.j2", "aws/deployer-policy.json", views.deployer_policy),
             (
+                "aws/deployer-trust-policy.json.j2",
+                "aws/deployer-trust-policy.json",
+                views.deployer_trust_policy,
+            ),
+            (
                 "aws/execution-role-policy.json.j2",
                 "aws/execution-role-policy.json",
                 views.execution_role_policy,

@@ -127,6 +127,19 @@ def deployer_policy(inputs: Inputs) -> dict[str, Any]:
     }
 
 
+def deployer_trust_policy(inputs: Inputs) -> dict[str, Any]:
+    """The trust policy of the deploy role: the release job of ``github_repository``'s workflow, by OIDC."""
+    s = inputs.settings
+    return {
+        **common(inputs),
+        "policy": lambda_deployer.deployer_trust_policy(
+            s.aws_region,
+            account=aws_account(s),
+            repository=s.github_repository or lambda_deployer.REPOSITORY_PLACEHOLDER,
+        ),
+    }
+
+
 def execution_role_policy(inputs: Inputs) -> dict[str, Any]:
     """The inline policy of the Lambda function's execution role, as nfldeploy bootstrap writes it (a partial
     secret ARN as ``name-??????``; bootstrap completes it to the full ARN)."""
@@ -169,6 +182,7 @@ def workflow(inputs: Inputs) -> dict[str, Any]:
     view["config_path"] = s.training_config or f"outputs/{inputs.manifest.experiment_name}_config.json"
     view["canary_percent"] = 10
     view["default_target"] = "cloudrun"
+    view["release_environment"] = lambda_deployer.RELEASE_ENVIRONMENT  # the deploy role's trust names it
     view["smoke_p95_budget_ms"] = f"{s.smoke_p95_budget_ms:g}"
     view["actions"] = pinned_actions()
     view["wheel_source"] = wheel.source
