@@ -433,7 +433,7 @@ def _check_pull(self: Any, uri: str, function: Any) -> None:
             for action in ("ecr:GetRepositoryPolicy", "ecr:SetRepositoryPolicy")
         ):
             statements = list((policy or {}).get("Statement", []))
-            statements.append(lambda_own_grant(partition, region, account))
+            statements.append(lambda_own_grant())
             repository.policy = json.dumps({"Version": "2012-10-17", "Statement": statements})
             return
     raise _lambda_error(400, "InvalidParameterValueException", PULL_REFUSED)

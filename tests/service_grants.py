@@ -9,7 +9,8 @@ tests/iam_evaluation.py:
   confused deputy: https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html). The same page: in
   the function's own account, when the policy lacks the grant, Lambda adds it to the repository policy itself,
   which it "can add ... only if the principal calling Lambda has ecr:getRepositoryPolicy and
-  ecr:setRepositoryPolicy permissions"; across accounts it cannot, and the repository's owner must grant it.
+  ecr:setRepositoryPolicy permissions" (confirmed by the guide's maintainers:
+  https://github.com/awsdocs/aws-lambda-developer-guide/issues/286); across accounts it cannot, and the repository's owner must grant it.
   Refused: "Lambda does not have permission to access the ECR image. Check the ECR permissions."
   (InvalidParameterValueException, AWS's answer quoted in https://repost.aws/knowledge-center/lambda-ecr-image).
 - An HTTP API's Lambda proxy integration with ``CredentialsArn``: API Gateway assumes that role ("To specify an
@@ -69,17 +70,17 @@ def pull_decision(
     return Decision.ALLOW if all(d is Decision.ALLOW for d in decisions) else Decision.IMPLICIT_DENY
 
 
-def lambda_own_grant(partition: str, region: str, account: str) -> dict[str, Any]:
-    """The statement Lambda adds to a repository of the function's account that lacks its grant (the
-    page names the two actions; the source condition limits it to the account's functions)."""
+def lambda_own_grant() -> dict[str, Any]:
+    """The statement Lambda adds to a repository of the function's account that lacks its grant: the two
+    actions for its service principal (images-create.html; "Lambda will automatically create a Repo policy or
+    update the Repo policy to include ecr:BatchGetImage and ecr:GetDownloadUrlForLayer",
+    https://github.com/awsdocs/aws-lambda-developer-guide/issues/286). No page shows a source condition on
+    it: without one it lets Lambda pull for any function, the loose statement bootstrap refuses."""
     return {
         "Sid": "LambdaECRImageRetrievalPolicy",
         "Effect": "Allow",
         "Principal": {"Service": "lambda.amazonaws.com"},
         "Action": list(PULL_ACTIONS),
-        "Condition": {
-            "StringLike": {"aws:sourceArn": f"arn:{partition}:lambda:{region}:{account}:function:*"}
-        },
     }
 
 

@@ -77,11 +77,12 @@ def test_an_explicit_deny_to_lambda_wins() -> None:
     assert pull_decision(policy, REPOSITORY, FUNCTION) is Decision.EXPLICIT_DENY
 
 
-def test_lambdas_own_grant_covers_the_accounts_functions() -> None:
-    policy = _policy(lambda_own_grant("aws", "us-east-1", ACCOUNT))
+def test_lambdas_own_grant_lets_it_pull_for_any_function() -> None:
+    """What Lambda writes itself has no source condition: any function of any account (bootstrap refuses it)."""
+    policy = _policy(lambda_own_grant())
     assert pull_decision(policy, REPOSITORY, FUNCTION) is Decision.ALLOW
     elsewhere = FUNCTION.replace(ACCOUNT, "999999999999")
-    assert pull_decision(policy, REPOSITORY, elsewhere) is Decision.IMPLICIT_DENY
+    assert pull_decision(policy, REPOSITORY, elsewhere) is Decision.ALLOW
 
 
 # -- API Gateway invoking alias live as the integration's role ----------------------------------------------
