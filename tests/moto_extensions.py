@@ -30,6 +30,11 @@ botocore's service model has them), so the real clients talk to it unchanged.
   https://docs.aws.amazon.com/lambda/latest/dg/images-create.html); moto takes any string. Refused here
   with InvalidParameterValueException, as AWS does. When a test stands a registry behind moto's ECR
   (tests/ecr_registry.py), its ``host:port/<repository>`` URIs are that account's and region's ECR.
+- Lambda pulls an image function's image as ``lambda.amazonaws.com``: ``CreateFunction`` and
+  ``UpdateFunctionCode`` decide the repository policy (tests/service_grants.py,
+  https://docs.aws.amazon.com/lambda/latest/dg/images-create.html#configuration-images-permissions); an
+  explicit deny refuses; under ``iam_enforced`` a missing grant does too, unless in the function's account the
+  caller may get and set the repository policy (Lambda then adds its grant). moto read no repository policy.
 - IAM, when a test turns moto's enforcement on (``iam_enforced``): moto checks only the action for Lambda,
   ECR, CloudWatch Logs and API Gateway (every request's resource is ``*``), so a policy scoped to one
   function could not be tested, and it names API Gateway's actions after its operations. Here each request
