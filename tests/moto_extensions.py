@@ -30,6 +30,11 @@ botocore's service model has them), so the real clients talk to it unchanged.
   https://docs.aws.amazon.com/lambda/latest/dg/images-create.html); moto takes any string. Refused here
   with InvalidParameterValueException, as AWS does. When a test stands a registry behind moto's ECR
   (tests/ecr_registry.py), its ``host:port/<repository>`` URIs are that account's and region's ECR.
+- Lambda pulls an image function's image as ``lambda.amazonaws.com``: ``CreateFunction`` and
+  ``UpdateFunctionCode`` decide the repository policy (tests/service_grants.py,
+  https://docs.aws.amazon.com/lambda/latest/dg/images-create.html#configuration-images-permissions); an
+  explicit deny refuses; under ``iam_enforced`` a missing grant does too, unless in the function's account the
+  caller may get and set the repository policy (Lambda then adds its grant). moto read no repository policy.
 - IAM, when a test turns moto's enforcement on (``iam_enforced``): moto checks only the action for Lambda,
   ECR, CloudWatch Logs and API Gateway (every request's resource is ``*``), so a policy scoped to one
   function could not be tested, and it names API Gateway's actions after its operations. Here each request
@@ -346,9 +351,97 @@ def _checking_image(operation: str, original: Any) -> Any:
             refusal = _image_refusal(uri, function.region if function is not None else self.region)
             if refusal:
                 raise _lambda_error(400, "InvalidParameterValueException", refusal)
+            _check_pull(self, uri, function)
         return original(self)
 
     return answer
+
+
+# -- Lambda pulls the image as its service principal: the repository policy decides (tests/service_grants.py:
+# https://docs.aws.amazon.com/lambda/latest/dg/images-create.html#configuration-images-permissions) --------
+
+
+def _image_repository(uri: str) -> tuple[str, str, str] | None:
+    """The (account, region, repository) of an ECR image URI (or of the registry standing behind ECR)."""
+    matched = ECR_IMAGE.match(uri)
+    if matched is not None:
+        return matched["account"], matched["region"], matched["repository"]
+    location = ecr_registry.image_location(uri)
+    return (location[0], location[1], location[2]) if location is not None else None
+
+
+def _enforcing() -> bool:
+    from moto import settings
+    from moto.core.authorization import ActionAuthenticatorMixin
+
+    return bool(ActionAuthenticatorMixin.request_count >= settings.INITIAL_NO_AUTH_ACTION_COUNT)
+
+
+def _caller_may(self: Any, action: str, resource: str) -> bool:
+    """Whether the caller of this request may ``action`` on ``resource`` (its identity decided as moto's
+    server decides its own requests)."""
+    from moto.core.exceptions import _RESTError
+    from moto.iam.access_control import IAMRequest
+
+    request = IAMRequest(
+        account_id=self.current_account,
+        method=self.method,
+        path=self.raw_path,
+        data=self.data,
+        body=self.raw_body,
+        headers=self.headers,
+        action=action.split(":", 1)[1],
+    )
+    request._action = action
+    try:
+        request.check_action_permitted(resource)
+    except _RESTError:
+        return False
+    return True
+
+
+def _check_pull(self: Any, uri: str, function: Any) -> None:
+    """Refuse as Lambda does when the repository policy does not let lambda.amazonaws.com pull the image
+    for this function (an explicit deny always; a missing grant under ``iam_enforced``, unless, in the
+    function's own account, the caller may read and set the repository policy: then Lambda adds its grant)."""
+    from moto.ecr.models import ecr_backends
+
+    from iam_evaluation import Decision
+    from service_grants import PULL_REFUSED, lambda_own_grant, pull_decision
+
+    where = _image_repository(uri)
+    if where is None:
+        return
+    account, region, name = where
+    repository = ecr_backends[account][region].repositories.get(name)
+    if repository is None:
+        return
+    if function is not None:
+        function_arn = function.function_arn
+    else:
+        function_arn = (
+            f"arn:{_partition(self)}:lambda:{self.region}:{self.current_account}:function:"
+            + str((self.json_body or {}).get("FunctionName", "")).split(":")[-1]
+        )
+    function_account = function_arn.split(":")[4]
+    partition = _partition(self)
+    repository_arn = f"arn:{partition}:ecr:{region}:{account}:repository/{name}"
+    policy = json.loads(repository.policy) if repository.policy else None
+    decision = pull_decision(policy, repository_arn, function_arn)
+    if decision is Decision.ALLOW:
+        return
+    if decision is Decision.IMPLICIT_DENY:
+        if not _enforcing():
+            return
+        if account == function_account and all(
+            _caller_may(self, action, repository_arn)
+            for action in ("ecr:GetRepositoryPolicy", "ecr:SetRepositoryPolicy")
+        ):
+            statements = list((policy or {}).get("Statement", []))
+            statements.append(lambda_own_grant())
+            repository.policy = json.dumps({"Version": "2012-10-17", "Statement": statements})
+            return
+    raise _lambda_error(400, "InvalidParameterValueException", PULL_REFUSED)
 
 
 def _partition(self: Any) -> str:

@@ -23,6 +23,7 @@ from nfldeploy.errors import ConfigError, DeployError, SmokeTestError
 from nfldeploy.settings import DeploySettings
 from nfldeploy.targets.aws_lambda import LambdaTarget, _docker_push
 from nfldeploy.targets.select import TargetName
+from service_grants import http_api_may_invoke
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -297,6 +298,9 @@ def test_behind_an_api_gateway_http_api(
     # the integration invokes live as bootstrap's role: no resource-policy grant to API Gateway (review
     # finding 2: AddPermission could not have limited it to this API)
     assert integration["CredentialsArn"] == f"arn:aws:iam::123456789012:role/{name}-nfldeploy-api"
+    # ... and API Gateway may use it: the role trusts it and may invoke the integration's URI (alias live)
+    verdict = http_api_may_invoke(api["ApiId"], "us-east-1")
+    assert verdict.allowed, verdict.reason
     with pytest.raises(aws.lambda_.exceptions.ResourceNotFoundException):
         aws.lambda_.get_policy(FunctionName=name, Qualifier="live")
     with pytest.raises(aws.lambda_.exceptions.ResourceNotFoundException):

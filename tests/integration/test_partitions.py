@@ -14,6 +14,7 @@ from ecr_local import recorded_image
 from nfldeploy.cloud.aws import AwsCalls, aws_clients, is_arn_of, partition_of
 from nfldeploy.settings import DeploySettings
 from nfldeploy.targets.lambda_endpoints import LambdaEndpoints
+from service_grants import http_api_may_invoke
 
 
 def test_partition_of_and_is_arn_of() -> None:
@@ -64,3 +65,5 @@ def test_the_role_and_the_api_permission_use_the_callers_partition(
     assert integration["IntegrationUri"].startswith(f"arn:{partition}:lambda:{region}:")
     invoke = aws.iam.get_role_policy(RoleName=f"{name}-nfldeploy-api", PolicyName="nfldeploy-invoke-live")
     assert f"arn:{partition}:lambda:{region}:" in json.dumps(invoke["PolicyDocument"])
+    verdict = http_api_may_invoke(done.api_id, region)  # API Gateway assumes it and may invoke live
+    assert verdict.allowed, verdict.reason

@@ -145,6 +145,22 @@ def _role_not_ready(exc: Exception) -> bool:
     )
 
 
+#: Lambda pulls a function's image as lambda.amazonaws.com: the repository policy must grant it
+#: ecr:BatchGetImage and ecr:GetDownloadUrlForLayer, else CreateFunction / UpdateFunctionCode answer
+#: "Lambda does not have permission to access the ECR image"
+#: (https://docs.aws.amazon.com/lambda/latest/dg/images-create.html#configuration-images-permissions).
+PULL_HINT = (
+    "The repository policy does not let Lambda (lambda.amazonaws.com) pull this function's image: run "
+    "nfldeploy bootstrap --target lambda with admin credentials (same settings) to restore its pull statement."
+)
+
+
+def _pull_refused(error: dict[str, Any]) -> bool:
+    return error.get("Code") in ("InvalidParameterValueException", "AccessDeniedException") and (
+        "permission to access the ECR image" in str(error.get("Message"))
+    )
+
+
 class AwsCalls:
     """Calls on behalf of ``subject`` (a function name): any failure becomes a DeployError that names it and
     quotes AWS, with a hint for missing credentials and denied permissions."""
@@ -170,7 +186,11 @@ class AwsCalls:
             )
             return DeployError(
                 f"AWS {what} for {self.subject} failed: {error.get('Code')}: {error.get('Message')}",
-                hint="Check the caller's IAM permissions." if denied else None,
+                hint=PULL_HINT
+                if _pull_refused(error)
+                else "Check the caller's IAM permissions."
+                if denied
+                else None,
             )
         return DeployError(f"AWS {what} for {self.subject} failed: {exc}")
 
