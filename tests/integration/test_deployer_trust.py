@@ -48,7 +48,7 @@ def _role(aws_env: str, trust: dict[str, Any]) -> str:
 def test_the_release_job_of_the_repository_and_nothing_else_assumes_the_rendered_role(
     aws_env: str,
     github_provider: str,
-    tmp_path: Path,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     out = _render(tmp_path, github_repository=REPOSITORY)
     trust = json.loads((out / "aws/deployer-trust-policy.json").read_text())
@@ -81,7 +81,7 @@ def test_the_release_job_of_the_repository_and_nothing_else_assumes_the_rendered
 def test_without_github_repository_the_rendered_trust_admits_no_repository(
     aws_env: str,
     github_provider: str,
-    tmp_path: Path,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     out = _render(tmp_path)
     trust = json.loads((out / "aws/deployer-trust-policy.json").read_text())
