@@ -45,9 +45,9 @@ def _role(aws_env: str, trust: dict[str, Any]) -> str:
     return str(iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"])
 
 
+@pytest.mark.usefixtures("github_provider")
 def test_the_release_job_of_the_repository_and_nothing_else_assumes_the_rendered_role(
     aws_env: str,
-    github_provider: str,
     tmp_path: Path,
 ) -> None:
     out = _render(tmp_path, github_repository=REPOSITORY)
@@ -78,9 +78,9 @@ def test_the_release_job_of_the_repository_and_nothing_else_assumes_the_rendered
         assert said.startswith("failure") and not env
 
 
+@pytest.mark.usefixtures("github_provider")
 def test_without_github_repository_the_rendered_trust_admits_no_repository(
     aws_env: str,
-    github_provider: str,
     tmp_path: Path,
 ) -> None:
     out = _render(tmp_path)
