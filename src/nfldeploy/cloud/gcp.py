@@ -178,7 +178,7 @@ class CloudRunServices:
                 template=template, traffic=traffic, annotations=annotations, labels=labels
             )
             if ingress:
-                service.ingress = run_v2.IngressTraffic[ingress]
+                service.ingress = getattr(run_v2.IngressTraffic, ingress)
             return self.call(
                 "create",
                 self.client.create_service,
@@ -196,7 +196,7 @@ class CloudRunServices:
         service.annotations.clear()
         service.annotations.update(annotations)
         if ingress:
-            service.ingress = run_v2.IngressTraffic[ingress]
+            service.ingress = getattr(run_v2.IngressTraffic, ingress)
         paths = [*self.UPDATE_MASK, *(["ingress"] if ingress else [])]
         mask = field_mask_pb2.FieldMask(paths=paths)
         return self.call(
