@@ -26,6 +26,10 @@ replaced whole, a map such as ``labels`` included), as ``cloudrun_update`` state
 A revision name is unique: a template naming an existing revision with another configuration is 409
 ALREADY_EXISTS (``_check_revision_name``).
 
+The service URL honours the service's ``ingress``: a request through a front end its setting does not admit
+is answered 403 before it reaches a revision (``INGRESS_ADMITS``). The tag URLs do not (they lead straight to
+the revision's container).
+
 Not the real thing: no auth check, no revision garbage collection.
 """
 
@@ -57,6 +61,25 @@ LOCATION = r"projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)"
 SERVICE = LOCATION + r"/services/(?P<service>[^/:]+)"
 REVISION_TYPE = {0: "UNSPECIFIED", 1: "LATEST", 2: "REVISION"}
 READY_TIMEOUT = 90.0
+#: run v2's IngressTraffic by number (the client sends enums as integers; JSON may also carry the names).
+INGRESS_NAMES = {
+    0: "INGRESS_TRAFFIC_UNSPECIFIED",
+    1: "INGRESS_TRAFFIC_ALL",
+    2: "INGRESS_TRAFFIC_INTERNAL_ONLY",
+    3: "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER",
+    4: "INGRESS_TRAFFIC_NONE",
+}
+#: Which of the fake's front ends each ingress setting admits (https://cloud.google.com/run/docs/securing/ingress:
+#: "All network ingress paths are subject to the service's ingress setting", the run.app URL included).
+#: Every caller of the fake is outside Google's network, and its load balancer is an external one, so
+#: INTERNAL_ONLY admits none of them and INTERNAL_LOAD_BALANCER only the load balancer.
+INGRESS_ADMITS = {
+    "INGRESS_TRAFFIC_UNSPECIFIED": {"overwrite", "append", "load_balancer"},  # the API's default: all
+    "INGRESS_TRAFFIC_ALL": {"overwrite", "append", "load_balancer"},
+    "INGRESS_TRAFFIC_INTERNAL_ONLY": set(),
+    "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER": {"load_balancer"},
+    "INGRESS_TRAFFIC_NONE": set(),
+}
 
 
 class ApiError(Exception):
@@ -131,6 +154,15 @@ class FakeCloudRun:
 
     #: The address of the load balancer's forwarding rule in the "load_balancer" front end (TEST-NET-3).
     LOAD_BALANCER_IP = "203.0.113.250"
+
+    def ingress(self, service: str) -> str:
+        """The IngressTraffic name ``service`` (its full name) has, as an integer or a name was stored."""
+        value = self.services[service].get("ingress", 0)
+        return INGRESS_NAMES[value] if isinstance(value, int) else str(value)
+
+    def admitted(self, service: str) -> bool:
+        """A request through the current ``front_end`` reaches ``service`` under its ingress setting."""
+        return self.front_end in INGRESS_ADMITS[self.ingress(service)]
 
     def forwarded_for(self, supplied: str | None, caller: str) -> str:
         """The X-Forwarded-For the container receives, for each front end a request can come through:
@@ -427,8 +459,18 @@ class FakeCloudRun:
                     return chosen
 
                 def _forward(self) -> None:
-                    target = urlsplit(fake.revisions[self._pick()].url)
                     body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                    with fake.lock:
+                        admitted = fake.admitted(name)
+                    if not admitted:  # refused before any revision sees it, as Cloud Run's front end does
+                        data = b"<html><title>403 Forbidden</title>Access is forbidden.</html>"
+                        self.send_response(403)
+                        self.send_header("Content-Type", "text/html; charset=UTF-8")
+                        self.send_header("Content-Length", str(len(data)))
+                        self.end_headers()
+                        self.wfile.write(data)
+                        return
+                    target = urlsplit(fake.revisions[self._pick()].url)
                     headers = {
                         k: v
                         for k, v in self.headers.items()

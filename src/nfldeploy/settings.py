@@ -23,6 +23,15 @@ RENAMED: dict[str, str | None] = {"architecture": "lambda_architecture", "runtim
 SETTINGS_FILE = "nfldeploy.toml"
 #: The retention periods CloudWatch Logs accepts (PutRetentionPolicy's "Possible values", botocore's logs
 #: model, shape Days: https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html).
+#: Cloud Run's ingress settings, as the Admin API v2 names them (Service.ingress, enum IngressTraffic in the
+#: run v2 discovery document, googleapiclient/discovery_cache/documents/run.v2.json; what each admits:
+#: https://cloud.google.com/run/docs/securing/ingress). INGRESS_TRAFFIC_NONE is left out: it serves nobody.
+INGRESS_ALL = "INGRESS_TRAFFIC_ALL"
+INGRESS_INTERNAL_ONLY = "INGRESS_TRAFFIC_INTERNAL_ONLY"
+INGRESS_LOAD_BALANCER = "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"
+Ingress = Literal[
+    "INGRESS_TRAFFIC_ALL", "INGRESS_TRAFFIC_INTERNAL_ONLY", "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"
+]
 LOG_RETENTION_DAYS = (
     *(1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731),
     *(1096, 1827, 2192, 2557, 2922, 3288, 3653),
@@ -82,6 +91,12 @@ class DeploySettings(BaseModel):
         "(NFLSERVE_TRUSTED_HOPS): 0 trusts the trusted proxies' walk (Cloud Run's run.app: the caller's "
         "address); 2 behind a Google external Application Load Balancer (it appends <client>,<load balancer>)",
     )
+    ingress: Ingress | None = Field(
+        default=None,
+        description="Cloud Run: who may reach the service (INGRESS_TRAFFIC_ALL, INGRESS_TRAFFIC_INTERNAL_ONLY, "
+        "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER); default INTERNAL_LOAD_BALANCER when trusted_hops > 0, "
+        "else ALL (on an update: the service's own, unchanged); trusted_hops > 0 with ALL is refused",
+    )
     allow_unauthenticated: bool = Field(
         default=False,
         description="a public service on purpose: Cloud Run lets allUsers invoke it (IAM run.invoker); "
@@ -140,6 +155,15 @@ class DeploySettings(BaseModel):
                 f"log_retention_days must be one of {', '.join(map(str, LOG_RETENTION_DAYS))} "
                 f"(CloudWatch Logs' PutRetentionPolicy), not {self.log_retention_days}"
             )
+        if self.trusted_hops and self.ingress == INGRESS_ALL:
+            # With ingress ALL the run.app URL stays open beside the load balancer, and run.app appends the
+            # caller's address to the client's own header (tests/fake_cloudrun.py's "append" front end), so
+            # hops[-N] would be an entry the client wrote: a forged address, a fresh rate-limit bucket.
+            raise ValueError(
+                f"trusted_hops = {self.trusted_hops} with ingress = {INGRESS_ALL} lets a caller forge its "
+                "address through the run.app URL (which bypasses the load balancer); set ingress = "
+                f"{INGRESS_LOAD_BALANCER} (the default with trusted_hops) or trusted_hops = 0"
+            )
         if self.min_instances > self.max_instances:
             raise ValueError(
                 f"min_instances ({self.min_instances}) must not exceed max_instances ({self.max_instances})"
@@ -151,6 +175,14 @@ class DeploySettings(BaseModel):
         """Memory in MiB."""
         number, unit = int(self.memory[:-2]), self.memory[-2:]
         return number * 1024 if unit == "Gi" else number
+
+    @property
+    def cloudrun_ingress(self) -> str:
+        """The Cloud Run ingress this deploy asks for: the setting, else INTERNAL_LOAD_BALANCER behind a load
+        balancer (``trusted_hops`` > 0), else ALL."""
+        if self.ingress:
+            return self.ingress
+        return INGRESS_LOAD_BALANCER if self.trusted_hops else INGRESS_ALL
 
     def service_env(self) -> dict[str, str]:
         """The plain environment every target gives the service (secrets travel as references, apart)."""

@@ -148,6 +148,8 @@ class CloudRunServices:
 
     #: The fields ``submit`` writes on an update, each whole (https://google.aip.dev/161: a map in the mask is
     #: replaced, not merged). The caller passes them merged with what it read, so nothing else changes.
+    #: ``ingress`` (Service.ingress, run v2) is named besides them when the caller sets it: a field outside
+    #: the mask is ignored by the API (https://google.aip.dev/134), so a changed ingress needs its name there.
     UPDATE_MASK = ("template", "traffic", "labels", "annotations")
 
     def submit(
@@ -157,11 +159,13 @@ class CloudRunServices:
         traffic: list[dict[str, Any]],
         annotations: dict[str, str],
         labels: dict[str, str],
+        ingress: str | None = None,
     ) -> Any:
         """Create the service, or update ``current`` (as just read) with its etag, so that a change someone else
         made since is refused (409 ABORTED) rather than overwritten; returns the long-running operation.
 
-        An update sends the service as read with these four fields replaced, and an ``update_mask`` naming
+        ``ingress`` is an IngressTraffic name (None: as read, or the API's default on a create).
+        An update sends the service as read with these fields replaced, and an ``update_mask`` naming
         them (projects.locations.services.patch, https://cloud.google.com/run/docs/reference/rest/v2/
         projects.locations.services/patch): with the mask honoured only they change; were it ignored, the
         implied mask (every populated field, https://google.aip.dev/134) or a whole replacement would write
@@ -173,6 +177,8 @@ class CloudRunServices:
             service = run_v2.Service(
                 template=template, traffic=traffic, annotations=annotations, labels=labels
             )
+            if ingress:
+                service.ingress = getattr(run_v2.IngressTraffic, ingress)
             return self.call(
                 "create",
                 self.client.create_service,
@@ -189,7 +195,10 @@ class CloudRunServices:
         service.labels.update(labels)
         service.annotations.clear()
         service.annotations.update(annotations)
-        mask = field_mask_pb2.FieldMask(paths=list(self.UPDATE_MASK))
+        if ingress:
+            service.ingress = getattr(run_v2.IngressTraffic, ingress)
+        paths = [*self.UPDATE_MASK, *(["ingress"] if ingress else [])]
+        mask = field_mask_pb2.FieldMask(paths=paths)
         return self.call(
             "update",
             self.client.update_service,

@@ -10,7 +10,7 @@ from typing import Any
 
 from nfldeploy.errors import ConfigError
 from nfldeploy.records.manifest import Manifest
-from nfldeploy.settings import DeploySettings
+from nfldeploy.settings import INGRESS_ALL, INGRESS_INTERNAL_ONLY, INGRESS_LOAD_BALANCER, DeploySettings
 
 SECRET_ENV = "NFLSERVE_API_KEYS"
 STARTUP_PROBE = {"path": "/ready", "period_seconds": 2, "timeout_seconds": 2, "failure_threshold": 30}
@@ -61,6 +61,13 @@ def lineage_labels(manifest: Manifest | None) -> dict[str, str]:
 #: appending to it); behind a Google external Application Load Balancer, which appends
 #: ``<client-ip>,<load-balancer-ip>`` (https://cloud.google.com/load-balancing/docs/https#x-forwarded-for_header),
 #: the second from the right: the ``trusted_hops = 2`` setting (NFLSERVE_TRUSTED_HOPS, from service_env).
+#: The Knative annotation ``run.googleapis.com/ingress`` of each Admin API v2 ingress value
+#: (https://cloud.google.com/run/docs/securing/ingress, "YAML": all, internal, internal-and-cloud-load-balancing).
+INGRESS_ANNOTATION = {
+    INGRESS_ALL: "all",
+    INGRESS_INTERNAL_ONLY: "internal",
+    INGRESS_LOAD_BALANCER: "internal-and-cloud-load-balancing",
+}
 CLOUD_RUN_ENV = {"NFLSERVE_TRUSTED_PROXIES": "0.0.0.0/0,::/0"}
 
 
@@ -91,6 +98,8 @@ def service_view(
         "concurrency": settings.concurrency,
         "timeout": settings.timeout,
         "service_account": settings.service_account,
+        "ingress": settings.cloudrun_ingress,
+        "ingress_annotation": INGRESS_ANNOTATION[settings.cloudrun_ingress],
         "labels": sorted(
             {"app": settings.service_name, "managed-by": "nfldeploy", **lineage_labels(manifest)}.items()
         ),

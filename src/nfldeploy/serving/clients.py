@@ -12,16 +12,28 @@ Two ways to say which entry names the client:
   them (``hops[-N]``). A Google external Application Load Balancer appends ``<client-ip>,<load-balancer-ip>``
   to what the client sent (https://cloud.google.com/load-balancing/docs/https#x-forwarded-for_header), so N
   is 2 there. A header shorter than N (the request came another way) gives its rightmost entry.
+
+Every address trusted (``0.0.0.0/0``) without ``trusted_hops``, a header of two or more entries may mean a load
+balancer in front, whose address then names every caller: one rate-limit bucket for all. That is logged once
+(a warning naming ``trusted_hops``), since nothing else would show it. (A client writing its own header
+through run.app's appending front end looks the same: the warning says "may".)
 """
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 from collections.abc import Iterable
 
 from nfldeploy.errors import ConfigError
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+log = logging.getLogger("nfldeploy.serving")
+SHARED_BUCKET_WARNING = (
+    "X-Forwarded-For has several entries while every proxy is trusted and NFLSERVE_TRUSTED_HOPS is 0: behind a "
+    "load balancer every caller may share its address and one rate-limit bucket; set trusted_hops = 2 "
+    "behind a Google external Application Load Balancer (logged once)"
+)
 
 
 def parse_networks(spec: str) -> tuple[Network, ...]:
@@ -52,6 +64,8 @@ class ClientAddress:
         if hops < 0:
             raise ConfigError(f"NFLSERVE_TRUSTED_HOPS must be 0 or more, not {hops}")
         self.trusted, self.hops = tuple(trusted), hops
+        self.trusts_all = any(network.prefixlen == 0 for network in self.trusted)
+        self.warned = False  # the shared-bucket warning, once per instance (the app makes one per process)
 
     def _trusted(self, address: str) -> bool:
         try:
@@ -74,4 +88,7 @@ class ClientAddress:
         for hop in reversed(hops):
             if not self._trusted(hop):
                 return _address(hop) or peer  # a garbled hop: trust nothing past it
+        if len(hops) >= 2 and self.trusts_all and not self.warned:
+            self.warned = True
+            log.warning(SHARED_BUCKET_WARNING, extra={"forwarded_entries": len(hops)})
         return _address(hops[-1]) or peer  # every hop trusted: the one the nearest proxy wrote

@@ -27,7 +27,7 @@ from nfldeploy.records.manifest import Manifest
 from nfldeploy.render.cloudrun_spec import revision_template, service_view
 from nfldeploy.render.limits import check_cloudrun
 from nfldeploy.service_logs import LEVELS, LogEntry, LogQuery, admitted, parse_line, poll, select
-from nfldeploy.settings import DeploySettings
+from nfldeploy.settings import INGRESS_ALL, DeploySettings
 from nfldeploy.targets.base import Action, Deployment, Plan, PlanSpec, Revision, Status
 from nfldeploy.targets.cloudrun_fields import MANAGED_LABELS, merged_labels, merged_template, pruned
 from nfldeploy.targets.traffic import canary_split
@@ -49,7 +49,8 @@ def resolve_in_registry(image: str) -> str:
 @dataclass(frozen=True)
 class CloudRunSpec(PlanSpec):
     """The revision a Cloud Run plan creates (its template, None when it exists already), the traffic it
-    leaves, the canary share, the revision kept for rollback and whether allUsers may invoke."""
+    leaves, the canary share, the revision kept for rollback, whether allUsers may invoke and the service's
+    ingress (None: as it is)."""
 
     revision: str
     traffic: dict[str, int]
@@ -57,6 +58,7 @@ class CloudRunSpec(PlanSpec):
     canary: int | None = None
     previous: str | None = None
     public: bool = False
+    ingress: str | None = None
 
 
 class CloudRunTarget:
@@ -188,6 +190,11 @@ class CloudRunTarget:
             actions.append(Action("iam", "allUsers", f"{INVOKER} (anyone may invoke)"))
         elif public and not settings.allow_unauthenticated:
             actions.append(Action("iam", "allUsers", f"revoke {INVOKER} (callers need IAM again)"))
+        ingress = self._ingress(settings, current)
+        if ingress is not None:
+            was = self._current_ingress(current)
+            if ingress != was:
+                actions.append(Action("ingress", self.service, f"{was} -> {ingress}"))
         previous = max(traffic, key=lambda rev: traffic[rev]) if traffic else None
         spec = CloudRunSpec(
             revision,
@@ -196,8 +203,27 @@ class CloudRunTarget:
             canary,
             previous if previous != revision else None,
             settings.allow_unauthenticated,
+            ingress,
         )
         return Plan(self.name, self.service, image, tuple(actions), spec)
+
+    @staticmethod
+    def _ingress(settings: DeploySettings, current: Any | None) -> str | None:
+        """The ingress a deploy sets: the setting's (``DeploySettings.cloudrun_ingress``) on a create, when set,
+        or behind a load balancer (trusted_hops); None otherwise, so that an update never opens a service
+        someone restricted themselves (gcloud run services update --ingress) back to ALL."""
+        if current is None or settings.ingress or settings.trusted_hops:
+            return settings.cloudrun_ingress
+        return None
+
+    @staticmethod
+    def _current_ingress(current: Any | None) -> str:
+        """The service's ingress as read; a service yet to be created, or UNSPECIFIED ("if no revision is
+        active", run v2 Service.ingress), counts as the API's default, ALL."""
+        if current is None:
+            return INGRESS_ALL
+        name = str(current.ingress.name)
+        return INGRESS_ALL if name == "INGRESS_TRAFFIC_UNSPECIFIED" else name
 
     def _pinned(self, image: str) -> str:
         """``image`` by digest: a tag is resolved in its registry, so a tag moved to another image plans a
@@ -241,17 +267,19 @@ class CloudRunTarget:
         template: dict[str, Any],
         traffic: list[dict[str, Any]],
         previous: str | None,
+        ingress: str | None = None,
     ) -> Any:
-        """Create the service, or update ``current`` (as just read), with ``template`` and ``traffic``: every
-        field, label, annotation and env var nfldeploy does not own keeps its value (targets.cloudrun_fields)."""
+        """Create the service, or update ``current`` (as just read), with ``template``, ``traffic`` and
+        ``ingress`` (None: as it is): every field, label, annotation and env var nfldeploy does not own keeps
+        its value (targets.cloudrun_fields)."""
         annotations = dict(current.annotations) if current is not None else {}
         if previous:
             annotations[PREVIOUS_ANNOTATION] = previous
         if current is None:
-            return self.api.submit(None, template, traffic, annotations, dict(MANAGED_LABELS))
+            return self.api.submit(None, template, traffic, annotations, dict(MANAGED_LABELS), ingress)
         merged = merged_template(self.api.as_dict(current.template), template)
         labels = merged_labels(dict(current.labels), MANAGED_LABELS)
-        return self.api.submit(current, merged, traffic, annotations, labels)
+        return self.api.submit(current, merged, traffic, annotations, labels, ingress)
 
     def apply(self, plan: Plan) -> Deployment:
         spec = plan.spec_as(CloudRunSpec)
@@ -270,7 +298,10 @@ class CloudRunTarget:
             # 1. the canary comes up with no traffic, reachable under its tag
             shares = {rev: pct for rev, pct in traffic.items() if rev != revision}
             self._wait(
-                self._submit(current, template, self._traffic_list(shares, tag=revision), previous), "deploy"
+                self._submit(
+                    current, template, self._traffic_list(shares, tag=revision), previous, spec.ingress
+                ),
+                "deploy",
             )
             current = self._current()
             if self.verify is not None:
@@ -287,6 +318,7 @@ class CloudRunTarget:
             template,
             self._traffic_list(spec.traffic, tag=revision if spec.canary else None),
             previous,
+            spec.ingress,
         )
         if spec.public or current is not None:  # the service exists once the change is accepted: set
             self.api.set_public(spec.public)  # who may invoke it before any wait
