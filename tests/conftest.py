@@ -319,3 +319,19 @@ def lambda_image(
     yield from _build_example(
         docker_client, example_export, tmp_path_factory.mktemp("lambda"), "lambda", "fn"
     )
+
+
+@pytest.fixture(scope="session")
+def function_url_front(
+    docker_client: Any, moto_server: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
+    """Lambda function URLs served as AWS serves them (tests/function_urls.py): point a client at it with
+    ``front.client()`` or ``front.routing(monkeypatch)``; its warm execution environments (the images under
+    AWS's Runtime Interface Emulator) are shared by the session's tests and removed at its end."""
+    from function_urls import FunctionUrlFront
+    from lambda_rie import require_rie
+
+    require_rie()
+    front = FunctionUrlFront(docker_client, moto_server, tmp_path_factory.mktemp("function-urls")).start()
+    yield front
+    front.close()

@@ -489,6 +489,7 @@ def install() -> None:
     _install_iam_resources()
     _install_iam_conditions()
     _install_qualified_policies()
+    _install_principals()
 
 
 def _install_iam_resources() -> None:
@@ -541,10 +542,12 @@ def _request_tags(tags: Any) -> dict[str, Any]:
 
 
 def _json_body(request: Any) -> dict[str, Any]:
+    """The request's JSON object, or {}: a body that is not one (authorize's callers pass a function URL's
+    payload, which may be anything, even JSON nested past Python's recursion limit) names no parameter."""
     raw = request._body
     try:
         body = json.loads(raw or b"{}")
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         return {}
     return body if isinstance(body, dict) else {}
 
@@ -961,6 +964,41 @@ def _install_qualified_policies() -> None:
     LambdaResponse.add_permission = _add_permission  # type: ignore[method-assign,assignment]
     LambdaResponse.get_policy = _get_policy  # type: ignore[method-assign,assignment]
     LambdaResponse.remove_permission = _remove_permission  # type: ignore[method-assign]
+
+
+# -- AddPermission's Principal as a policy states it ------------------------------------------------------------
+#
+# A policy's Principal is "*" or a map (``"Principal": ("*" | <principal_map>)``, the policy grammar:
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html). AddPermission takes a
+# string ("To grant permission to another account, specify the account ID as the Principal", an IAM user or
+# role ARN, a service: https://docs.aws.amazon.com/lambda/latest/api/API_AddPermission.html), and Lambda's
+# policy names an account as its root (``{"AWS": "arn:aws:iam::111122223333:root"}``:
+# https://docs.aws.amazon.com/lambda/latest/dg/permissions-function-cross-account.html). moto left a user's or
+# role's ARN and an account ID bare, which no evaluator can read; here they are ``{"AWS": ...}``.
+
+ACCOUNT_ID = re.compile(r"^\d{12}$")
+IAM_PRINCIPAL = re.compile(r"^arn:[a-z-]+:(iam|sts)::\d{12}:.+$")
+
+
+def _as_principal(formatter: Any) -> Any:
+    def principal_formatter(self: Any, obj: Any) -> Any:
+        if isinstance(obj, str) and ACCOUNT_ID.match(obj):
+            from moto.utilities.utils import get_partition
+
+            return {"AWS": f"arn:{get_partition(self.parent.region)}:iam::{obj}:root"}
+        if isinstance(obj, str) and IAM_PRINCIPAL.match(obj):
+            return {"AWS": obj}
+        return formatter(self, obj)
+
+    principal_formatter.nfldeploy_patched = True  # type: ignore[attr-defined]
+    return principal_formatter
+
+
+def _install_principals() -> None:
+    from moto.awslambda.policy import Policy
+
+    if not getattr(Policy.principal_formatter, "nfldeploy_patched", False):
+        Policy.principal_formatter = _as_principal(Policy.principal_formatter)  # type: ignore[method-assign]
 
 
 # -- Lambda's pages ------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import urllib.request
 import uuid
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -14,11 +15,14 @@ import pytest
 from aws_rules import policy_of, public_url_refusal
 from bootstrapped import bootstrap
 from ecr_local import MANIFEST_V2, ecr_via_local_registry
+from function_urls import FunctionUrlFront
 from lambda_runtime import RuntimeAPI
+from nfldeploy.cli.deploy_cmd import _canary_check
 from nfldeploy.cloud.aws import AwsClients, aws_clients
 from nfldeploy.errors import ConfigError, DeployError, SmokeTestError
 from nfldeploy.settings import DeploySettings
 from nfldeploy.targets.aws_lambda import LambdaTarget, _docker_push
+from nfldeploy.targets.select import TargetName
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -99,7 +103,14 @@ def _public_statements(aws: AwsClients, name: str) -> list[dict[str, Any]]:
 
 
 def test_deploy_secret_canary_promote_rollback(
-    aws: AwsClients, aws_env: str, docker_client: Any, registry: Any, lambda_image: str
+    aws: AwsClients,
+    aws_env: str,
+    docker_client: Any,
+    registry: Any,
+    lambda_image: str,
+    example_export: Path,
+    function_url_front: FunctionUrlFront,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     name = f"fn-{uuid.uuid4().hex[:6]}"
     pushed: dict[str, str] = {}
@@ -195,17 +206,23 @@ def test_deploy_secret_canary_promote_rollback(
         )
     assert target.status().traffic == {f"{name}:2": 100}
 
-    # a canary that passes: checked through its own URL while live still sends it nothing, then weighted
+    # a canary that passes: checked through its own URL while live still sends it nothing, then weighted;
+    # the check is the CLI's own smoke test with the bearer key, served by the function URL front (the
+    # canary's version under AWS's Runtime Interface Emulator, reading its keys from Secrets Manager)
     seen: list[tuple[str, dict[str, Any]]] = []
-    checked = LambdaTarget(
-        aws,
-        name,
-        "us-east-1",
-        verify=lambda url: seen.append((url, aws.lambda_.get_alias(FunctionName=name, Name="live"))),
-    )
+    smoke = _canary_check(example_export, "lambda-key-2", TargetName.lambda_, secured)
+
+    def check(url: str) -> None:
+        seen.append((url, aws.lambda_.get_alias(FunctionName=name, Name="live")))
+        smoke(url)
+
+    checked = LambdaTarget(aws, name, "us-east-1", verify=check)
     plan = checked.plan(secured.model_copy(update={"timeout": 30}), ecr_ref, canary=20)
     assert [a.kind for a in plan.actions][-3:] == ["canary_alias", "smoke_test", "alias"]
-    canary = checked.apply(plan)
+    with function_url_front.routing(monkeypatch):
+        canary = checked.apply(plan)
+    served = [i for i in function_url_front.invocations if i.qualifier == "canary" and i.url == seen[0][0]]
+    assert len(served) > 20 and {(i.version, i.caller) for i in served} == {("4", None)}
     assert canary.traffic == {f"{name}:2": 80, f"{name}:4": 20}
     canary_config = aws.lambda_.get_function_url_config(FunctionName=name, Qualifier="canary")
     canary_url = canary_config["FunctionUrl"]  # its own, as on AWS (moto_extensions)
