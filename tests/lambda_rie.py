@@ -19,21 +19,26 @@ What the emulator does and Lambda's documentation states, as the tests found it:
 - it reads at most 6 MiB + 100 bytes of an event and hands the runtime the truncated rest (an
   ``Runtime.UnmarshalError``), where Lambda refuses a synchronous payload over 6 MB
   (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html, "Invocation payload (request and
-  response)"); the function URL front (tests/function_urls.py) enforces Lambda's limit itself.
+  response)", RequestEntityTooLargeException): a front put before the emulator refuses it itself.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import re
 import socket
 import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
+from base64 import b64decode, b64encode
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from nfldeploy.ports import free_port
 from services import tool, unavailable
@@ -116,6 +121,12 @@ class RieFunction:
     region: str = "us-east-1"
     architecture: str = "x86_64"
     command: list[str] | None = None  # the function's ImageConfig EntryPoint + Command, when it sets them
+    # Lambda runs an image on a read-only file system with a writable /tmp of 512 MB to 10,240 MB
+    # (https://docs.aws.amazon.com/lambda/latest/dg/images-create.html, "Requirements"); the emulator does
+    # not, so the container does.
+    read_only: bool = True
+    ephemeral_storage: int = 512  # MB of /tmp
+    mounts: dict[str, str] = field(default_factory=dict)  # host path -> container path, read-only
     container: Any = None
     port: int = 0
 
@@ -147,7 +158,12 @@ class RieFunction:
                 *command,
             ],
             environment=environment,
-            volumes={str(binary): {"bind": MOUNT, "mode": "ro"}},
+            volumes={
+                str(binary): {"bind": MOUNT, "mode": "ro"},
+                **{host: {"bind": inside, "mode": "ro"} for host, inside in self.mounts.items()},
+            },
+            read_only=self.read_only,
+            tmpfs={"/tmp": f"size={self.ephemeral_storage}m"},
             network_mode="host",
             mem_limit=f"{self.memory}m",
             labels={LABEL: self.name},
@@ -183,8 +199,50 @@ class RieFunction:
             return ""
         try:
             return str(self.container.logs().decode(errors="replace"))
-        except Exception:
+        except Exception:  # the container may be gone already
             return ""
+
+    def settled_logs(self, quiet: float = 0.5, wait: float = 5.0) -> str:
+        """The logs once they stopped growing for ``quiet`` seconds (at most ``wait``): the emulator's own lines
+        (``INIT RTDONE``, ``REPORT``) reach the container's log after the answer, and after the runtime's."""
+        logs, deadline = self.logs(), time.monotonic() + wait
+        while time.monotonic() < deadline:
+            time.sleep(quiet)
+            again = self.logs()
+            if again == logs:
+                break
+            logs = again
+        return logs
+
+    def inits(self) -> int:
+        """How many times the runtime ran its init to the end or to a failure (the emulator's ``INIT RTDONE``
+        lines; its ``INIT START`` also marks an init it only records, after a failed one): once per cold
+        start, and again after a failed init or a timeout."""
+        return self.settled_logs().count("INIT RTDONE")
+
+    def durations(self) -> list[float]:
+        """Each finished invocation's ``Duration`` (ms) from the emulator's REPORT lines, in order."""
+        return [
+            float(found)
+            for found in re.findall(
+                r"^REPORT RequestId: \S+.*?\tDuration: ([0-9.]+) ms", self.settled_logs(), re.M
+            )
+        ]
+
+    def records(self, msg: str | None = None) -> list[dict[str, Any]]:
+        """The JSON log records the function wrote (those with ``msg`` when given)."""
+        found = []
+        for line in self.settled_logs().splitlines():
+            start = line.find("{")
+            if start < 0:
+                continue
+            try:
+                record = json.loads(line[start:])
+            except ValueError:
+                continue
+            if isinstance(record, dict) and "msg" in record and (msg is None or record["msg"] == msg):
+                found.append(record)
+        return found
 
     def close(self) -> None:
         if self.container is not None:
@@ -207,16 +265,21 @@ def url_event(
     domain: str = "abc123.lambda-url.us-east-1.on.aws",
     stage: str | None = None,
     api_id: str = "abc123",
+    query: str = "",
+    base64: bool = False,
 ) -> dict[str, Any]:
     """A payload 2.0 event (https://docs.aws.amazon.com/lambda/latest/dg/urls-invocation.html, "Request payload
     format"): a function URL's, or with ``stage`` an API Gateway HTTP API's
-    (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html)."""
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html).
+    ``base64`` sends the body base64-encoded, as both fronts do for a body that is not text."""
     now = time.time()
+    if body is not None and base64:
+        body = b64encode(body.encode()).decode()
     return {
         "version": "2.0",
         "routeKey": "$default",
         "rawPath": path,
-        "rawQueryString": "",
+        "rawQueryString": query,
         "headers": {
             "host": domain,
             "x-forwarded-for": "203.0.113.9",
@@ -237,14 +300,14 @@ def url_event(
                 "sourceIp": "203.0.113.9",
                 "userAgent": "nfldeploy-tests",
             },
-            "requestId": f"r-{int(now * 1000)}",
+            "requestId": str(uuid.uuid4()),
             "routeKey": "$default",
             "stage": stage or "$default",
             "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
             "timeEpoch": int(now * 1000),
         },
         **({"body": body} if body is not None else {}),
-        "isBase64Encoded": False,
+        "isBase64Encoded": base64 and body is not None,
     }
 
 
@@ -255,3 +318,38 @@ def moto_env(moto_endpoint: str) -> dict[str, str]:
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing-secret-value",
     }
+
+
+class EventTransport(httpx.BaseTransport):
+    """An httpx transport that sends each request to ``function`` as a payload 2.0 event (a function URL's, or
+    with ``stage`` an HTTP API's) and maps the answer back to HTTP, so that the smoke test's own checks run
+    against the image under the emulator. A function error or a timeout is a 502, as both fronts answer
+    one; a function URL's auth and limits are not checked here."""
+
+    def __init__(self, function: RieFunction, stage: str | None = None, api_id: str = "abc123") -> None:
+        self.function, self.stage, self.api_id = function, stage, api_id
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        body = request.read()
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        event = url_event(
+            request.method,
+            request.url.path,
+            body.decode() if body else None,
+            headers=headers,
+            domain=request.url.host,
+            stage=self.stage,
+            api_id=self.api_id,
+            query=request.url.query.decode(),
+        )
+        answer = self.function.invoke(event)
+        if answer.status != 200 or answer.timed_out or answer.function_error is not None:
+            return httpx.Response(502, content=answer.body, request=request)
+        # the function's answer (https://docs.aws.amazon.com/lambda/latest/dg/urls-invocation.html,
+        # "Response payload format")
+        payload = answer.json()
+        content = payload.get("body") or ""
+        raw = b64decode(content) if payload.get("isBase64Encoded") else content.encode()
+        return httpx.Response(
+            int(payload["statusCode"]), headers=payload.get("headers") or {}, content=raw, request=request
+        )

@@ -5,7 +5,11 @@ job's and step's env; ``${{ }}`` expressions and ``if:`` conditions evaluated (`
 replaced by their local equivalents: checkout copies the repository, setup-python puts a venv first on PATH,
 the artifact actions copy to and from a folder, google-github-actions/auth exports the fake's endpoint, and
 configure-aws-credentials assumes its ``role-to-assume`` through moto's STS with a GitHub-shaped OIDC token.
-An action it does not know fails the run (nothing is silently skipped).
+An action it does not know fails the run (nothing is silently skipped), and so does an action referenced by
+anything but a full commit SHA, as on GitHub with the policy "Require actions to be pinned to a full-length
+commit SHA" (https://github.blog/changelog/2025-08-15-github-actions-policy-now-supports-blocking-and-sha-pinning-actions/;
+a tag or branch can be moved to other code:
+https://docs.github.com/en/actions/security-for-github-actions/security-guides/security-hardening-for-github-actions#using-third-party-actions).
 
 As strict as GitHub where the workflow depends on it:
 - ``permissions``: a job's own block replaces the workflow's, and what a block leaves out is ``none``; the
@@ -30,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+#: ``owner/repo@<40 hex digits>``: the only ``uses:`` form the runner takes.
+PINNED = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+@[0-9a-f]{40}")
 #: Actions that log in with the job's OIDC token.
 OIDC_ACTIONS = {"google-github-actions/auth", "aws-actions/configure-aws-credentials"}
 
@@ -199,6 +205,8 @@ class LocalRunner:
                 timeout=1200,
             )
             return ("success" if done.returncode == 0 else "failure"), done.stdout + done.stderr
+        if not PINNED.fullmatch(step["uses"]):
+            return "failure", f"{step['uses']}: not pinned to a full-length commit SHA (the runner's policy)"
         action = step["uses"].split("@", 1)[0]
         inputs = {key: substitute(str(value), scope) for key, value in (step.get("with") or {}).items()}
         if action == "actions/checkout":

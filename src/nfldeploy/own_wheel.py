@@ -141,3 +141,11 @@ def repack_installed(dest: Path) -> Path:
         csv.writer(record, lineterminator="\n").writerows([*rows, (f"{info}/RECORD", "", "")])
         archive.writestr(f"{info}/RECORD", record.getvalue())
     return target
+
+
+def wheel_requires(wheel: Path) -> list[str]:
+    """Requires-Dist of a wheel (its METADATA), the one truth about what it needs."""
+    with zipfile.ZipFile(wheel) as archive:
+        name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        text = archive.read(name).decode()
+    return [line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("Requires-Dist:")]

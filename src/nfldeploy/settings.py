@@ -77,8 +77,10 @@ class DeploySettings(BaseModel):
     )
     nfldeploy_wheel: str | None = Field(
         default=None,
-        description="a wheel path (in your repository) or URL the rendered workflow installs nfldeploy from "
-        "(default: nfldeploy==<this version> from the package index)",
+        description="the nfldeploy wheel build puts into the image and the rendered workflow installs: a path "
+        "(for the workflow, in your repository: render pins its sha256) or an https URL with its sha256 "
+        "(https://.../nfldeploy-<version>-py3-none-any.whl#sha256=<hex>); default: nfldeploy's own wheel, "
+        "vendored beside the workflow",
     )
     smoke_p95_budget_ms: float = Field(
         default=250.0, gt=0, description="the rendered workflow's smoke test fails above this p95 latency"

@@ -207,26 +207,30 @@ def test_the_workflow_grants_oidc_to_the_release_job_only_and_installs_nfldeploy
     assert "permissions" not in jobs["test"] and "permissions" not in jobs["export"]
     assert jobs["release"]["permissions"] == {"contents": "read", "id-token": "write"}
     assert "secrets." not in yaml.safe_dump(workflow["env"])  # the smoke token reaches the release job only
-    # nfldeploy: the wheel rendered beside the workflow, pinned by its hash; never a name on an index
+    # nfldeploy: the wheel rendered beside the workflow, pinned by its hash; never a name on an index. Every
+    # job installs it from a hash-locked requirements file (tests/functional/test_workflow_supply_chain.py)
     (wheel,) = (rendered / "github/nfldeploy").glob("nfldeploy-*.whl")
     digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
     assert f"{digest}  nfldeploy-wheel/{wheel.name}" in text
     assert f'cp ".github/nfldeploy/{wheel.name}"' in text
-    installs = [line for line in text.splitlines() if "pip install" in line]
-    assert len(installs) == 3 and all(f"nfldeploy-wheel/{wheel.name}" in line for line in installs)
+    installs = [
+        step["run"] for job in jobs.values() for step in job["steps"] if "pip install" in step.get("run", "")
+    ]
+    assert len(installs) == 3 and all("--require-hashes" in run for run in installs)
     assert "nfldeploy==" not in text and '"nfldeploy[' not in text
-    checks = text.count("${{ needs.test.outputs.wheel_sha256 }}")
-    assert checks == 2 and jobs["release"]["needs"] == ["test", "export"]
-    # CPU torch (the default index's Linux torch pulls CUDA)
-    assert all("torch==2.13.0+cpu" in line for line in installs if "[export]" in line)
-    assert all("--extra-index-url https://download.pytorch.org/whl/cpu" in line for line in installs[:2])
+    assert jobs["release"]["needs"] == ["test", "export"]
+    # CPU torch (the default index's Linux torch pulls CUDA): the export lock's, from the PyTorch CPU index
+    assert all("--extra-index-url https://download.pytorch.org/whl/cpu" in run for run in installs[:2])
+    export_lock = (rendered / "github/nfldeploy/requirements-export.txt").read_text()
+    assert "torch==2.13.0+cpu --hash=sha256:" in export_lock
+    assert f"nfldeploy-wheel/{wheel.name}[export] --hash=sha256:{digest}" in export_lock
 
 
 def test_a_wheel_setting_replaces_the_vendored_wheel(tmp_path: Path) -> None:
     url = "https://example.com/dist/nfldeploy-0.1.0-py3-none-any.whl"
-    render_all(_inputs(nfldeploy_wheel=url), tmp_path, ["github"])
+    render_all(_inputs(nfldeploy_wheel=f"{url}#sha256={'ab' * 32}"), tmp_path, ["github"])
     text = (tmp_path / "github/workflows/nfldeploy.yml").read_text()
-    assert not (tmp_path / "github/nfldeploy").exists()
+    assert not list((tmp_path / "github/nfldeploy").glob("*.whl"))
     assert (
         f'curl -fsSL --proto "=https" -o "nfldeploy-wheel/nfldeploy-0.1.0-py3-none-any.whl" "{url}"' in text
     )
@@ -270,7 +274,8 @@ def test_cli_render(example_export: Path, tmp_path: Path, monkeypatch: pytest.Mo
         app, ["render", str(example_export), "--out", str(out), "--set", "registry=127.0.0.1:5000", "--json"]
     )
     assert result.exit_code == 0, result.output
-    assert len(json.loads(result.stdout)["files"]) == 13  # 12 files and the workflow's nfldeploy wheel
+    # 12 files, the workflow's nfldeploy wheel and its jobs' two hash-locked requirement files
+    assert len(json.loads(result.stdout)["files"]) == 15
     assert "127.0.0.1:5000/nfldeploy/nfl-trajectory:" in (out / "cloudrun/service.yaml").read_text()
     refused = runner.invoke(
         app,

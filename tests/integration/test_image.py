@@ -272,60 +272,24 @@ def test_up_runs_the_main_job(
             container.remove(force=True)
 
 
-def test_the_lambda_image_answers_through_the_runtime_api(docker_client: Any, lambda_image: str) -> None:
-    from lambda_runtime import RuntimeAPI
+def test_the_lambda_image_answers_under_the_emulator(docker_client: Any, lambda_image: str) -> None:
+    """The image as built, under AWS's Runtime Interface Emulator (tests/lambda_rie.py; the fronts, init
+    failures, timeouts and payload limits are tests/integration/test_lambda_rie.py's)."""
+    from lambda_rie import RieFunction, url_event
 
     labels = docker_client.images.get(lambda_image).labels
     assert labels["io.nfldeploy.kind"] == "lambda" and lambda_image.endswith("-lambda")
-    runtime = RuntimeAPI()
-    container = docker_client.containers.run(
-        lambda_image,
-        detach=True,
-        network_mode="host",
-        environment={"AWS_LAMBDA_RUNTIME_API": runtime.address},
-    )
-    try:
-        guide = {
-            "players": [{"x": 50, "y": 26, "s": 5.0, "a": 0.5, "dis": 1.2, "o": 90, "dir": 90}],
-            "game_context": {"down": 1, "distance": 10},
-        }
-        event = {
-            "version": "2.0",
-            "routeKey": "$default",
-            "rawPath": "/predict",
-            "rawQueryString": "",
-            "headers": {"content-type": "application/json", "host": "abc.lambda-url.us-east-1.on.aws"},
-            "requestContext": {
-                "http": {
-                    "method": "POST",
-                    "path": "/predict",
-                    "protocol": "HTTP/1.1",
-                    "sourceIp": "203.0.113.9",
-                    "userAgent": "test",
-                },
-                "domainName": "abc.lambda-url.us-east-1.on.aws",
-                "requestId": "r1",
-                "routeKey": "$default",
-                "accountId": "anonymous",
-                "apiId": "abc",
-            },
-            "body": json.dumps(guide),
-            "isBase64Encoded": False,
-        }
-        try:
-            response = runtime.invoke(event, timeout=90)
-        except (TimeoutError, RuntimeError) as exc:
-            raise AssertionError(f"{exc}\n{container.logs()[-3000:].decode(errors='replace')}") from exc
+    guide = {
+        "players": [{"x": 50, "y": 26, "s": 5.0, "a": 0.5, "dis": 1.2, "o": 90, "dir": 90}],
+        "game_context": {"down": 1, "distance": 10},
+    }
+    with RieFunction(docker_client, lambda_image, name="image-test") as function:
+        answer = function.invoke(url_event("POST", "/predict", json.dumps(guide)))
+        assert answer.status == 200, f"{answer.body[:500]!r}\n{function.logs()[-3000:]}"
+        response = answer.json()
         assert response["statusCode"] == 200, response
         assert len(json.loads(response["body"])["predictions"][0]["predicted_positions"]) == 10
-        health = dict(event, rawPath="/health", body=None)
-        health["requestContext"] = dict(
-            event["requestContext"], http=dict(event["requestContext"]["http"], method="GET", path="/health")
-        )
-        assert runtime.invoke(health)["statusCode"] == 200
-    finally:
-        container.remove(force=True)
-        runtime.close()
+        assert function.invoke(url_event("GET", "/health")).json()["statusCode"] == 200
 
 
 def test_push_to_ecr_with_a_token_from_boto3(

@@ -16,7 +16,7 @@ from aws_rules import policy_of, public_url_refusal
 from bootstrapped import bootstrap
 from ecr_local import MANIFEST_V2, ecr_via_local_registry
 from function_urls import FunctionUrlFront
-from lambda_runtime import RuntimeAPI
+from lambda_rie import RieFunction, url_event
 from nfldeploy.cli.deploy_cmd import _canary_check
 from nfldeploy.cloud.aws import AwsClients, aws_clients
 from nfldeploy.errors import ConfigError, DeployError, SmokeTestError
@@ -49,49 +49,15 @@ def _invoke(
     api_id: str = "x",
     stage: str | None = None,
 ) -> dict[str, Any]:
-    """Run the function's image with the function's env and answer one payload 2.0 event: a function URL's,
-    or with ``stage`` an API Gateway HTTP API's."""
-    runtime = RuntimeAPI()
-    container = docker_client.containers.run(
-        image,
-        detach=True,
-        network_mode="host",
-        environment={**env, "AWS_LAMBDA_RUNTIME_API": runtime.address},
-    )
-    headers = {
-        "host": domain,
-        **({"authorization": f"Bearer {token}"} if token else {}),
-    }
-    event = {
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": headers,
-        "requestContext": {
-            "http": {
-                "method": "GET",
-                "path": path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": "203.0.113.9",
-                "userAgent": "t",
-            },
-            "domainName": domain,
-            "requestId": uuid.uuid4().hex,
-            "routeKey": "$default",
-            "accountId": "anonymous" if stage is None else "123456789012",
-            "apiId": api_id,
-            **({"stage": stage} if stage else {}),
-        },
-        "isBase64Encoded": False,
-    }
-    try:
-        return dict(runtime.invoke(event, timeout=90))
-    except (TimeoutError, RuntimeError) as exc:
-        raise AssertionError(f"{exc}\n{container.logs()[-3000:].decode(errors='replace')}") from exc
-    finally:
-        container.remove(force=True)
-        runtime.close()
+    """Run the function's image with the function's env under AWS's Runtime Interface Emulator and answer
+    one payload 2.0 event: a function URL's, or with ``stage`` an API Gateway HTTP API's."""
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    event = url_event("GET", path, headers=headers, domain=domain, stage=stage, api_id=api_id)
+    with RieFunction(docker_client, image, env=env, name=f"target-{uuid.uuid4().hex[:6]}") as function:
+        answer = function.invoke(event)
+        if answer.status != 200 or answer.function_error is not None:
+            raise AssertionError(f"{answer.body[:1000]!r}\n{function.logs()[-3000:]}")
+        return dict(answer.json())
 
 
 def _public_statements(aws: AwsClients, name: str) -> list[dict[str, Any]]:

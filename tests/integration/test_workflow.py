@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import torch
 import yaml
+from packaging.utils import canonicalize_name
 from typer.testing import CliRunner
 
 from fake_cloudrun import FakeCloudRun
@@ -118,6 +119,35 @@ def _run(
     return runner.run(workflow, done), runner
 
 
+def _pinned(folder: Path) -> dict[str, set[Any]]:
+    """The requirement files render wrote beside the workflow: their lines, and (name, version) pinned."""
+    lines = {line for path in folder.glob("requirements-*.txt") for line in path.read_text().splitlines()}
+    versions = {
+        (canonicalize_name(name), version)
+        for name, _, version in (line.split()[0].partition("==") for line in lines if "==" in line)
+    }
+    return {"lines": lines, "versions": versions}
+
+
+def _installed(venv: Path) -> set[tuple[str, str]]:
+    """(name, version) of every distribution in the runner's venv (pip's own listing)."""
+    listing = subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-m",
+            "pip",
+            "list",
+            "--format",
+            "json",
+            "--disable-pip-version-check",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return {(canonicalize_name(d["name"]), d["version"]) for d in json.loads(listing.stdout)}
+
+
 def _direct_url(venv: Path) -> str:
     """Where pip installed nfldeploy from (PEP 610's direct_url.json)."""
     (record,) = venv.glob("lib/python*/site-packages/nfldeploy-*.dist-info/direct_url.json")
@@ -165,6 +195,7 @@ def test_the_rendered_workflow_deploys_a_canary_and_promotes_it_or_keeps_the_ser
     full_name = f"projects/{PROJECT}/locations/us-central1/services/{service}"
     (serving,) = cloudrun.traffic(full_name)
 
+    seed = _installed(runner_venv)  # the venv's own pip and setuptools
     try:
         # a retrained model: canary (10 %, checked through its tag URL) -> smoke-tested canary -> promoted,
         # on the default path: nfldeploy from the wheel the rendering vendored beside the workflow
@@ -172,10 +203,19 @@ def test_the_rendered_workflow_deploys_a_canary_and_promotes_it_or_keeps_the_ser
         results, runner = _run(tmp_path, "retrained", repo, runner_venv, cloudrun)
         assert [r.conclusion for r in results.values()] == ["success"] * 3, _explain(results)
         print({name: job.seconds for name, job in results.items()})  # where a pipeline's time goes (-s)
-        # OIDC only where the clouds are called; nfldeploy installed from the hash-checked file
+        # OIDC only where the clouds are called; nfldeploy installed from the hash-checked file, and every
+        # distribution the jobs installed is one the hash-locked requirement files pin, at that version
         assert [r.permissions.get("id-token") for r in results.values()] == [None, None, "write"]
         (vendored,) = (repo / ".github" / "nfldeploy").glob("nfldeploy-*.whl")
-        assert results["test"].outputs["wheel_sha256"] == hashlib.sha256(vendored.read_bytes()).hexdigest()
+        digest = hashlib.sha256(vendored.read_bytes()).hexdigest()
+        pinned = _pinned(repo / ".github" / "nfldeploy")
+        assert f"nfldeploy-wheel/{vendored.name} --hash=sha256:{digest}" in pinned["lines"]
+        installed = _installed(runner_venv) - seed  # what the workflow's pip installs added or changed
+        assert installed <= pinned["versions"] | {("nfldeploy", vendored.name.split("-")[1])}, (
+            installed - pinned["versions"]
+        )
+        assert {"torch", "boto3", "onnxruntime", "nfldeploy"} <= {name for name, _ in installed}
+        assert ("torch", "2.13.0+cpu") in installed
         origin = json.loads(_direct_url(runner_venv))
         assert origin["url"].startswith("file://") and origin["url"].endswith(
             f"/nfldeploy-wheel/{vendored.name}"

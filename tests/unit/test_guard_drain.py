@@ -84,3 +84,32 @@ def test_an_admitted_body_past_the_drain_bound_gets_connection_close() -> None:
     assert read <= DRAIN_FACTOR * LIMIT + 2 * CHUNK  # the chunk over the limit, then the drain
     status, headers, read = _call(size, auth, declare=True)
     assert (status, read, headers.get("connection")) == (413, 0, "close")
+
+
+def test_a_whole_body_in_one_message_past_the_limit_is_answered_without_waiting_for_more() -> None:
+    """mangum (the Lambda handler's adapter) hands the event's whole body in one message with more_body
+    False, and its receive() then blocks until the response is sent: a guard that drains after that final
+    message waited DRAIN_SECONDS for every oversized body on Lambda (found under AWS's emulator)."""
+    guard = Guard(_app, Metrics(), ApiKeys([]), RateLimiter(1000.0, 1000), max_body_bytes=LIMIT)
+    messages = [{"type": "http.request", "body": b" " * (3 * LIMIT), "more_body": False}]
+    answer: dict[str, Any] = {}
+
+    async def receive() -> dict[str, Any]:
+        if not messages:
+            raise AssertionError("receive() called after the body's last message")
+        return messages.pop()
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            answer["status"] = message["status"]
+            answer["headers"] = {k.decode(): v.decode() for k, v in message["headers"]}
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/predict",
+        "headers": [(b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 5000),
+    }
+    asyncio.run(guard(scope, receive, send))
+    assert answer["status"] == 413 and answer["headers"].get("connection") is None  # the body ended

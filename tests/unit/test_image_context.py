@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from manifests import sample_manifest
-from nfldeploy.image.context import image_requirements, model_files, pinned_requirements
+from nfldeploy.image.context import image_requirements, model_files
 from nfldeploy.image.references import split_reference, target_reference
 from nfldeploy.render.dockerfile import ImageSpec
 
@@ -38,15 +36,6 @@ def test_lambda_and_torchscript_variants() -> None:
     assert "mangum>=0.17" in image_requirements(ImageSpec(kind="lambda"), REQUIRES)
     assert "torch==2.13.0" in image_requirements(ImageSpec(runtime="torchscript"), REQUIRES)
     assert "mangum>=0.17" not in image_requirements(ImageSpec(), REQUIRES)
-
-
-def test_pins_from_wheel_names(tmp_path: Path) -> None:
-    for name in (
-        "onnxruntime-1.32.0-cp311-cp311-manylinux_2_27_x86_64.whl",
-        "typing_extensions-4.12.2-py3-none-any.whl",
-    ):
-        (tmp_path / name).touch()
-    assert pinned_requirements(tmp_path) == ["onnxruntime==1.32.0", "typing-extensions==4.12.2"]
 
 
 def test_model_files_are_the_served_artifact_and_its_lineage() -> None:

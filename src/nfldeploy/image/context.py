@@ -1,5 +1,7 @@
-"""Build contexts: a wheelhouse for the target platform (cached), nfldeploy's own wheel (``own_wheel``),
-the model, and the rendered Dockerfile. The image installs with ``pip --no-index``: no network during the build."""
+"""Build contexts: a wheelhouse for the target platform from nfldeploy's shipped lock (exact versions and
+sha256, cached by the lock's text), nfldeploy's own wheel (``own_wheel``), the model, and the rendered
+Dockerfile. The image installs with ``pip --no-index --require-hashes``: no network during the build, and no
+file but the locked ones."""
 
 from __future__ import annotations
 
@@ -9,12 +11,13 @@ import re
 import shutil
 import subprocess
 import sys
-import zipfile
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from nfldeploy import locks
 from nfldeploy.errors import BuildError, ConfigError
-from nfldeploy.own_wheel import cache_root, git_commit, project_root, project_wheel
+from nfldeploy.own_wheel import cache_root, git_commit, project_root, project_wheel, wheel_requires
 from nfldeploy.records.manifest import MANIFEST_NAME, Manifest
 from nfldeploy.render.dockerfile import (
     ImageSpec,
@@ -25,21 +28,8 @@ from nfldeploy.render.dockerfile import (
 )
 from nfldeploy.staging import cache_entry
 
-PYTHON_VERSION = "3.11"
-PLATFORM_TAGS = {
-    "linux/amd64": ["manylinux2014_x86_64", "manylinux_2_17_x86_64", "manylinux_2_28_x86_64"],
-    "linux/arm64": ["manylinux2014_aarch64", "manylinux_2_17_aarch64", "manylinux_2_28_aarch64"],
-}
 TORCH_REQUIREMENT = "torch==2.13.0"
 _EXTRA = re.compile(r"""extra\s*==\s*['"]([^'"]+)['"]""")
-
-
-def wheel_requires(wheel: Path) -> list[str]:
-    """Requires-Dist of a wheel (its METADATA), the one truth about what it needs."""
-    with zipfile.ZipFile(wheel) as archive:
-        name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
-        text = archive.read(name).decode()
-    return [line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("Requires-Dist:")]
 
 
 def image_requirements(spec: ImageSpec, requires: list[str]) -> list[str]:
@@ -59,58 +49,80 @@ def image_requirements(spec: ImageSpec, requires: list[str]) -> list[str]:
     return sorted(set(result))
 
 
-def wheelhouse(requirements: list[str], platform: str) -> Path:
-    """Wheels for ``requirements`` on ``platform`` and CPython 3.11, downloaded once and reused."""
-    if platform not in PLATFORM_TAGS:
-        raise ConfigError(f"unsupported platform {platform!r}; choose from {', '.join(PLATFORM_TAGS)}")
-    key = hashlib.sha256("\n".join([platform, PYTHON_VERSION, *requirements]).encode()).hexdigest()[:16]
+def image_lock(spec: ImageSpec, platform: str, requires: list[str]) -> locks.Lock:
+    """nfldeploy's lock of the image's set (kind, runtime) for ``platform``; it must satisfy what the wheel
+    being installed requires (``requires``, its Requires-Dist), else a ConfigError."""
+    if platform not in locks.PLATFORM_TAGS:
+        raise ConfigError(f"unsupported platform {platform!r}; choose from {', '.join(locks.PLATFORM_TAGS)}")
+    name = f"image-{spec.kind}" + ("-torchscript" if spec.runtime == "torchscript" else "")
+    lock = locks.load(name, platform)
+    lock.check_covers(image_requirements(spec, requires), "nfldeploy's wheel")
+    return lock
+
+
+def wheelhouse(lock: locks.Lock) -> Path:
+    """The lock's wheels for its platform and CPython 3.11, downloaded once per lock (the cache key is the
+    lock's text: a new lock, as a new nfldeploy brings, makes a new wheelhouse) and reused."""
+    key = hashlib.sha256(f"{lock.platform}\n{lock.text}".encode()).hexdigest()[:16]
     folder = cache_root() / "wheelhouse" / key
     for _ in range(2):
         if (folder / ".complete").exists():
             return folder
         with cache_entry(folder) as staging:
-            _download(requirements, platform, staging)
+            _download(lock, staging)
             (staging / ".complete").touch()
         if not (folder / ".complete").exists():  # an unfinished entry an older nfldeploy left
             shutil.rmtree(folder, ignore_errors=True)
     return folder
 
 
-def _download(requirements: list[str], platform: str, staging: Path) -> None:
-    command = [
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "--disable-pip-version-check",
-        "--quiet",
-        "--only-binary=:all:",
-        "--implementation",
-        "cp",
-        "--python-version",
-        PYTHON_VERSION,
-        *[arg for tag in PLATFORM_TAGS[platform] for arg in ("--platform", tag)],
-        "--dest",
-        str(staging),
-        *requirements,
+def _download(lock: locks.Lock, staging: Path) -> None:
+    """``pip download --require-hashes`` of exactly the lock's files (``--no-deps``: the lock is the whole
+    closure for the target, whose markers pip would evaluate on this host instead). PyTorch's index is asked
+    for torch's CPU build alone; every other file comes from the configured index (PyPI)."""
+    groups = [
+        ([pin for pin in lock.pins if not pin.on_torch_index], []),
+        ([pin for pin in lock.pins if pin.on_torch_index], ["--extra-index-url", locks.TORCH_INDEX]),
     ]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    for pins, index in groups:
+        if pins:
+            _pip_download(lock, pins, index, staging)
+
+
+def _pip_download(lock: locks.Lock, pins: list[locks.Pinned], index: list[str], staging: Path) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        requirements = Path(folder) / "requirements.txt"
+        requirements.write_text("".join(f"{pin.line()}\n" for pin in pins))
+        command = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--disable-pip-version-check",
+            "--quiet",
+            "--no-deps",
+            "--require-hashes",
+            "--only-binary=:all:",
+            "--implementation",
+            "cp",
+            "--python-version",
+            locks.PYTHON_VERSION,
+            *[arg for tag in locks.PLATFORM_TAGS[lock.platform] for arg in ("--platform", tag)],
+            *index,
+            "--dest",
+            str(staging),
+            "--requirement",
+            str(requirements),
+        ]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         errors = [line for line in result.stderr.splitlines() if "ERROR" in line or "error" in line.lower()]
         raise BuildError(
-            "downloading the image's wheels failed: "
+            f"downloading the image's wheels (nfldeploy's lock {lock.set_name}, {lock.platform}) failed: "
             + " | ".join(errors[-3:] or result.stderr.splitlines()[-3:]),
-            hint="The wheelhouse is fetched on this host from PyPI; check the network or pip's configuration.",
+            hint="The wheelhouse is fetched on this host from PyPI (torch's CPU build from PyTorch's index); "
+            "check the network or pip's configuration. A hash mismatch means a file is not the locked one.",
         )
-
-
-def pinned_requirements(wheels: Path) -> list[str]:
-    """``name==version`` for every wheel in the wheelhouse: the exact set the image installs."""
-    pins = []
-    for wheel in sorted(wheels.glob("*.whl")):
-        name, version = wheel.name.split("-")[:2]
-        pins.append(f"{name.replace('_', '-').lower()}=={version}")
-    return pins
 
 
 @dataclass(frozen=True)
@@ -139,9 +151,10 @@ def assemble(
     dest.mkdir(parents=True)
     artifact = served_artifact(manifest, spec.runtime)
     wheel = project_wheel(dest / "dist", spec.wheel)
-    wheels = wheelhouse(image_requirements(spec, wheel_requires(wheel)), platform)
+    lock = image_lock(spec, platform, wheel_requires(wheel))
+    wheels = wheelhouse(lock)
     shutil.copytree(wheels, dest / "wheels", ignore=shutil.ignore_patterns(".complete"), copy_function=_link)
-    (dest / "requirements.txt").write_text("\n".join(pinned_requirements(wheels)) + "\n")
+    (dest / "requirements.txt").write_text(lock.text)
     for name in model_files(manifest, artifact):
         target = dest / "model" / name
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from nfldeploy.errors import ConfigError
-from nfldeploy.render import views
+from nfldeploy.render import views, workflow_install
+from nfldeploy.render.actions import check_pinned
 from nfldeploy.render.environment import render_template
 from nfldeploy.render.limits import check_cloudrun, check_lambda
 
@@ -65,10 +65,9 @@ def render_all(inputs: views.Inputs, out: Path, groups: list[str] | None = None)
         if check is not None:
             check(inputs.settings)
     written = []
-    if "github" in chosen and not inputs.settings.nfldeploy_wheel:
-        wheel = vendor_wheel(out / WHEEL_FOLDER)
-        inputs = dataclasses.replace(inputs, wheel=views.Wheel(wheel.name, _sha256(wheel)))
-        written.append(wheel)
+    if "github" in chosen:
+        inputs, vendored = workflow_wheel(inputs, out / workflow_install.FOLDER)
+        written.extend(vendored)
     for group in chosen:
         for relative, text in render_group(inputs, group).items():
             path = out / relative
@@ -78,26 +77,36 @@ def render_all(inputs: views.Inputs, out: Path, groups: list[str] | None = None)
     return written
 
 
-#: Where the workflow's nfldeploy wheel goes (copy github/ to .github/ in the training repository).
-WHEEL_FOLDER = "github/nfldeploy"
-
-
-def vendor_wheel(folder: Path) -> Path:
-    """nfldeploy's own wheel, for the rendered workflow to install by path (pinned by its hash)."""
-    from nfldeploy.own_wheel import project_wheel
+def workflow_wheel(inputs: views.Inputs, folder: Path) -> tuple[views.Inputs, list[Path]]:
+    """The workflow's nfldeploy wheel, pinned: the ``nfldeploy_wheel`` setting, else nfldeploy's own wheel
+    vendored into ``folder`` (returned as written). A wheel render can read must be covered by the locks."""
+    from nfldeploy.own_wheel import project_wheel, wheel_requires
 
     for old in folder.glob("nfldeploy-*.whl"):
-        old.unlink()
-    return project_wheel(folder)
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+        old.unlink()  # an earlier rendering's: the workflow reads only this rendering's wheel
+    setting = inputs.settings.nfldeploy_wheel
+    if setting:
+        wheel, file, written = workflow_install.from_setting(setting), Path(setting), []
+    else:
+        file = project_wheel(folder)
+        wheel, written = workflow_install.vendored(file), [file]
+    if not wheel.is_url:
+        workflow_install.requirement_files(wheel, wheel_requires(file))  # a ConfigError when not covered
+    return dataclasses.replace(inputs, wheel=wheel), written
 
 
 def render_group(inputs: views.Inputs, group: str) -> dict[str, str]:
-    """One group's files as text, by output path (limits not checked: render_all does that)."""
-    return {
+    """One group's files as text, by output path (limits not checked: render_all does that). The workflow
+    comes with its jobs' hash-locked requirement files, and every action in it pinned by commit."""
+    files = {
         relative: render_template(template, build_view(inputs))
         for template, relative, build_view in GROUPS[group][1]
     }
+    if group == "github":
+        for text in files.values():
+            check_pinned(text)
+        if inputs.wheel is None:
+            raise ValueError("the workflow needs its nfldeploy wheel (render_all resolves it)")
+        for name, text in workflow_install.requirement_files(inputs.wheel, None).items():
+            files[f"{workflow_install.FOLDER}/{name}"] = text
+    return files

@@ -9,16 +9,10 @@ from typing import Any
 from nfldeploy import __version__
 from nfldeploy.cloud import lambda_deployer
 from nfldeploy.records.manifest import Manifest
+from nfldeploy.render.actions import pinned_actions
 from nfldeploy.render.cloudrun_spec import label_value, service_view
+from nfldeploy.render.workflow_install import IN_REPOSITORY, JOB_LOCKS, WHEEL_DIR, Wheel
 from nfldeploy.settings import DeploySettings
-
-
-@dataclass(frozen=True)
-class Wheel:
-    """nfldeploy's wheel rendered beside the workflow (when no nfldeploy_wheel is set)."""
-
-    name: str
-    sha256: str
 
 
 @dataclass(frozen=True)
@@ -30,7 +24,7 @@ class Inputs:
     image: str
     lambda_image: str
     replicas: int = 2  # API replicas behind nginx in the compose stack
-    wheel: Wheel | None = None  # the vendored wheel (render_all puts it there)
+    wheel: Wheel | None = None  # the workflow's nfldeploy wheel, pinned (render_all resolves it)
 
 
 def common(inputs: Inputs) -> dict[str, Any]:
@@ -153,46 +147,33 @@ def compose(inputs: Inputs, upstream_hosts: list[str] | None = None) -> dict[str
     return view
 
 
-#: The CPU build of torch for the export job: the default index's Linux wheel pulls CUDA (gigabytes).
-TORCH_CPU = ("torch==2.13.0+cpu", "https://download.pytorch.org/whl/cpu")
-#: Where the test job puts nfldeploy's wheel, and the artifact that carries it to the later jobs.
-WHEEL_DIR = "nfldeploy-wheel"
+#: The PyTorch CPU index: the export lock's torch is its CPU build (the default index's Linux torch pulls CUDA).
+TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
 
 
 def workflow(inputs: Inputs) -> dict[str, Any]:
-    """The GitHub Actions pipeline."""
+    """The GitHub Actions pipeline: actions by commit SHA, installs from the hash-locked requirement files
+    render writes beside it."""
+    if inputs.wheel is None:
+        raise ValueError("the workflow needs its nfldeploy wheel (render_all resolves it)")
     view = common(inputs)
-    s = inputs.settings
+    s, wheel = inputs.settings, inputs.wheel
     view["config_path"] = s.training_config or f"outputs/{inputs.manifest.experiment_name}_config.json"
     view["canary_percent"] = 10
     view["default_target"] = "cloudrun"
     view["smoke_p95_budget_ms"] = f"{s.smoke_p95_budget_ms:g}"
-    view.update(_wheel_steps(s.nfldeploy_wheel, inputs.wheel))
-    view["torch_requirement"], view["torch_index"] = TORCH_CPU
+    view["actions"] = pinned_actions()
+    view["wheel_source"] = wheel.source
+    view["wheel_fetch"] = (
+        f'curl -fsSL --proto "=https" -o "{wheel.path}" "{wheel.source}"'
+        if wheel.is_url
+        else f'cp "{wheel.source}" {WHEEL_DIR}/'
+    )
+    view["wheel_pinned"] = f"{wheel.sha256}  {wheel.path}"
+    view["wheel_dir"] = WHEEL_DIR
+    view["wheel_path"] = wheel.path
+    export, release = JOB_LOCKS
+    view["export_requirements"] = f"{IN_REPOSITORY}/{export}"
+    view["release_requirements"] = f"{IN_REPOSITORY}/{release}"
+    view["torch_index"] = TORCH_INDEX
     return view
-
-
-def _wheel_steps(setting: str | None, vendored: Wheel | None) -> dict[str, str]:
-    """How the test job takes nfldeploy's wheel: the setting's path or URL, else the vendored copy (its
-    hash pinned here); and the path every job installs it from."""
-    if setting:
-        name = setting.rstrip("/").rsplit("/", 1)[-1]
-        url = "://" in setting
-        fetch = (
-            f'curl -fsSL --proto "=https" -o "{WHEEL_DIR}/{name}" "{setting}"'
-            if url
-            else f'cp "{setting}" {WHEEL_DIR}/'
-        )
-        source, pinned = setting, ""
-    elif vendored is not None:
-        name, source, pinned = vendored.name, f".github/nfldeploy/{vendored.name}", vendored.sha256
-        fetch = f'cp "{source}" {WHEEL_DIR}/'
-    else:
-        raise ValueError("the workflow needs nfldeploy_wheel or a vendored wheel")
-    return {
-        "wheel_source": source,
-        "wheel_fetch": fetch,
-        "wheel_pinned": f"{pinned}  {WHEEL_DIR}/{name}" if pinned else "",
-        "wheel_dir": WHEEL_DIR,
-        "wheel_path": f"{WHEEL_DIR}/{name}",
-    }

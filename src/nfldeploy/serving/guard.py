@@ -133,11 +133,13 @@ class Guard:
                 await send_json(send_with_id, status, error_body(code, message, request_id), extra)
                 return
             if method == "POST":
-                body = await self._read_body(receive)
+                body, ended = await self._read_body(receive)
                 if body is None:
                     self.metrics.rejected.labels("body_too_large").inc()
                     message = f"request body exceeds max_body_bytes ({self.max_body_bytes} bytes)"
-                    drained = await _drain(receive, headers, self._drain_limit(True) - self.max_body_bytes)
+                    drained = ended or await _drain(
+                        receive, headers, self._drain_limit(True) - self.max_body_bytes
+                    )
                     await send_json(
                         send_with_id,
                         413,
@@ -203,20 +205,24 @@ class Guard:
         """How much of a refused body is read: see DRAIN_FACTOR."""
         return self.max_body_bytes * (DRAIN_FACTOR if admitted else 1)
 
-    async def _read_body(self, receive: Receive) -> bytes | None:
-        chunks, size = [], 0
+    async def _read_body(self, receive: Receive) -> tuple[bytes | None, bool]:
+        """The body (None past max_body_bytes), and whether its last message was read: then nothing is left
+        to drain, and asking for more would wait for a disconnect that may never come (mangum, on Lambda, hands
+        the whole body in one message and then answers ``receive()`` only once the response is sent)."""
+        chunks: list[bytes] = []
+        size = 0
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                break
+                return b"".join(chunks), True
             chunk = message.get("body", b"")
             size += len(chunk)
+            ended = not message.get("more_body", False)
             if size > self.max_body_bytes:
-                return None
+                return None, ended
             chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        return b"".join(chunks)
+            if ended:
+                return b"".join(chunks), True
 
 
 async def _drain(receive: Receive, headers: dict[str, str], limit: int) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from typing import Any
@@ -44,6 +45,37 @@ def configure(level: str = "INFO") -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+
+
+class _LineJsonFormatter(JsonFormatter):
+    """JSON ended by a newline: the runtime client's handlers write the record as formatted (its own text
+    format ends with one)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return super().format(record) + "\n"
+
+
+def configure_lambda(level: str = "INFO") -> None:
+    """Under Lambda's runtime client (``AWS_LAMBDA_RUNTIME_API`` set), our records in JSON through its own
+    handlers, which keep its log sink (one framed record each). Its default text format prints only the
+    message and drops the fields given with ``extra=`` (an init failure would say "init failed" without why);
+    Lambda's JSON log format (``AWS_LAMBDA_LOG_FORMAT=JSON``) keeps them and is left as it is, as is a level set
+    with ``AWS_LAMBDA_LOG_LEVEL``
+    (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-logformat.html). Elsewhere (the
+    handler imported in a test) logging is left alone."""
+    if not os.environ.get("AWS_LAMBDA_RUNTIME_API"):
+        return
+    root = logging.getLogger()
+    if os.environ.get("AWS_LAMBDA_LOG_FORMAT", "").upper() != "JSON":
+        if root.handlers:
+            for handler in root.handlers:
+                handler.setFormatter(_LineJsonFormatter())
+        else:
+            handler = logging.StreamHandler(sys.stdout)
+            handler.setFormatter(JsonFormatter())
+            root.addHandler(handler)
+    if not os.environ.get("AWS_LAMBDA_LOG_LEVEL"):
+        root.setLevel(level)
 
 
 class AccessLog:

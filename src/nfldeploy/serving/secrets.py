@@ -12,6 +12,10 @@ import json
 from nfldeploy.errors import ConfigError
 
 SECRET_ARN_ENV = "NFLSERVE_API_KEYS_SECRET_ARN"
+READ_HINT = (
+    f"check {SECRET_ARN_ENV} (the full ARN of a secret holding the keys) and that the execution role may read it"
+    " (nfldeploy bootstrap grants secretsmanager:GetSecretValue on it)"
+)
 
 
 def parse_keys(text: str) -> list[str]:
@@ -33,7 +37,10 @@ def read_secret_keys(arn: str) -> list[str]:
         from nfldeploy.cloud.aws import read_secret_string
     except ImportError as exc:  # pragma: no cover - the lambda extra brings boto3
         raise ConfigError(f"{SECRET_ARN_ENV} is set but boto3 is not installed") from exc
-    keys = parse_keys(read_secret_string(arn))
+    try:
+        keys = parse_keys(read_secret_string(arn))
+    except ConfigError as exc:
+        raise ConfigError(exc.message, exc.hint or READ_HINT) from exc
     if not keys:
-        raise ConfigError(f"the API keys secret {arn} holds no keys")
+        raise ConfigError(f"the API keys secret {arn} holds no keys", READ_HINT)
     return keys
