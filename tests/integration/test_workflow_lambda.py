@@ -294,6 +294,35 @@ def test_the_rendered_workflow_releases_a_lambda_canary_with_the_deploy_role_or_
     assert smoke.outcome == "failure"
     assert job.step("Promote the canary to 100 %").outcome == "skipped"
     assert job.step("Roll back").outcome == "success", explain(results)
+    reports = release.tmp_path / "retrained" / "artifacts" / "nfldeploy-reports"
+    deployed = json.loads((reports / "deploy.json").read_text())["deployment"]
+    assert deployed["traffic"] == {f"{service}:2": 90, f"{service}:3": 10}  # the canary took traffic
+    failed = [
+        c["name"] for c in json.loads((reports / "smoke.json").read_text())["checks"] if not c["passed"]
+    ]
+    assert failed == ["latency"]
+    rolled = json.loads((reports / "rollback.json").read_text())
+    assert rolled["traffic"] == {f"{service}:2": 100} and rolled["previous"] == f"{service}:3"
     assert {c.caller for c in calls} == {session}
     assert _live(admin["lambda"], service) == ("2", {})
-    assert set(_urls(admin["lambda"], service).items()) <= {("live", "AWS_IAM"), ("canary", "AWS_IAM")}
+    assert _urls(admin["lambda"], service) == {"live": "AWS_IAM"}  # the canary's URL ended with it
+
+    # a role whose policy lacks lambda:InvokeFunctionUrl (a broken grant): the deploy-time check through the
+    # canary's AWS_IAM URL is refused (403), the deploy step fails, the canary got no traffic, nothing after
+    # it runs; live is as it was
+    broken, _ = _deploy_role(admin["iam"], _without(account["policy"], "lambda:InvokeFunctionUrl"))
+    release.role = broken
+    repo = training_repository(tmp_path / "broken", {**settings, "timeout": 32}, example_export, "retrained")
+    before = len(function_url_front.refusals)
+    results, _ = release.run("retrained", repo, done)
+    job = results["release"]
+    deploy = job.step("Deploy the canary")
+    assert deploy.outcome == "failure" and "403" in deploy.output and "got no traffic" in deploy.output
+    assert [job.step(s).outcome for s in ("Smoke-test the canary through its own URL", "Roll back")] == [
+        "skipped",
+        "skipped",
+    ]
+    refused = function_url_front.refusals[before:]
+    assert refused and all(r.reason.startswith("lambda:InvokeFunctionUrl: AccessDenied") for r in refused)
+    assert _live(admin["lambda"], service) == ("2", {})
+    assert _urls(admin["lambda"], service) == {"live": "AWS_IAM"}
