@@ -26,8 +26,10 @@ from typer.testing import CliRunner
 
 import ecr_registry
 from function_urls import FunctionUrlFront
+from lambda_state import cheap_versions
 from moto_extensions import iam_enforced
 from nfldeploy.cli.app import app
+from nfldeploy.cloud.aws import aws_clients
 from services import TEST_REPOSITORY, base_image, image_tags
 from workflow_repo import (
     TRAINING_CONFIG,
@@ -43,6 +45,9 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 HOST = "token.actions.githubusercontent.com"
+#: Versions published before the pipeline: with the one serving, more than ListVersionsByFunction's page
+#: of 50 (the release job's promote read one page and found "no canary to promote").
+SEEDED = 58
 SUBJECT = "repo:nfl-team/nfl-training:environment:production"  # the runner's token for the release job
 
 
@@ -191,7 +196,8 @@ def account(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[dict[str, Any]]:
     """The account before the pipeline: bootstrapped by its admin, serving the example (version 1 of the
-    function, deployed by hand before the workflow existed); the user's settings; the rendered policy."""
+    function, deployed by hand before the workflow existed, then ``SEEDED`` versions more); the user's
+    settings; the policy ``render --only lambda`` wrote for them."""
     service = f"wfl-{uuid.uuid4().hex[:6]}"
     settings = {
         "service_name": service,
@@ -212,6 +218,7 @@ def account(
     ):
         done = CliRunner().invoke(app, [*command, "--settings", str(admin_settings)])
         assert done.exit_code == 0, done.output
+    cheap_versions(aws_clients(REGION), service, SEEDED)  # more than a page (50) of versions before it
     policy_file = render(example_export, admin_settings, tmp_path / "rendered", "lambda")
     policy = json.loads((policy_file / "aws" / "deployer-policy.json").read_text())
     try:
@@ -238,6 +245,7 @@ def test_the_rendered_workflow_releases_a_lambda_canary_with_the_deploy_role_or_
     session = f"arn:aws:sts::{ACCOUNT}:assumed-role/{role_name}/GitHubActions"
     release = Release(tmp_path, runner_venv, aws_env, function_url_front, role)
     assert _live(admin["lambda"], service) == ("1", {})
+    serving, canary = "1", str(SEEDED + 2)  # the seeded versions, then the canary
 
     # a retrained model: test -> export -> release (build, deploy --canary with its signed check, smoke-test
     # the canary, promote), every AWS call made by the role's session
@@ -263,25 +271,27 @@ def test_the_rendered_workflow_releases_a_lambda_canary_with_the_deploy_role_or_
         "lambda:UpdateAlias",
     } <= made, sorted(made)
     deployed = json.loads((job.workspace / "deploy.json").read_text())["deployment"]
-    assert deployed["traffic"] == {f"{service}:1": 90, f"{service}:2": 10}
-    # the deploy-time check and the smoke step reached version 2 through the canary's AWS_IAM URL, signed by
-    # the session; nothing was refused there
+    assert deployed["traffic"] == {f"{service}:{serving}": 90, f"{service}:{canary}": 10}
+    # the deploy-time check and the smoke step reached the canary's version through its AWS_IAM URL, signed
+    # by the session; nothing was refused there
     checked = function_url_front.invocations[before:]
     canary_urls = {i.url for i in checked if i.qualifier == "canary"}
-    assert len(canary_urls) == 1 and {(i.version, i.caller) for i in checked} == {("2", session)}
+    assert len(canary_urls) == 1 and {(i.version, i.caller) for i in checked} == {(canary, session)}
     (canary_url,) = canary_urls
     assert not [r for r in function_url_front.refusals if r.url == canary_url]
     reports = runner.workdir / "artifacts" / "nfldeploy-reports"
     assert json.loads((reports / "smoke.json").read_text())["passed"]
     assert 'failures="0"' in (reports / "smoke.xml").read_text()
-    # promoted: live is version 2 alone, the canary ended, no URL of any qualifier is public
-    assert _live(admin["lambda"], service) == ("2", {})
+    # promoted (past the first page of versions): live is the canary's version alone, the canary ended, no
+    # URL of any qualifier is public
+    assert _live(admin["lambda"], service) == (canary, {})
     assert _urls(admin["lambda"], service) == {"live": "AWS_IAM"}
+    serving, canary = canary, str(int(canary) + 1)
 
     # the retrained model's next change passes the deploy-time check (nfldeploy.toml's budget) but not the
     # workflow's smoke step (the budget rendered into it when the workflow was, stricter): the canary took
-    # 10 %, so "Roll back" runs, and live is version 2 alone again; the canary's URL is gone. The release job
-    # alone re-runs on the first run's artifacts (its test and export jobs would repeat the first run's work).
+    # 10 %, so "Roll back" runs, and live serves the promoted version alone again; the canary's URL is gone.
+    # The release job alone re-runs on the first run's artifacts (test and export would repeat the first run's).
     strict = {**settings, "smoke_p95_budget_ms": 0.001}
     repo = training_repository(tmp_path / "strict", strict, example_export, "retrained")
     _settings_file(repo, {**settings, "timeout": 31})  # a new version, checked with the toml's budget
@@ -296,15 +306,15 @@ def test_the_rendered_workflow_releases_a_lambda_canary_with_the_deploy_role_or_
     assert job.step("Roll back").outcome == "success", explain(results)
     reports = release.tmp_path / "retrained" / "artifacts" / "nfldeploy-reports"
     deployed = json.loads((reports / "deploy.json").read_text())["deployment"]
-    assert deployed["traffic"] == {f"{service}:2": 90, f"{service}:3": 10}  # the canary took traffic
+    assert deployed["traffic"] == {f"{service}:{serving}": 90, f"{service}:{canary}": 10}  # it took traffic
     failed = [
         c["name"] for c in json.loads((reports / "smoke.json").read_text())["checks"] if not c["passed"]
     ]
     assert failed == ["latency"]
     rolled = json.loads((reports / "rollback.json").read_text())
-    assert rolled["traffic"] == {f"{service}:2": 100} and rolled["previous"] == f"{service}:3"
+    assert rolled["traffic"] == {f"{service}:{serving}": 100} and rolled["previous"] == f"{service}:{canary}"
     assert {c.caller for c in calls} == {session}
-    assert _live(admin["lambda"], service) == ("2", {})
+    assert _live(admin["lambda"], service) == (serving, {})
     assert _urls(admin["lambda"], service) == {"live": "AWS_IAM"}  # the canary's URL ended with it
 
     # a role whose policy lacks lambda:InvokeFunctionUrl (a broken grant): the deploy-time check through the
@@ -324,5 +334,5 @@ def test_the_rendered_workflow_releases_a_lambda_canary_with_the_deploy_role_or_
     ]
     refused = function_url_front.refusals[before:]
     assert refused and all(r.reason.startswith("lambda:InvokeFunctionUrl: AccessDenied") for r in refused)
-    assert _live(admin["lambda"], service) == ("2", {})
+    assert _live(admin["lambda"], service) == (serving, {})
     assert _urls(admin["lambda"], service) == {"live": "AWS_IAM"}
