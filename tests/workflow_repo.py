@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -87,3 +88,12 @@ def explain(results: dict[str, Any]) -> str:
         for step in job.steps
         if step.outcome == "failure"
     )
+
+
+def documented_subject(workflow: str, repository: str) -> str:
+    """The OIDC ``sub`` the rendered workflow's header tells users to trust for the deploy role, for
+    ``repository`` (owner/repo)."""
+    text = " ".join(line.lstrip("# ") for line in workflow.splitlines() if line.startswith("#"))
+    found = re.search(r"\bsub (repo:<owner>/<repo>:\S+)", text)
+    assert found is not None, "the workflow's header names no sub for the deploy role's trust"
+    return found[1].replace("<owner>/<repo>", repository)

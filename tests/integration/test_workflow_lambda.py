@@ -33,6 +33,7 @@ from nfldeploy.cloud.aws import aws_clients
 from services import TEST_REPOSITORY, base_image, image_tags
 from workflow_repo import (
     TRAINING_CONFIG,
+    documented_subject,
     explain,
     make_venv,
     render,
@@ -48,7 +49,7 @@ HOST = "token.actions.githubusercontent.com"
 #: Versions published before the pipeline: with the one serving, more than ListVersionsByFunction's page
 #: of 50 (the release job's promote read one page and found "no canary to promote").
 SEEDED = 58
-SUBJECT = "repo:nfl-team/nfl-training:environment:production"  # the runner's token for the release job
+REPOSITORY = "nfl-team/nfl-training"  # the user's repository (owner/repo), as the runner's tokens name it
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +88,8 @@ def calls(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> list[Call]:
     return seen
 
 
-def _trust() -> dict[str, Any]:
-    """The deploy role's trust: GitHub's OIDC provider, this repository's production environment only
+def _trust(subject: str) -> dict[str, Any]:
+    """The deploy role's trust: GitHub's OIDC provider, tokens of ``subject`` only
     (https://docs.github.com/en/actions/security-for-github-actions/security-hardening-your-deployments/configuring-openid-connect-in-amazon-web-services)."""
     return {
         "Version": "2012-10-17",
@@ -97,21 +98,22 @@ def _trust() -> dict[str, Any]:
                 "Effect": "Allow",
                 "Principal": {"Federated": f"arn:aws:iam::{ACCOUNT}:oidc-provider/{HOST}"},
                 "Action": "sts:AssumeRoleWithWebIdentity",
-                "Condition": {"StringEquals": {f"{HOST}:aud": "sts.amazonaws.com", f"{HOST}:sub": SUBJECT}},
+                "Condition": {"StringEquals": {f"{HOST}:aud": "sts.amazonaws.com", f"{HOST}:sub": subject}},
             }
         ],
     }
 
 
-def _deploy_role(iam: Any, policy: dict[str, Any]) -> tuple[str, str]:
-    """The role the repository's AWS_DEPLOY_ROLE_ARN names, ``policy`` its only policy: (ARN, name)."""
+def _deploy_role(iam: Any, policy: dict[str, Any], subject: str) -> tuple[str, str]:
+    """The role the repository's AWS_DEPLOY_ROLE_ARN names, ``policy`` its only policy, trusting ``subject``'s
+    tokens: (ARN, name)."""
     arn = f"arn:aws:iam::{ACCOUNT}:oidc-provider/{HOST}"
     if arn not in [p["Arn"] for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]]:
         iam.create_open_id_connect_provider(
             Url=f"https://{HOST}", ClientIDList=["sts.amazonaws.com"], ThumbprintList=["a" * 40]
         )
     name = f"nfldeploy-deploy-{uuid.uuid4().hex[:6]}"
-    role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(_trust()))["Role"]["Arn"]
+    role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(_trust(subject)))["Role"]["Arn"]
     iam.put_role_policy(RoleName=name, PolicyName="nfldeploy-deployer", PolicyDocument=json.dumps(policy))
     return role, name
 
@@ -158,7 +160,7 @@ class Release:
             # what the job's AWS login leaves for its later steps: moto's endpoint, and the proxy and CA
             # through which https://*.lambda-url.<region>.on.aws reaches the front
             aws_env={"AWS_ENDPOINT_URL": self.moto, **self.front.environ()},
-            oidc_subject=SUBJECT,
+            github_repository=REPOSITORY,
             vars={"NFLDEPLOY_TARGET": "lambda", "AWS_DEPLOY_ROLE_ARN": self.role},
         )
         with iam_enforced():
@@ -241,7 +243,11 @@ def test_the_rendered_workflow_releases_a_lambda_canary_with_the_deploy_role_or_
 ) -> None:
     service, settings = account["service"], account["settings"]
     admin = _admin(aws_env)
-    role, role_name = _deploy_role(admin["iam"], account["policy"])
+    # the trust the rendered workflow's header asks for (the runner's token: GitHub's sub for the job)
+    repo = training_repository(tmp_path / "retrained", settings, example_export, "retrained")
+    workflow = (repo / ".github/workflows/nfldeploy.yml").read_text()
+    subject = documented_subject(workflow, REPOSITORY)
+    role, role_name = _deploy_role(admin["iam"], account["policy"], subject)
     session = f"arn:aws:sts::{ACCOUNT}:assumed-role/{role_name}/GitHubActions"
     release = Release(tmp_path, runner_venv, aws_env, function_url_front, role)
     assert _live(admin["lambda"], service) == ("1", {})
@@ -249,7 +255,6 @@ def test_the_rendered_workflow_releases_a_lambda_canary_with_the_deploy_role_or_
 
     # a retrained model: test -> export -> release (build, deploy --canary with its signed check, smoke-test
     # the canary, promote), every AWS call made by the role's session
-    repo = training_repository(tmp_path / "retrained", settings, example_export, "retrained")
     before = len(function_url_front.invocations)
     results, runner = release.run("retrained", repo)
     assert [r.conclusion for r in results.values()] == ["success"] * 3, explain(results)
@@ -320,7 +325,7 @@ def test_the_rendered_workflow_releases_a_lambda_canary_with_the_deploy_role_or_
     # a role whose policy lacks lambda:InvokeFunctionUrl (a broken grant): the deploy-time check through the
     # canary's AWS_IAM URL is refused (403), the deploy step fails, the canary got no traffic, nothing after
     # it runs; live is as it was
-    broken, _ = _deploy_role(admin["iam"], _without(account["policy"], "lambda:InvokeFunctionUrl"))
+    broken, _ = _deploy_role(admin["iam"], _without(account["policy"], "lambda:InvokeFunctionUrl"), subject)
     release.role = broken
     repo = training_repository(tmp_path / "broken", {**settings, "timeout": 32}, example_export, "retrained")
     before = len(function_url_front.refusals)

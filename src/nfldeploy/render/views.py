@@ -147,6 +147,9 @@ def compose(inputs: Inputs, upstream_hosts: list[str] | None = None) -> dict[str
     return view
 
 
+#: The GitHub environment the rendered workflow's release job runs in (its deployment protection rules apply).
+RELEASE_ENVIRONMENT = "production"
+
 #: The PyTorch CPU index: the export lock's torch is its CPU build (the default index's Linux torch pulls CUDA).
 TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
 
@@ -161,6 +164,9 @@ def workflow(inputs: Inputs) -> dict[str, Any]:
     view["config_path"] = s.training_config or f"outputs/{inputs.manifest.experiment_name}_config.json"
     view["canary_percent"] = 10
     view["default_target"] = "cloudrun"
+    # the release job's GitHub environment: its OIDC token's sub is repo:<owner>/<repo>:environment:<name>,
+    # which the deploy role's trust must name (https://docs.github.com/en/actions/security-for-github-actions/security-hardening-your-deployments/about-security-hardening-with-openid-connect#filtering-for-a-specific-environment)
+    view["release_environment"] = RELEASE_ENVIRONMENT
     view["smoke_p95_budget_ms"] = f"{s.smoke_p95_budget_ms:g}"
     view["actions"] = pinned_actions()
     view["wheel_source"] = wheel.source
