@@ -21,7 +21,12 @@ with a stale policy etag (https://cloud.google.com/run/docs/reference/rest/v2/pr
 values do not match, the request fails with a 409 error code and ABORTED status"). Without an etag both
 overwrite, as they do on Google's side.
 
-Not the real thing: no auth check, no update masks, no revision garbage collection.
+UpdateService applies its ``updateMask``, or without one AIP-134's implied mask (every populated field
+replaced whole, a map such as ``labels`` included), as ``cloudrun_update`` states with the pages it cites.
+A revision name is unique: a template naming an existing revision with another configuration is 409
+ALREADY_EXISTS (``_check_revision_name``).
+
+Not the real thing: no auth check, no revision garbage collection.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from cloudrun_update import MaskError, apply_update, written
 from nfldeploy.service_logs import rfc3339
 from services import free_port
 
@@ -67,6 +73,7 @@ class Revision:
     url: str = ""
     ready: bool = False
     service: str = ""  # projects/P/locations/L/services/S
+    spec: str = ""  # its template as created (but the name), to refuse the name for another configuration
 
 
 CLAUSE = re.compile(r'\s*([\w.]+)\s*(>=|=)\s*(?:"([^"]*)"|\(([^)]*)\))\s*')
@@ -83,6 +90,16 @@ def parse_filter(text: str) -> list[tuple[str, str, set[str]]]:
         values = {single} if single is not None else set(re.findall(r'"([^"]*)"', group or ""))
         clauses.append((field_name, operator, values))
     return clauses
+
+
+def _etag() -> str:
+    """A new version's etag."""
+    return f'"{base64.b64encode(uuid.uuid4().bytes[:9]).decode()}"'
+
+
+def _spec(template: dict[str, Any]) -> str:
+    """A revision's configuration: its template but the name."""
+    return json.dumps({k: v for k, v in template.items() if k != "revision"}, sort_keys=True)
 
 
 def _field(entry: dict[str, Any], dotted: str) -> Any:
@@ -105,10 +122,37 @@ class FakeCloudRun:
     operations: dict[str, dict[str, Any]] = field(default_factory=dict)
     policies: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
+    masks: list[str | None] = field(default_factory=list)  # each UpdateService's updateMask (None: none sent)
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
     routers: dict[str, ThreadingHTTPServer] = field(default_factory=dict)  # service name -> its URL's router
     instance: str = field(default_factory=lambda: uuid.uuid4().hex)
+    front_end: str = "overwrite"  # what reaches the container as X-Forwarded-For: see forwarded_for
+
+    #: The address of the load balancer's forwarding rule in the "load_balancer" front end (TEST-NET-3).
+    LOAD_BALANCER_IP = "203.0.113.250"
+
+    def forwarded_for(self, supplied: str | None, caller: str) -> str:
+        """The X-Forwarded-For the container receives, for each front end a request can come through:
+
+        - ``overwrite``: run.app's front end sets the header to the caller's address alone, whatever the client
+          sent (users' observations: https://github.com/GoogleCloudPlatform/esp-v2/pull/318 "When a request has
+          no xff header, Cloud Run will set the header to contain the single remote client IP"; the team's
+          ENVIRONMENT.md);
+        - ``append``: the caller's address appended to what the client sent (observed by others, e.g.
+          https://github.com/pgjones/hypercorn/issues/232), so the rightmost entry is still the caller's;
+        - ``load_balancer``: a Google external Application Load Balancer in front appends
+          ``<client-ip>,<load-balancer-ip>`` to what the client sent: ``<supplied-value>,<client-ip>,
+          <load-balancer-ip>`` (https://cloud.google.com/load-balancing/docs/https#x-forwarded-for_header).
+        """
+        if self.front_end == "overwrite":
+            return caller
+        prefix = [supplied] if supplied else []
+        if self.front_end == "append":
+            return ",".join([*prefix, caller])
+        if self.front_end == "load_balancer":
+            return ",".join([*prefix, caller, self.LOAD_BALANCER_IP])
+        raise ValueError(f"unknown front end {self.front_end!r}")
 
     @property
     def endpoint(self) -> str:
@@ -214,11 +258,15 @@ class FakeCloudRun:
         with self.lock:
             if name in self.services:
                 raise ApiError(409, "ALREADY_EXISTS", f"Resource '{name}' already exists.")
+            self._check_revision_name(body.get("template") or {})
             service = {**body, "name": name, "uid": str(uuid.uuid4()), "generation": "0", "traffic": []}
             self.services[name] = service
         return self._reconcile(name, body)
 
-    def update_service(self, path: str, query: Any, body: dict[str, Any]) -> dict[str, Any]:
+    def update_service(self, path: str, query: dict[str, list[str]], body: dict[str, Any]) -> dict[str, Any]:
+        """UpdateService with its ``updateMask`` or without one (AIP-134's implied mask), as
+        ``cloudrun_update.apply_update`` states it; a stale etag is 409 ABORTED."""
+        mask = (query.get("updateMask") or [None])[0]
         with self.lock:
             current = self._service(path)
             if body.get("etag") and body["etag"] != current.get("etag"):
@@ -228,7 +276,39 @@ class FakeCloudRun:
                     f"Resource '{path}' has been modified since it was read (etag {body['etag']} is stale; "
                     f"current {current.get('etag')}).",
                 )
-        return self._reconcile(path, body)
+            try:
+                updated, touched = apply_update(current, body, mask), written(body, mask)
+            except MaskError as exc:
+                raise ApiError(400, "INVALID_ARGUMENT", str(exc)) from exc
+            if "template" in touched:
+                self._check_revision_name(updated.get("template") or {})
+            self.masks.append(mask)
+            self.services[path] = updated
+            if not touched & {"template", "traffic"}:  # metadata only: no new revision
+                updated["etag"] = _etag()
+                return self._operation(path, done=True, response=updated)
+        change: dict[str, Any] = {"template": updated.get("template") or {}}
+        if "traffic" in touched:
+            change["traffic"] = (
+                updated.get("traffic") or []
+            )  # cleared: 100 % to the latest (the API's default)
+        return self._reconcile(path, change)
+
+    def _check_revision_name(self, template: dict[str, Any]) -> None:
+        """A revision name is unique (run.v2's RevisionTemplate.revision: "The unique name for the
+        revision"): a template naming an existing revision with another configuration is refused, 409, as
+        Cloud Run does (observed and explained by Google's Cloud Run team in
+        https://github.com/hashicorp/terraform-provider-google/issues/9438: "a revision by the name ...
+        already exists, and with a different spec than the existing revision, and so this is indeed a
+        409/conflict"; https://github.com/hashicorp/terraform-provider-google/issues/14569). The same
+        configuration under its own name is that revision again, no new one."""
+        existing = self.revisions.get(template.get("revision") or "")
+        if existing is not None and existing.spec != _spec(template):
+            raise ApiError(
+                409,
+                "ALREADY_EXISTS",
+                f"Revision named '{existing.name}' with different configuration already exists.",
+            )
 
     def delete_service(self, path: str, query: Any, body: Any) -> dict[str, Any]:
         with self.lock:
@@ -256,7 +336,7 @@ class FakeCloudRun:
             service.update(
                 {
                     "generation": generation,
-                    "etag": f'"{base64.b64encode(uuid.uuid4().bytes[:9]).decode()}"',  # a new version
+                    "etag": _etag(),  # a new version
                     "reconciling": True,
                     "latestCreatedRevision": f"{name}/revisions/{revision_name}",
                 }
@@ -354,8 +434,9 @@ class FakeCloudRun:
                         for k, v in self.headers.items()
                         if k.lower() not in ("host", "connection", "x-forwarded-for")
                     }
-                    # as Cloud Run's front end: X-Forwarded-For is the caller's address, whatever it sent
-                    headers["X-Forwarded-For"] = self.client_address[0]
+                    headers["X-Forwarded-For"] = fake.forwarded_for(
+                        self.headers.get("X-Forwarded-For"), self.client_address[0]
+                    )
                     upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
                     try:
                         upstream.request(self.command, self.path, body=body or None, headers=headers)
@@ -418,7 +499,14 @@ class FakeCloudRun:
             raise ApiError(
                 400, "FAILED_PRECONDITION", f"Revision '{revision_name}' could not start: {exc}"
             ) from exc
-        revision = Revision(revision_name, image, container, f"http://127.0.0.1:{host_port}", service=service)
+        revision = Revision(
+            revision_name,
+            image,
+            container,
+            f"http://127.0.0.1:{host_port}",
+            service=service,
+            spec=_spec(template),
+        )
         self.revisions[revision_name] = revision
         probe = (container_spec.get("startupProbe") or {}).get("httpGet", {}).get("path", "/")
         deadline = time.monotonic() + READY_TIMEOUT

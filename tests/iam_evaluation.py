@@ -3,10 +3,17 @@ into moto's request path; moto ignored ``Condition`` blocks and ``NotResource``)
 resource and the request context in, a decision out.
 
 - Statements (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html): an
-  explicit ``Deny`` in any applicable policy wins; else an ``Allow`` in an identity-based or (same account) a
-  resource-based policy allows; else the request is implicitly denied. A statement applies when its
+  explicit ``Deny`` in any applicable policy wins; else, in one account, an ``Allow`` in an identity-based
+  policy or in a resource-based statement naming the caller itself allows (one naming only the caller's
+  account delegates to that account's identity policies:
+  https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html); across
+  accounts both the identity-based and the resource-based policy must allow
+  (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic-cross-account.html);
+  else the request is implicitly denied. A statement applies when its
   ``Action``/``NotAction``, ``Resource``/``NotResource``, (resource-based) ``Principal``/``NotPrincipal`` and
-  every condition match. Action names are not case-sensitive, resource ARNs are; ``*`` and ``?`` are wildcards
+  every condition match; an element and its ``Not`` form together are malformed (the policy grammar takes one:
+  https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html). Action names are not
+  case-sensitive, resource ARNs are; ``*`` and ``?`` are wildcards
   (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_action.html,
   .../reference_policies_elements_resource.html).
 - Conditions (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition.html,
@@ -282,7 +289,11 @@ def statements(policy: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 def _element_matches(
     statement: Mapping[str, Any], name: str, value: str, *, ignore_case: bool
 ) -> bool | None:
-    """Whether ``name`` (or ``Not<name>``) admits ``value``; None when the statement has neither."""
+    """Whether ``name`` (or ``Not<name>``) admits ``value``; None when the statement has neither. Both in one
+    statement is malformed: the policy grammar takes ``Action`` or ``NotAction``, ``Resource`` or
+    ``NotResource`` (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html)."""
+    if name in statement and f"Not{name}" in statement:
+        raise PolicyError(f"a statement has {name} or Not{name}, not both")
     if name in statement:
         return any(like(p, value, ignore_case=ignore_case) for p in _as_list(statement[name]))
     if f"Not{name}" in statement:
@@ -290,33 +301,78 @@ def _element_matches(
     return None
 
 
-def _principal_in(element: Any, principal: Principal) -> bool:
+#: How a resource-based statement names the caller: itself (its user or role ARN, its role, its service, or
+#: "*"), or only its account ({"AWS": "ACCOUNT"} or arn:...:iam::ACCOUNT:root). Naming the account "delegates
+#: authority to the account": its identities get access only "if they have the appropriate IAM permissions
+#: attached to explicitly allow access" (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html).
+DIRECT, ACCOUNT = "direct", "account"
+
+
+def _principal_in(element: Any, principal: Principal) -> str | None:
     if element == "*":
-        return True
+        return DIRECT
     if not isinstance(element, Mapping):
         raise PolicyError(f"a Principal must be * or an object, not {element!r}")
+    found = None
     for kind, names in element.items():
         for name in _as_list(names):
-            if kind == "AWS" and (
-                name == "*"
-                or name in (principal.arn, principal.role_arn)
-                or (principal.account and name == principal.account)
-                or (principal.account and re.fullmatch(rf"arn:[^:]+:iam::{principal.account}:root", name))
-            ):
-                return True
+            if kind == "AWS" and (name == "*" or name in (principal.arn, principal.role_arn)):
+                return DIRECT
             if kind == "Service" and name == principal.service:
-                return True
+                return DIRECT
             if kind == "Federated" and name == principal.federated:
-                return True
-    return False
+                return DIRECT
+            if (
+                kind == "AWS"
+                and principal.account
+                and (
+                    name == principal.account
+                    or re.fullmatch(rf"arn:[^:]+:iam::{principal.account}:root", name) is not None
+                )
+            ):
+                found = ACCOUNT
+    return found
 
 
-def _principal_matches(statement: Mapping[str, Any], principal: Principal) -> bool:
+def _principal_matches(statement: Mapping[str, Any], principal: Principal) -> str | None:
+    if "Principal" in statement and "NotPrincipal" in statement:
+        raise PolicyError("a statement has Principal or NotPrincipal, not both")
     if "Principal" in statement:
         return _principal_in(statement["Principal"], principal)
     if "NotPrincipal" in statement:
-        return not _principal_in(statement["NotPrincipal"], principal)
+        return None if _principal_in(statement["NotPrincipal"], principal) else DIRECT
     raise PolicyError("a resource-based policy's statement needs a Principal or NotPrincipal")
+
+
+def _applies(
+    statement: Mapping[str, Any],
+    action: str,
+    resource: str,
+    context: Context,
+    principal: Principal | None,
+) -> str | None:
+    """How ``statement`` concerns this request: None when not at all, else DIRECT (or ACCOUNT: a
+    resource-based statement that names only the caller's account)."""
+    if statement.get("Effect") not in ("Allow", "Deny"):
+        raise PolicyError(f"a statement's Effect is Allow or Deny, not {statement.get('Effect')!r}")
+    acts = _element_matches(statement, "Action", action, ignore_case=True)
+    if acts is None:
+        raise PolicyError("a statement needs an Action or NotAction")
+    if not acts:
+        return None
+    named: str | None = DIRECT
+    if principal is not None:
+        named = _principal_matches(statement, principal)
+        if named is None:
+            return None
+    elif "Principal" in statement or "NotPrincipal" in statement:
+        raise PolicyError("an identity-based policy has no Principal element")
+    covers = _element_matches(statement, "Resource", resource, ignore_case=False)
+    if covers is None and principal is None:
+        raise PolicyError("a statement needs a Resource or NotResource")
+    if covers is False:  # a trust policy has no Resource: it covers its role
+        return None
+    return named if conditions_hold(statement.get("Condition"), context) else None
 
 
 def statement_applies(
@@ -327,24 +383,13 @@ def statement_applies(
     principal: Principal | None = None,
 ) -> bool:
     """Whether ``statement`` concerns this request (``principal`` only for a resource-based policy)."""
-    if statement.get("Effect") not in ("Allow", "Deny"):
-        raise PolicyError(f"a statement's Effect is Allow or Deny, not {statement.get('Effect')!r}")
-    acts = _element_matches(statement, "Action", action, ignore_case=True)
-    if acts is None:
-        raise PolicyError("a statement needs an Action or NotAction")
-    if not acts:
-        return False
-    if principal is not None:
-        if not _principal_matches(statement, principal):
-            return False
-    elif "Principal" in statement or "NotPrincipal" in statement:
-        raise PolicyError("an identity-based policy has no Principal element")
-    covers = _element_matches(statement, "Resource", resource, ignore_case=False)
-    if covers is None and principal is None:
-        raise PolicyError("a statement needs a Resource or NotResource")
-    if covers is False:  # a trust policy has no Resource: it covers its role
-        return False
-    return conditions_hold(statement.get("Condition"), context)
+    return _applies(statement, action, resource, context, principal) is not None
+
+
+def _account_of(resource: str) -> str:
+    """The account an ARN names ("" for one without, such as API Gateway's or S3's)."""
+    parts = resource.split(":", 5)
+    return parts[4] if len(parts) == 6 and parts[0] == "arn" else ""
 
 
 def decide(
@@ -355,20 +400,43 @@ def decide(
     *,
     resource_policy: Mapping[str, Any] | None = None,
     principal: Principal | None = None,
+    resource_required: bool = False,
 ) -> Decision:
-    """The decision for one request context: explicit deny, else any allow (identity-based, or same account
-    resource-based for ``principal``), else implicit deny."""
-    allowed = False
-    applicable: list[tuple[Mapping[str, Any], Principal | None]] = [
-        (s, None) for policy in identity_policies for s in statements(policy)
-    ]
-    if resource_policy is not None:
-        applicable += [(s, principal or ANONYMOUS) for s in statements(resource_policy)]
-    for statement, who in applicable:
-        if statement_applies(statement, action, resource, context, who):
-            if statement["Effect"] == "Deny":
-                return Decision.EXPLICIT_DENY
-            allowed = True
+    """The decision for one request context (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html):
+    an explicit deny in any policy wins; else, in one account, an allow in an identity-based policy or a
+    resource-based statement naming the caller itself (one naming only its account delegates to the
+    account's identity policies, reference_policies_elements_principal.html); across accounts both sides
+    must allow ("the identity-based policy in the requesting account and the resource-based policy in the
+    trusting account", reference_policies_evaluation-logic-cross-account.html). A caller without an account
+    (anonymous, a service principal) has no identity policies: the resource-based policy decides.
+    ``resource_required``: the resource-based policy must allow whatever the account (a role's trust
+    policy: https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_manage-assume.html)."""
+    identity_allows = named_allows = account_allows = False
+    for policy in identity_policies:
+        for statement in statements(policy):
+            if _applies(statement, action, resource, context, None) is not None:
+                if statement["Effect"] == "Deny":
+                    return Decision.EXPLICIT_DENY
+                identity_allows = True
+    who = principal or ANONYMOUS
+    for statement in statements(resource_policy) if resource_policy is not None else []:
+        named = _applies(statement, action, resource, context, who)
+        if named is None:
+            continue
+        if statement["Effect"] == "Deny":
+            return Decision.EXPLICIT_DENY
+        named_allows |= named == DIRECT
+        account_allows |= named == ACCOUNT
+    resource_allows = named_allows or (account_allows and identity_allows)
+    owner = _account_of(resource) or who.account
+    if principal is not None and not principal.account:  # anonymous, or a service principal
+        allowed = named_allows
+    elif resource_required:
+        allowed = resource_allows and (identity_allows or owner == who.account)
+    elif principal is not None and owner != principal.account:  # across accounts: both sides
+        allowed = identity_allows and (named_allows or account_allows)
+    else:
+        allowed = identity_allows or resource_allows
     return Decision.ALLOW if allowed else Decision.IMPLICIT_DENY
 
 

@@ -490,6 +490,8 @@ def install() -> None:
     _install_iam_conditions()
     _install_qualified_policies()
     _install_principals()
+    _install_stage_tags()
+    LambdaResponse.update_function_code = _keeping_package_type(LambdaResponse.update_function_code)  # type: ignore[method-assign]
 
 
 def _install_iam_resources() -> None:
@@ -661,7 +663,7 @@ def _apigateway_context(request: Any, resource: str) -> list[dict[str, Any]]:
 
     url = urlsplit(request._path)
     path = unquote(url.path).removeprefix("/v2")
-    context = _request_tags(_json_body(request).get("tags"))
+    context = {**_request_tags(_json_body(request).get("tags")), **_access_logging(request, path)}
     if request._method == "DELETE" and path.startswith("/tags/"):
         keys = parse_qs(url.query).get("tagKeys") or []
         context = {"aws:TagKeys": keys} if keys else {}
@@ -780,7 +782,8 @@ def _stand_in_error(message: str) -> Exception:
 
 def _check_action_permitted(self: Any, resource: str) -> None:
     """moto's check, replaced: the identity's policies (and the resource's, when the caller gave one) decided
-    with the request's context; for sts:AssumeRole the role's trust policy as well."""
+    with the request's context; for sts:AssumeRole the role's trust policy as well, which must allow
+    (iam_evaluation.decide's resource_required; naming the account, it delegates to the identity policies)."""
     from iam_evaluation import Decision, PolicyError, decide_all
 
     if self._action == "sts:GetCallerIdentity":  # always allowed, even with an explicit Deny
@@ -800,7 +803,13 @@ def _check_action_permitted(self: Any, resource: str) -> None:
             role = self.backend.get_role_by_arn(resource)
             trust = json.loads(role.assume_role_policy_document)
             decision = decide_all(
-                [], self._action, resource, contexts, resource_policy=trust, principal=_caller(self)
+                _documents(self),
+                self._action,
+                resource,
+                contexts,
+                resource_policy=trust,
+                principal=_caller(self),
+                resource_required=True,
             )
             where = "the role's trust policy"
     except PolicyError as error:
@@ -999,6 +1008,117 @@ def _install_principals() -> None:
 
     if not getattr(Policy.principal_formatter, "nfldeploy_patched", False):
         Policy.principal_formatter = _as_principal(Policy.principal_formatter)  # type: ignore[method-assign]
+
+
+# -- API Gateway stage tags, access-log keys; a function's package type (bootfix) ------------------------------
+#
+# Stages of an HTTP API are taggable resources of their own ("Tags cannot be set directly on other resources"
+# lists what is not: https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-tagging-supported-resources.html)
+# and TagResource / UntagResource / GetTags take a stage's ARN
+# (https://docs.aws.amazon.com/apigatewayv2/latest/api-reference/tags-resource-arn.html); moto's server routes
+# no such ARN (its slashes) and keeps a stage's tags apart from its tagger. Here the stage ARN is routed and
+# its tags are the stage's own, as GetStage returns them.
+
+STAGE_ARN = re.compile(r"^arn:[^:]+:apigateway:[^:]+::/apis/(?P<api>[^/]+)/stages/(?P<stage>[^/]+)$")
+
+
+def _stage_of(self: Any) -> Any | None:
+    found = STAGE_ARN.match(unquote(self.path.split("/tags/", 1)[1].split("?")[0]))
+    if found is None:
+        return None
+    return self.apigatewayv2_backend.get_stage(found["api"], found["stage"])
+
+
+def _stage_tags(original: str) -> Any:
+    def answer(self: Any) -> Any:
+        stage = _stage_of(self)
+        if stage is None:
+            return getattr(ApiGatewayV2Tags, original)(self)
+        current = dict(getattr(stage, "tags", None) or {})
+        if original == "tag_resource":
+            stage.tags = {**current, **(json.loads(self.body or "{}").get("tags") or {})}
+            return 201, {}, "{}"
+        if original == "untag_resource":
+            keys = self.querystring.get("tagKeys") or []
+            stage.tags = {k: v for k, v in current.items() if k not in keys}
+            return 204, {}, ""
+        return 200, {}, json.dumps({"tags": current})
+
+    return answer
+
+
+class ApiGatewayV2Tags:
+    """moto's own tag handlers, kept for every ARN that is not a stage's."""
+
+    tag_resource: Any = None
+    untag_resource: Any = None
+    get_tags: Any = None
+
+
+def _install_stage_tags() -> None:
+    from moto.apigatewayv2 import urls
+    from moto.apigatewayv2.responses import ApiGatewayV2Response
+
+    path = "{0}/v2/tags/(?P<resource_arn_pt1>[^/]+)/apis/(?P<resource_arn_pt2>[^/]+)/stages/(?P<stage>[^/]+)$"
+    urls.url_paths.setdefault(path, ApiGatewayV2Response.dispatch)
+    if ApiGatewayV2Tags.tag_resource is not None:
+        return
+    for name in ("tag_resource", "untag_resource", "get_tags"):
+        setattr(ApiGatewayV2Tags, name, getattr(ApiGatewayV2Response, name))
+        setattr(ApiGatewayV2Response, name, _stage_tags(name))
+
+
+#: API Gateway's request keys of a CreateStage / UpdateStage that sets access logs
+#: (apigateway:Request/AccessLoggingDestination, .../AccessLoggingFormat: "Filters access by access log
+#: destination / format. Available during the CreateStage and UpdateStage operations",
+#: https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonapigatewaymanagementv2.html).
+ACCESS_LOG_KEYS = {
+    "destinationArn": "apigateway:Request/AccessLoggingDestination",
+    "format": "apigateway:Request/AccessLoggingFormat",
+}
+for _verb in ("POST", "PATCH"):
+    SUPPLIED_KEYS[f"apigateway:{_verb}"] = SUPPLIED_KEYS[f"apigateway:{_verb}"] | frozenset(
+        ACCESS_LOG_KEYS.values()
+    )
+
+
+def _access_logging(request: Any, path: str) -> dict[str, str]:
+    if request._method not in ("POST", "PATCH") or "/stages" not in path:
+        return {}
+    settings = _json_body(request).get("accessLogSettings") or {}
+    return {key: str(settings[field]) for field, key in ACCESS_LOG_KEYS.items() if settings.get(field)}
+
+
+def _keeping_package_type(original: Any) -> Any:
+    """UpdateFunctionCode keeps the package type the function was created with: "If the function's package
+    type is Image, then you must specify the code package in ImageUri"; ZipFile and S3Bucket are "Use only
+    with a function defined with a .zip file archive"
+    (https://docs.aws.amazon.com/lambda/latest/api/API_UpdateFunctionCode.html). moto took either."""
+
+    def answer(self: Any) -> Any:
+        function = _function_of(self, "update_function_code")
+        body = self.json_body or {}
+        zipped = any(body.get(field) for field in ("ZipFile", "S3Bucket", "S3Key"))
+        if function is not None and getattr(function, "package_type", None) == "Image" and zipped:
+            raise _lambda_error(
+                400,
+                "InvalidParameterValueException",
+                "Please provide ImageUri when updating a function with packageType Image.",
+            )
+        if (
+            function is not None
+            and getattr(function, "package_type", None) != "Image"
+            and body.get("ImageUri")
+        ):
+            raise _lambda_error(
+                400,
+                "InvalidParameterValueException",
+                "Please don't provide ImageUri when updating a function with packageType Zip.",
+            )
+        return original(self)
+
+    answer.nfldeploy_patched = True  # type: ignore[attr-defined]
+    return answer
 
 
 # -- Lambda's pages ------------------------------------------------------------------------------------------

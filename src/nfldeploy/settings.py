@@ -47,6 +47,12 @@ class DeploySettings(BaseModel):
     project: str | None = Field(default=None, description="Google Cloud project id")
     region: str = Field(default="us-central1", description="Cloud Run region")
     aws_region: str = Field(default="us-east-1", description="AWS region for Lambda and ECR")
+    aws_account_id: str | None = Field(
+        default=None,
+        pattern=r"^\d{12}$",
+        description="AWS account of the Lambda function: every ARN of the rendered IAM policies names it "
+        "(unset: a placeholder that grants nothing); bootstrap refuses credentials of another account",
+    )
     registry: str | None = Field(default=None, description="registry host[:port][/path] images are pushed to")
     repository: str = Field(default="nfldeploy/nfl-trajectory", description="image repository name")
     base_image: str = Field(default="python:3.11-slim", description="base image of the serving image")
@@ -62,6 +68,14 @@ class DeploySettings(BaseModel):
     rate_limit_rps: float = Field(default=50.0, gt=0, description="requests per second per key or client")
     rate_limit_burst: int = Field(default=100, ge=1)
     service_account: str | None = Field(default=None, description="Cloud Run: the revision's service account")
+    trusted_hops: int = Field(
+        default=0,
+        ge=0,
+        le=16,
+        description="X-Forwarded-For entries the proxies in front of the service write, counted from the right "
+        "(NFLSERVE_TRUSTED_HOPS): 0 trusts the trusted proxies' walk (Cloud Run's run.app: the caller's "
+        "address); 2 behind a Google external Application Load Balancer (it appends <client>,<load balancer>)",
+    )
     allow_unauthenticated: bool = Field(
         default=False,
         description="a public service on purpose: Cloud Run lets allUsers invoke it (IAM run.invoker); "
@@ -134,10 +148,13 @@ class DeploySettings(BaseModel):
 
     def service_env(self) -> dict[str, str]:
         """The plain environment every target gives the service (secrets travel as references, apart)."""
-        return {
+        env = {
             "NFLSERVE_RATE_LIMIT_RPS": f"{self.rate_limit_rps:g}",
             "NFLSERVE_RATE_LIMIT_BURST": str(self.rate_limit_burst),
         }
+        if self.trusted_hops:
+            env["NFLSERVE_TRUSTED_HOPS"] = str(self.trusted_hops)
+        return env
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "api_keys_secret": SECRET.removesuffix("-AbCdEf"),
     },
     "china": {"aws_region": "cn-north-1"},
+    "no-account-id": {"aws_account_id": None},  # the placeholder account, as render writes it then
     "govcloud": {
         "aws_region": "us-gov-west-1",
         "lambda_endpoint": "api_gateway",
@@ -61,7 +62,7 @@ def _tool(name: str) -> str:
 
 def _render(tmp_path: Path, **settings: Any) -> dict[str, Path]:
     inputs = views.Inputs(
-        DeploySettings(**settings),
+        DeploySettings(**{"aws_account_id": "123456789012", **settings}),
         sample_manifest(),
         "r/i:1",
         "123456789012.dkr.ecr.us-east-1.amazonaws.com/n:1",

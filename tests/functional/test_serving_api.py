@@ -448,19 +448,20 @@ def test_not_ready_is_503_never_500(tmp_path: Path, example_export: Path) -> Non
         )
 
 
-def test_serving_imports_neither_torch_nor_cloud_sdks() -> None:
+def test_serving_imports_neither_torch_nor_cloud_sdks(example_export: Path) -> None:
+    """Importing the server, the app and the Lambda handler (which loads the ONNX model at import: Lambda's
+    init) pulls in neither torch nor a cloud SDK."""
     code = (
         "import sys, nfldeploy.serving.app, nfldeploy.serving.lambda_handler, nfldeploy.serving.server;"
         "bad = [m for m in ('torch', 'docker', 'boto3', 'google.cloud.run_v2', 'typer') if m in sys.modules];"
         "print(bad); sys.exit(1 if bad else 0)"
     )
-    env_dir = Path(__file__).resolve().parents[2] / "examples"
     result = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,
         check=False,
-        env={"NFLSERVE_MODEL_DIR": str(env_dir / "nowhere"), "PATH": "/usr/bin:/bin"},
+        env={"NFLSERVE_MODEL_DIR": str(example_export), "PATH": "/usr/bin:/bin"},
     )
     assert result.returncode == 0, result.stdout + result.stderr
 

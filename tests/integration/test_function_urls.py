@@ -49,6 +49,7 @@ def _admin(endpoint: str) -> AwsClients:
         apigateway=session.client("apigatewayv2", endpoint_url=endpoint),
         logs=session.client("logs", endpoint_url=endpoint),
         secrets=session.client("secretsmanager", endpoint_url=endpoint),
+        sts=session.client("sts", endpoint_url=endpoint),
     )
 
 

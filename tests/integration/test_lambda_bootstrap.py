@@ -25,6 +25,7 @@ from nfldeploy.targets.lambda_bootstrap import LEGACY_INLINE, LEGACY_MANAGED, La
 
 runner = CliRunner()
 REGION = "us-east-1"
+ACCOUNT = "123456789012"  # moto's
 
 
 @pytest.fixture
@@ -73,9 +74,10 @@ def test_bootstrap_makes_the_role_repository_and_log_group_and_a_second_run_plan
     assert trust["Principal"] == {"Service": "lambda.amazonaws.com"} and trust["Action"] == "sts:AssumeRole"
     assert aws.iam.list_attached_role_policies(RoleName=f"{name}-nfldeploy")["AttachedPolicies"] == []
     inline = aws.iam.get_role_policy(RoleName=f"{name}-nfldeploy", PolicyName="nfldeploy-execution")
-    assert inline["PolicyDocument"] == execution_role_policy(REGION, name, None)  # what render shows
+    rendered = execution_role_policy(REGION, name, None, account=ACCOUNT)  # what render shows
+    assert inline["PolicyDocument"] == rendered
     (logs,) = inline["PolicyDocument"]["Statement"]
-    assert logs["Resource"] == f"arn:aws:logs:{REGION}:*:log-group:/aws/lambda/{name}:*"  # its own group only
+    assert logs["Resource"] == f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{name}:*"  # own group
 
     repository = aws.ecr.describe_repositories(repositoryNames=[f"nfl/{name}"])["repositories"][0]
     assert repository["imageScanningConfiguration"]["scanOnPush"] is True

@@ -16,6 +16,7 @@ import pytest
 
 from bootstrapped import bootstrap
 from ecr_local import ecr_via_local_registry
+from lambda_state import url_configs
 from moto_extensions import iam_enforced
 from nfldeploy.cloud.aws import AwsClients
 from nfldeploy.cloud.lambda_deployer import deployer_policy as policy_for
@@ -26,6 +27,7 @@ from nfldeploy.targets.aws_lambda import LambdaTarget
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 REGION = "us-east-1"
+ACCOUNT = "123456789012"  # moto's: the rendered policy names the account
 
 
 def _settings(name: str, **values: Any) -> DeploySettings:
@@ -66,6 +68,7 @@ def deployer_policy(settings: DeploySettings) -> dict[str, Any]:
         settings.service_name,
         settings.repository,
         settings.lambda_endpoint == "api_gateway",
+        account=ACCOUNT,
         url_auth=settings.function_url_auth,
         auth=settings.auth,
     )
@@ -98,9 +101,8 @@ def test_the_rendered_deployer_policy_is_enough_for_every_lambda_operation(
         assert target.rollback().traffic == {f"{name}:1": 100}
         assert target.status().url == first.url
         assert list(target.logs(LogQuery(limit=5))) == []  # the function never ran: its log group is empty
-    for alias in ("live", "canary"):
-        url = admin.lambda_.get_function_url_config(FunctionName=name, Qualifier=alias)
-        assert url["AuthType"] == "AWS_IAM"
+    # the canary's URL ended with its canary (promote and rollback remove it): only live's is left, AWS_IAM
+    assert url_configs(admin, name) == {"live": "AWS_IAM"}
 
     fronted_settings = _settings(name, lambda_endpoint="api_gateway", allow_unauthenticated=True)
     bootstrap(admin, fronted_settings)  # the settings changed: bootstrap again, render the policy again

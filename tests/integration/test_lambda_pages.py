@@ -20,6 +20,8 @@ from nfldeploy.cloud.lambda_deployer import deployer_policy
 from nfldeploy.settings import DeploySettings
 from nfldeploy.targets.aws_lambda import LambdaTarget
 
+ACCOUNT = "123456789012"  # moto's: the rendered policies name the account
+
 
 @pytest.fixture
 def aws(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> AwsClients:
@@ -145,7 +147,7 @@ def test_the_deployer_role_retires_versions_but_cannot_delete_the_function(
     admin = aws
     settings = settings_for(f"fn-{uuid.uuid4().hex[:6]}", lambda_keep_versions=1)
     target, image = service(admin, settings)
-    policy = deployer_policy(REGION, settings.service_name, settings.repository, False)
+    policy = deployer_policy(REGION, settings.service_name, settings.repository, False, account=ACCOUNT)
     iam = boto3.client("iam", region_name=REGION)
     user = f"deployer-{uuid.uuid4().hex[:6]}"
     iam.create_user(UserName=user)

@@ -50,12 +50,16 @@ def _admin(endpoint: str) -> AwsClients:
     )
 
 
+ACCOUNT = "123456789012"  # moto's: the rendered policies name the account
+
+
 def _rendered_policy(settings: DeploySettings) -> dict[str, Any]:
     return policy_for(
         settings.aws_region,
         settings.service_name,
         settings.repository,
         settings.lambda_endpoint == "api_gateway",
+        account=ACCOUNT,
         url_auth=settings.function_url_auth,
         auth=settings.auth,
     )

@@ -26,6 +26,7 @@ from nfldeploy.targets.aws_lambda import LambdaTarget
 from nfldeploy.targets.lambda_endpoints import canary_url_auth
 
 PUBLIC = ["lambda:InvokeFunction", "lambda:InvokeFunctionUrl"]
+ACCOUNT = "123456789012"  # moto's: the rendered policies name the account
 
 
 @pytest.fixture
@@ -212,7 +213,9 @@ def _deployer(aws_env: str, policy: dict[str, Any]) -> AwsClients:
 
 
 def _public_policy(settings: DeploySettings) -> dict[str, Any]:
-    return deployer_policy("us-east-1", settings.service_name, settings.repository, False, url_auth="NONE")
+    return deployer_policy(
+        "us-east-1", settings.service_name, settings.repository, False, account=ACCOUNT, url_auth="NONE"
+    )
 
 
 def test_the_deployer_policy_ends_a_public_canary(aws: AwsClients, aws_env: str) -> None:

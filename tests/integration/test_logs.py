@@ -155,53 +155,53 @@ def test_logs_without_a_kube_context_say_so(tmp_path: Path, monkeypatch: pytest.
     assert result.exit_code == 4 and "no kube context" in result.stderr
 
 
-def test_lambda_logs_read_the_newest_window_first_and_follow_from_now() -> None:
+def test_lambda_logs_read_the_newest_window_first_and_follow_from_now(aws_env: str) -> None:
     """CloudWatch answers oldest first: --limit N is served from the last minutes when they hold N lines (a
-    busy day is not paged through), and --follow starts at now (it printed the whole window first)."""
+    busy day is not paged through), and --follow starts at now (it printed the whole window first). Against
+    moto's CloudWatch Logs, read through botocore's FilterLogEvents paginator as nfldeploy reads it."""
+    import uuid
     from datetime import UTC, datetime, timedelta
+
+    import boto3
 
     from nfldeploy.cloud.aws import AwsClients
     from nfldeploy.service_logs import LogQuery
     from nfldeploy.targets.aws_lambda import LambdaTarget
+    from nfldeploy.targets.lambda_bootstrap import log_group
 
     now = datetime.now(UTC)
     ms = lambda when: int(when.timestamp() * 1000)  # noqa: E731
-    events = [  # a busy day: many old lines, a few recent ones
-        {
-            "timestamp": ms(now - timedelta(hours=5, seconds=i)),
-            "message": f"old {i}",
-            "logStreamName": "s/[1]a",
-        }
-        for i in range(300)
-    ] + [
-        {
-            "timestamp": ms(now - timedelta(minutes=1, seconds=i)),
-            "message": f"new {i}",
-            "logStreamName": "s/[2]b",
-        }
-        for i in range(3)
-    ]
+    function = f"fn-{uuid.uuid4().hex[:6]}"
+    logs = boto3.client("logs", region_name="us-east-1", endpoint_url=aws_env)
+    group = log_group(function)
+    logs.create_log_group(logGroupName=group)
+
+    def put(stream: str, events: list[tuple[datetime, str]]) -> None:
+        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+        logs.put_log_events(
+            logGroupName=group,
+            logStreamName=stream,
+            logEvents=[{"timestamp": ms(when), "message": text} for when, text in sorted(events)],
+        )
+
+    # a busy day: many old lines (version 1), a few recent ones (version 2)
+    put("2026/12/07/[1]a", [(now - timedelta(hours=5, seconds=i), f"old {i}") for i in range(300)])
+    put("2026/12/07/[2]b", [(now - timedelta(minutes=1, seconds=i), f"new {i}") for i in range(3)])
     starts: list[int] = []
+    logs.meta.events.register(
+        "provide-client-params.logs.FilterLogEvents", lambda params, **_: starts.append(params["startTime"])
+    )
 
-    class Logs:
-        def filter_log_events(self, **kwargs: Any) -> dict[str, Any]:
-            starts.append(kwargs["startTime"])
-            return {
-                "events": sorted(
-                    (e for e in events if e["timestamp"] >= kwargs["startTime"]), key=lambda e: e["timestamp"]
-                )
-            }
-
-    target = LambdaTarget(AwsClients(None, None, None, None, Logs()), "fn", "us-east-1")
+    target = LambdaTarget(AwsClients(None, None, None, None, logs), function, "us-east-1")
     since = now - timedelta(hours=24)
     recent = list(target.logs(LogQuery(since=since, limit=2)))
-    assert [e.message for e in recent] == ["new 1", "new 0"] and len(starts) == 1
+    assert [e.message for e in recent] == ["new 1", "new 0"] and len(set(starts)) == 1
+    assert recent[0].revision == f"{function}:2"
     assert starts[0] >= ms(now - timedelta(minutes=11))  # only the last ten minutes were read
     starts.clear()
     wide = list(target.logs(LogQuery(since=since, limit=5)))
     assert len(wide) == 5 and wide[0].message.startswith("old") and starts[-1] <= ms(now - timedelta(hours=2))
 
-    live = {"timestamp": ms(now + timedelta(seconds=30)), "message": "live", "logStreamName": "s/[2]b"}
-    events.append(live)
+    put("2026/12/07/[2]c", [(now + timedelta(seconds=30), "live")])
     followed = target.logs(LogQuery(since=since, follow=True))
     assert next(iter(followed)).message == "live"  # the day's lines are not replayed first

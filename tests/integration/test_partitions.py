@@ -1,5 +1,5 @@
 """ARNs nfldeploy writes follow the caller's partition: AWS China (aws-cn) and GovCloud (aws-us-gov) refuse
-``arn:aws:...``; bootstrap and deploy write each ARN (logs, the repository policy, the API grant) in the
+``arn:aws:...``; bootstrap and deploy write each ARN (logs, the repository policy, the API's integration and its role) in the
 caller's partition. Against moto's server, without Docker."""
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ def test_the_role_and_the_api_permission_use_the_callers_partition(
         lambda_endpoint="api_gateway",
         allow_unauthenticated=True,
     )
-    role_arn = bootstrap(aws, settings).role_arn
+    done = bootstrap(aws, settings)
+    role_arn = done.role_arn
     assert partition_of(role_arn) == partition
     assert aws.iam.list_attached_role_policies(RoleName=f"{name}-nfldeploy")["AttachedPolicies"] == []
     document = aws.iam.get_role_policy(RoleName=f"{name}-nfldeploy", PolicyName="nfldeploy-execution")
@@ -56,6 +57,10 @@ def test_the_role_and_the_api_permission_use_the_callers_partition(
     version = aws.lambda_.publish_version(FunctionName=name)["Version"]
     aws.lambda_.create_alias(FunctionName=name, Name="live", FunctionVersion=version)
     LambdaEndpoints(aws, calls, name, region, "api_gateway").ensure_api({"rate": 10, "burst": 20})
-    policy = json.loads(aws.lambda_.get_policy(FunctionName=name, Qualifier="live")["Policy"])
-    (grant,) = [s for s in policy["Statement"] if s["Sid"] == "nfldeploy-api-gateway"]
-    assert f"arn:{partition}:execute-api:{region}:" in json.dumps(grant["Condition"])
+    # the API invokes live as bootstrap's role (no grant to API Gateway): its ARN, the integration's URI and
+    # what the role may invoke are in the caller's partition
+    (integration,) = aws.apigateway.get_integrations(ApiId=done.api_id)["Items"]
+    assert integration["CredentialsArn"].startswith(f"arn:{partition}:iam::")
+    assert integration["IntegrationUri"].startswith(f"arn:{partition}:lambda:{region}:")
+    invoke = aws.iam.get_role_policy(RoleName=f"{name}-nfldeploy-api", PolicyName="nfldeploy-invoke-live")
+    assert f"arn:{partition}:lambda:{region}:" in json.dumps(invoke["PolicyDocument"])

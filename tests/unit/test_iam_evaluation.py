@@ -272,8 +272,10 @@ def test_a_resource_based_policy_allows_its_principal_in_the_same_account() -> N
     assert decide([], *invoke, ours, resource_policy=grants, principal=api) is Decision.ALLOW
     assert decide([], *invoke, theirs, resource_policy=grants, principal=api) is Decision.IMPLICIT_DENY
     assert decide([], *invoke, ours, resource_policy=grants, principal=caller) is Decision.IMPLICIT_DENY
+    # naming the account delegates to its identity policies (tests/unit/test_iam_evaluation_principals.py)
+    reads = {"Effect": "Allow", "Action": "lambda:GetPolicy", "Resource": FUNCTION}
     assert (
-        decide([], "lambda:GetPolicy", FUNCTION, {}, resource_policy=grants, principal=caller)
+        decide([_policy(reads)], "lambda:GetPolicy", FUNCTION, {}, resource_policy=grants, principal=caller)
         is Decision.ALLOW
     )
 

@@ -166,6 +166,7 @@ def _listed(lam: Stubber) -> None:
     alias, every version (for retention)."""
     lam.add_response("list_function_url_configs", {"FunctionUrlConfigs": [URL_CONFIG]})
     lam.add_response("list_aliases", {"Aliases": [LIVE]})
+    lam.add_response("get_policy", {"Policy": json.dumps({"Statement": []})})  # no stray grant on live
     lam.add_response("list_versions_by_function", {"Versions": [{"Version": "$LATEST"}, {"Version": "4"}]})
 
 

@@ -66,7 +66,11 @@ def test_rate_limiter_table_stays_bounded_under_address_churn() -> None:
         ("127.0.0.1", "1.2.3.4, 203.0.113.9", "203.0.113.9"),  # the client's own prefix is not believed
         ("127.0.0.1", "203.0.113.9, 10.1.2.3", "203.0.113.9"),  # trusted hops are skipped from the right
         ("127.0.0.1", "203.0.113.9, not-an-ip", "127.0.0.1"),  # a garbled hop: nothing past it is trusted
-        ("127.0.0.1", "10.1.2.3, 10.4.5.6", "10.1.2.3"),  # every hop trusted: the leftmost
+        (
+            "127.0.0.1",
+            "10.1.2.3, 10.4.5.6",
+            "10.4.5.6",
+        ),  # every hop trusted: the rightmost, never the client's
         ("127.0.0.1", None, "127.0.0.1"),
         (None, "203.0.113.9", "unknown"),
         ("::1", "2001:db8::5", "2001:db8::5"),

@@ -40,7 +40,9 @@ def _canary_check(export_dir: Path, token: str | None, target: TargetName, setti
         stderr().print(f"smoke-testing the canary at {url}", highlight=False)
         auth = endpoint_auth(target.value, settings, canary=True)
         budget = settings.smoke_p95_budget_ms  # the release's latency budget, as the pipeline's smoke test
-        smoke_url(url, export_dir, token, requests=20, p95_budget_ms=budget, auth=auth).raise_for_failures()
+        smoke_url(
+            url, export_dir, token, requests=20, p95_budget_ms=budget, auth=auth, platform=target.value
+        ).raise_for_failures()
 
     return verify
 

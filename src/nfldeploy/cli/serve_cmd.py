@@ -34,7 +34,7 @@ def serve(
     More settings come from the container's NFLSERVE_* variables (not the CLI's NFLDEPLOY_* settings):
     API_KEYS (comma-separated bearer tokens) or API_KEYS_FILE, RATE_LIMIT_RPS, RATE_LIMIT_BURST, MAX_BATCH,
     MAX_WAIT_MS, QUEUE_SIZE, CACHE_SIZE, MAX_BODY_BYTES, MAX_BATCH_PLAYS, THREADS, TRUSTED_PROXIES,
-    REQUEST_TIMEOUT_MS, LOG_LEVEL (the README lists them all). Logs are JSON lines on stdout.
+    TRUSTED_HOPS, REQUEST_TIMEOUT_MS, LOG_LEVEL (the README lists them all). Logs are JSON lines on stdout.
     """
     if not (export_dir / "manifest.json").is_file():
         raise ConfigError(

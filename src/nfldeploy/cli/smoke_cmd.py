@@ -29,6 +29,13 @@ def smoke_test(
     target: TargetName | None = typer.Option(
         None, "--target", help="A deploy target's serving URL: local, cloudrun, lambda, kubernetes."
     ),
+    platform: TargetName | None = typer.Option(
+        None,
+        "--platform",
+        help="With --url: the deploy target serving it (local, cloudrun, lambda, kubernetes); on lambda the "
+        "rate-limiting row is skipped (each execution environment keeps its own buckets). --target says it "
+        "itself.",
+    ),
     port: int = typer.Option(8080, "--port", help="With --target local: the service's host port."),
     canary: bool = typer.Option(
         False,
@@ -52,13 +59,17 @@ def smoke_test(
 ) -> None:
     """Check /health and /ready, that /version is the exported model, the golden requests' outputs, the
     response schema, positions on the field, /predict_batch, 4xx for bad inputs, auth (with --token),
-    /metrics and latency. Exit 0 when every check passes, 3 otherwise (the failed rows are named)."""
+    /metrics, latency and, last, rate limiting (a 429 from the service's own limiter; skipped on Lambda, whose
+    execution environments each keep their own buckets). Exit 0 when every check passes or is skipped, 3
+    otherwise (the failed rows are named)."""
     from nfldeploy.smoke.report import as_json as report_json
     from nfldeploy.smoke.report import record, write_junit
     from nfldeploy.smoke.run import smoke_image, smoke_url
 
     if sum(x is not None for x in (url, image, target)) != 1:
         raise UsageError("give exactly one of --url, --image and --target")
+    if platform is not None and url is None:
+        raise UsageError("--platform goes with --url (--target names its platform itself)")
     export_dir = export_dir_of(export_dir, manifest)
     if not (export_dir / "manifest.json").is_file():
         raise ConfigError(
@@ -100,7 +111,11 @@ def smoke_test(
         )
     else:
         assert url is not None
-        report = smoke_url(url, export_dir, token, requests, p95_budget_ms, ready_timeout, on_result, auth)
+        served = target or platform
+        served_by = served.value if served is not None else None
+        report = smoke_url(
+            url, export_dir, token, requests, p95_budget_ms, ready_timeout, on_result, auth, served_by
+        )
     record(export_dir, target.value if target else ("image" if image else "url"), report.url, report.results)
     if junit:
         write_junit(junit, report.url, report.results)

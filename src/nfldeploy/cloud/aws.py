@@ -114,6 +114,7 @@ class AwsClients:
     apigateway: Any = None  # apigatewayv2, for lambda_endpoint = "api_gateway"
     logs: Any = None  # CloudWatch Logs, for nfldeploy logs
     secrets: Any = None  # Secrets Manager, for nfldeploy bootstrap (completing a partial secret ARN)
+    sts: Any = None  # STS, for nfldeploy bootstrap (the account its credentials are in)
 
 
 def aws_clients(region: str) -> AwsClients:
@@ -128,6 +129,7 @@ def aws_clients(region: str) -> AwsClients:
         session.client("apigatewayv2"),
         session.client("logs"),
         session.client("secretsmanager"),
+        session.client("sts"),
     )
 
 

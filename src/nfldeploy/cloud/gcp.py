@@ -146,26 +146,33 @@ class CloudRunServices:
         except (exceptions.GoogleAPICallError, TimeoutError, requests.RequestException) as exc:
             raise WaitFailed(getattr(exc, "message", None) or str(exc)) from exc
 
+    #: The fields ``submit`` writes on an update, each whole (https://google.aip.dev/161: a map in the mask is
+    #: replaced, not merged). The caller passes them merged with what it read, so nothing else changes.
+    UPDATE_MASK = ("template", "traffic", "labels", "annotations")
+
     def submit(
         self,
         current: Any | None,
         template: dict[str, Any],
         traffic: list[dict[str, Any]],
         annotations: dict[str, str],
+        labels: dict[str, str],
     ) -> Any:
         """Create the service, or update ``current`` (as just read) with its etag, so that a change someone else
-        made since is refused (409 ABORTED) rather than overwritten; returns the long-running operation."""
-        from google.cloud import run_v2
+        made since is refused (409 ABORTED) rather than overwritten; returns the long-running operation.
 
-        service = run_v2.Service(
-            name=self.full_name if current is not None else "",
-            template=template,
-            traffic=traffic,
-            annotations=annotations,
-            labels={"managed-by": "nfldeploy"},
-            etag=current.etag if current is not None else "",
-        )
+        An update sends the service as read with these four fields replaced, and an ``update_mask`` naming
+        them (projects.locations.services.patch, https://cloud.google.com/run/docs/reference/rest/v2/
+        projects.locations.services/patch): with the mask honoured only they change; were it ignored, the
+        implied mask (every populated field, https://google.aip.dev/134) or a whole replacement would write
+        back what was read. Either way the fields nfldeploy does not own keep their values."""
+        from google.cloud import run_v2
+        from google.protobuf import field_mask_pb2
+
         if current is None:
+            service = run_v2.Service(
+                template=template, traffic=traffic, annotations=annotations, labels=labels
+            )
             return self.call(
                 "create",
                 self.client.create_service,
@@ -173,7 +180,21 @@ class CloudRunServices:
                 service=service,
                 service_id=self.service,
             )
-        return self.call("update", self.client.update_service, service=service)
+        service = run_v2.Service()
+        run_v2.Service.copy_from(service, current)
+        service.name = self.full_name
+        service.template = run_v2.RevisionTemplate(template)
+        service.traffic = [run_v2.TrafficTarget(target) for target in traffic]
+        service.labels.clear()
+        service.labels.update(labels)
+        service.annotations.clear()
+        service.annotations.update(annotations)
+        mask = field_mask_pb2.FieldMask(paths=list(self.UPDATE_MASK))
+        return self.call(
+            "update",
+            self.client.update_service,
+            request=run_v2.UpdateServiceRequest(service=service, update_mask=mask),
+        )
 
     def is_public(self) -> bool:
         """allUsers may invoke the service."""

@@ -7,6 +7,9 @@
   (admin credentials, once) makes what those would; ``aws/deployer-policy.json``.
 - the execution role's (what the function itself may do): write its own log group, read the API keys
   secret; ``aws/execution-role-policy.json``.
+- behind an HTTP API, its integration role's (bootstrap applies it): invoke alias live, nothing else.
+
+Every ARN names the account (``aws_account_id``; bootstrap uses the account its credentials are in).
 
 Where a cloudsplaining finding is accepted rather than fixed, ``ACCEPTED_FINDINGS`` says why, beside the
 statements that cause it."""
@@ -15,6 +18,8 @@ from __future__ import annotations
 
 import re
 from typing import Any
+
+from nfldeploy.errors import ConfigError
 
 FUNCTION_ACTIONS = [
     "lambda:GetFunction",
@@ -74,22 +79,31 @@ ACCEPTED_FINDINGS: dict[str, str] = {
     "AWS_IAM URLs only (lambda:InvokedViaFunctionUrl); the code runs as its narrow execution role",
     "PassExistingRoleToNewLambdaThenInvoke": "the function created is this one, as its own narrow execution "
     "role; it is invoked through its own URLs only, to check it",
-    # Statements "Function" and "PublicUrlGrants" / "ApiGatewayGrant": AddPermission makes the way in the
-    # settings ask for (a public URL, the HTTP API), conditioned on lambda:Principal.
+    # Statements "Function" and "PublicUrlGrant" / "PublicUrlInvokeGrant": AddPermission makes the two grants a
+    # public URL needs, conditioned on lambda:Principal "*" (and the first on lambda:FunctionUrlAuthType NONE).
     "UpdateLambdaFunctionAndAddPermission": "the code runs as the narrow execution role; AddPermission is "
-    "limited by lambda:Principal to the principal the settings need (* for a public URL, apigateway)",
+    'limited to the principal "*" on the aliases with a public URL, which the settings ask for; deploy '
+    "removes any other public grant from them (lambda_endpoints.PUBLIC_GRANTS)",
 }
 #: cloudsplaining's "Resource Exposure" and "Credentials Exposure" actions that are accepted, with the reason.
 ACCEPTED_EXPOSURE: dict[str, str] = {
-    "lambda:AddPermission": "only with the settings' principal (lambda:Principal), on this function's aliases",
+    "lambda:AddPermission": "only the public URL grants (lambda:Principal *), on the aliases with a public URL",
     "lambda:RemovePermission": "revokes grants of this function only (a public URL turning AWS_IAM)",
     "iam:PassRole": "the function's execution role only, to lambda.amazonaws.com only (iam:PassedToService)",
     "ecr:GetAuthorizationToken": "the registry login a push needs; ECR's own policy scopes the repository",
 }
 
-#: A complete Secrets Manager secret ARN ends in "-" and the six random characters Secrets Manager adds
+#: A Secrets Manager secret ARN ends in the secret's name; a complete one adds "-" and six random characters
 #: (https://docs.aws.amazon.com/secretsmanager/latest/userguide/reference_iam-permissions.html#iam-resources).
-FULL_SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+-[A-Za-z0-9]{6}$")
+#: A name may itself end in "-" and six letters or digits (nfl-keys-prod01), so from the ARN alone a complete
+#: ARN cannot be told from a partial one that looks like it.
+SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:(?P<name>.+)$")
+RANDOM_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}$")
+#: IAM role names are at most 64 characters (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html).
+ROLE_NAME_MAX = 64
+#: The account in rendered ARNs when the settings give no aws_account_id: it names no account, so a policy
+#: rendered without one grants nothing until it is set (never "*", every account).
+ACCOUNT_PLACEHOLDER = "ACCOUNT_ID"
 
 
 def partition_of_region(region: str) -> str:
@@ -99,19 +113,41 @@ def partition_of_region(region: str) -> str:
     return "aws-us-gov" if region.startswith("us-gov-") else "aws"
 
 
+def _role_name(function: str, suffix: str) -> str:
+    name = f"{function}{suffix}"
+    if len(name) > ROLE_NAME_MAX:  # cut to 64, two functions' roles could be one (X... and X...-nfl)
+        raise ConfigError(
+            f"the function name {function!r} is too long for its IAM role {name!r}: role names are at most "
+            f"{ROLE_NAME_MAX} characters",
+            hint=f"Use a service_name of at most {ROLE_NAME_MAX - len(suffix)} characters.",
+        )
+    return name
+
+
 def execution_role_name(function: str) -> str:
-    """The execution role nfldeploy makes for ``function`` (IAM role names: at most 64 characters)."""
-    return f"{function}-nfldeploy"[:64]
+    """The execution role nfldeploy makes for ``function``; a ConfigError when the name does not fit IAM's
+    64 characters (never cut: two functions would share one role)."""
+    return _role_name(function, "-nfldeploy")
 
 
-def secret_resource(arn: str) -> str:
-    """What an IAM ``Resource`` must name to grant the secret ``arn``: the full ARN as given, or for a partial
-    one (no random suffix) ``arn-??????``. A policy's Resource does not match a partial ARN, although
-    GetSecretValue accepts one; Secrets Manager's documentation says to grant ``name-??????``
-    (https://docs.aws.amazon.com/secretsmanager/latest/userguide/auth-and-access_iam-policies.html)."""
-    if ":secretsmanager:" not in arn or FULL_SECRET_ARN.match(arn):
-        return arn  # not a Secrets Manager ARN (refused by deploy and bootstrap), or a complete one
-    return f"{arn}-??????"
+def api_role_name(function: str) -> str:
+    """The role the HTTP API's integration invokes ``function`` as (bootstrap makes it)."""
+    return _role_name(function, "-nfldeploy-api")
+
+
+def secret_resources(arn: str) -> list[str]:
+    """What an IAM ``Resource`` must name to grant the secret ``arn``, which may be partial (no random
+    suffix): a policy's Resource does not match a partial ARN, although GetSecretValue accepts one; Secrets
+    Manager's documentation says to grant ``name-??????``
+    (https://docs.aws.amazon.com/secretsmanager/latest/userguide/auth-and-access_iam-policies.html). A partial
+    ARN gives ``arn-??????``; one ending like a random suffix may be either, so both ``arn`` and
+    ``arn-??????``. Bootstrap completes the ARN with DescribeSecret and grants exactly the full one."""
+    found = SECRET_ARN.match(arn)
+    if found is None:
+        return [arn]  # not a Secrets Manager ARN (refused by deploy and bootstrap)
+    if RANDOM_SUFFIX.search(found["name"]):
+        return [arn, f"{arn}-??????"]
+    return [f"{arn}-??????"]
 
 
 def url_auth_types(api_gateway: bool, url_auth: str, auth: bool) -> dict[str, str]:
@@ -128,15 +164,17 @@ def deployer_policy(
     repository: str,
     api_gateway: bool,
     *,
+    account: str,
     url_auth: str = "AWS_IAM",
     auth: bool = False,
 ) -> dict[str, Any]:
-    """The deployer's policy for the function ``name`` and the ECR ``repository`` in ``region``, with what
-    its endpoints need (``api_gateway``, the live URL's ``url_auth``, API keys ``auth``). Any account: ``*``
-    stands for the account id in every ARN."""
+    """The deployer's policy for the function ``name`` and the ECR ``repository`` in ``region`` of
+    ``account`` (named in every ARN: with "*" the policy reached a same-named function, role or repository
+    of any account), with what its endpoints need (``api_gateway``, the live URL's ``url_auth``, API keys
+    ``auth``)."""
     arn = f"arn:{partition_of_region(region)}"
-    function = f"{arn}:lambda:{region}:*:function:{name}"
-    role = f"{arn}:iam::*:role/{execution_role_name(name)}"
+    function = f"{arn}:lambda:{region}:{account}:function:{name}"
+    role = f"{arn}:iam::{account}:role/{execution_role_name(name)}"
     urls = url_auth_types(api_gateway, url_auth, auth)
     statements: list[dict[str, Any]] = [
         {
@@ -167,23 +205,38 @@ def deployer_policy(
             "Resource": f"{function}:*",
         }
     )
-    public = [alias for alias, kind in urls.items() if kind == "NONE"]
+    public = [f"{function}:{alias}" for alias, kind in urls.items() if kind == "NONE"]
     if public:
-        # a public URL needs InvokeFunctionUrl (auth type NONE) and InvokeFunction granted to "*"; AddPermission
-        # is limited to that principal, and to the URL's auth type when the request names one
-        # (lambda:Principal, lambda:FunctionUrlAuthType: Service Authorization Reference for Lambda)
-        statements.append(
+        # A public URL needs two grants to "*" (https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html):
+        # lambda:InvokeFunctionUrl with FunctionUrlAuthType NONE, which the first statement requires (no
+        # IfExists), so what it lets the deployer add holds only for calls through a public URL; and
+        # lambda:InvokeFunction with InvokedViaFunctionUrl, a request that names no auth type. The Service
+        # Authorization Reference gives AddPermission only lambda:Principal and lambda:FunctionUrlAuthType
+        # (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awslambda.html): no key
+        # names the granted Action, so IAM cannot keep the second to InvokeFunction. Deploy removes every
+        # grant to "*" but these two from the aliases it serves (lambda_endpoints.PUBLIC_GRANTS), and the
+        # README says what is left: the deployer could grant "*" another action until the next release.
+        statements += [
             {
-                "Sid": "PublicUrlGrants",
+                "Sid": "PublicUrlGrant",
                 "Effect": "Allow",
                 "Action": "lambda:AddPermission",
-                "Resource": [f"{function}:{alias}" for alias in public],
+                "Resource": public,
+                "Condition": {
+                    "StringEquals": {"lambda:Principal": "*", "lambda:FunctionUrlAuthType": "NONE"}
+                },
+            },
+            {
+                "Sid": "PublicUrlInvokeGrant",
+                "Effect": "Allow",
+                "Action": "lambda:AddPermission",
+                "Resource": public,
                 "Condition": {
                     "StringEquals": {"lambda:Principal": "*"},
-                    "StringEqualsIfExists": {"lambda:FunctionUrlAuthType": "NONE"},
+                    "Null": {"lambda:FunctionUrlAuthType": "true"},
                 },
-            }
-        )
+            },
+        ]
     signed = [alias for alias, kind in urls.items() if kind == "AWS_IAM"]
     if signed:
         # the canary check and smoke-test sign with the deployer's credentials: a same-account caller of an
@@ -220,56 +273,76 @@ def deployer_policy(
             "Sid": "Repository",
             "Effect": "Allow",
             "Action": list(REPOSITORY_ACTIONS),
-            "Resource": f"{arn}:ecr:{region}:*:repository/{repository}",
+            "Resource": f"{arn}:ecr:{region}:{account}:repository/{repository}",
         },
         {
             "Sid": "Logs",
             "Effect": "Allow",
             "Action": "logs:FilterLogEvents",
             "Resource": [
-                f"{arn}:logs:{region}:*:log-group:/aws/lambda/{name}",
-                f"{arn}:logs:{region}:*:log-group:/aws/lambda/{name}:*",
+                f"{arn}:logs:{region}:{account}:log-group:/aws/lambda/{name}",
+                f"{arn}:logs:{region}:{account}:log-group:/aws/lambda/{name}:*",
             ],
         },
     ]
     if api_gateway:
+        # API Gateway ARNs carry no account (arn:aws:apigateway:REGION::/apis/ID): the tag bootstrap puts on
+        # the API and its stage keeps these to the service's own. Deploy reads the API whose id bootstrap
+        # recorded on the execution role (no listing of the account's APIs) and its $default stage; stages
+        # are taggable in API Gateway V2, where child resources do not inherit the API's tags
+        # (https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-tagging-supported-resources.html).
+        # No lambda:AddPermission: the integration invokes alias live as a role bootstrap made
+        # (CredentialsArn), so no grant to apigateway.amazonaws.com, which AddPermission could not have
+        # limited to this API's SourceArn (no such condition key), is needed.
         apis = f"{arn}:apigateway:{region}::/apis"
+        tagged = {f"aws:ResourceTag/{API_TAG}": name}
         statements += [
             {
-                "Sid": "ApiGatewayGrant",
+                "Sid": "HttpApi",
                 "Effect": "Allow",
-                "Action": "lambda:AddPermission",
-                "Resource": f"{function}:live",
-                "Condition": {"StringEquals": {"lambda:Principal": "apigateway.amazonaws.com"}},
+                "Action": "apigateway:GET",
+                "Resource": f"{apis}/*",
+                "Condition": {"StringEquals": tagged},
             },
-            # finding the service's API among the account's (a listing carries no resource tag)
-            {"Sid": "HttpApiList", "Effect": "Allow", "Action": "apigateway:GET", "Resource": apis},
-            # its $default stage (throttling): bootstrap created the API and the stage with the service's tag;
-            # a stage is taggable in API Gateway V2, where child resources do not inherit the API's tags
-            # (https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-tagging-supported-resources.html)
             {
-                "Sid": "HttpApiStage",
+                # throttling only: the request may not set the stage's access logs (where they go, what they
+                # hold), by apigateway:Request/AccessLoggingDestination and .../AccessLoggingFormat (Service
+                # Authorization Reference, list_amazonapigatewaymanagementv2.html); stage variables have no
+                # condition key, and the Lambda proxy integration reads none
+                "Sid": "HttpApiThrottling",
                 "Effect": "Allow",
-                "Action": ["apigateway:GET", "apigateway:PATCH"],
-                "Resource": f"{apis}/*/stages/*",
-                "Condition": {"StringEquals": {f"aws:ResourceTag/{API_TAG}": name}},
+                "Action": "apigateway:PATCH",
+                "Resource": f"{apis}/*/stages/$default",
+                "Condition": {
+                    "StringEquals": tagged,
+                    "Null": {
+                        "apigateway:Request/AccessLoggingDestination": "true",
+                        "apigateway:Request/AccessLoggingFormat": "true",
+                    },
+                },
             },
         ]
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def execution_role_policy(region: str, name: str, secret: str | None) -> dict[str, Any]:
+def _one(resources: list[str]) -> str | list[str]:
+    return resources[0] if len(resources) == 1 else resources
+
+
+def execution_role_policy(
+    region: str, name: str, secret: str | None, *, account: str, exact: bool = False
+) -> dict[str, Any]:
     """What the function ``name`` may do as its execution role: write to its own log group (which bootstrap
     creates, so no logs:CreateLogGroup: https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html
     lists the three; AWSLambdaBasicExecutionRole grants them on every log group of the account), and read
-    the API keys ``secret`` (its full ARN, or ``name-??????`` for a partial one)."""
+    the API keys ``secret``: exactly it when ``exact`` (bootstrap completed it), else ``secret_resources``."""
     arn = f"arn:{partition_of_region(region)}"
     statements: list[dict[str, Any]] = [
         {
             "Sid": "OwnLogGroup",
             "Effect": "Allow",
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": f"{arn}:logs:{region}:*:log-group:/aws/lambda/{name}:*",
+            "Resource": f"{arn}:logs:{region}:{account}:log-group:/aws/lambda/{name}:*",
         }
     ]
     if secret:
@@ -278,7 +351,36 @@ def execution_role_policy(region: str, name: str, secret: str | None) -> dict[st
                 "Sid": "ReadApiKeys",
                 "Effect": "Allow",
                 "Action": "secretsmanager:GetSecretValue",
-                "Resource": secret_resource(secret),
+                "Resource": secret if exact else _one(secret_resources(secret)),
             }
         )
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+#: The role the HTTP API's Lambda integration invokes alias live as ("To specify an IAM Role for API
+#: Gateway to assume, use the role's Amazon Resource Name (ARN)": CredentialsArn,
+#: https://docs.aws.amazon.com/apigatewayv2/latest/api-reference/apis-apiid-integrations.html). Only who may
+#: pass it (iam:PassRole, which never crosses accounts) can put it on an integration: bootstrap's admin; the
+#: deployer may pass the execution role only.
+API_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ],
+}
+
+
+def api_role_policy(region: str, name: str, *, account: str) -> dict[str, Any]:
+    """What the HTTP API may do as its integration role: invoke alias live of ``name``, nothing else."""
+    function = f"arn:{partition_of_region(region)}:lambda:{region}:{account}:function:{name}"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "InvokeLive",
+                "Effect": "Allow",
+                "Action": "lambda:InvokeFunction",
+                "Resource": f"{function}:live",
+            }
+        ],
+    }

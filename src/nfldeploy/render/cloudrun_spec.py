@@ -54,9 +54,13 @@ def lineage_labels(manifest: Manifest | None) -> dict[str, str]:
     return labels
 
 
-#: Only Cloud Run's front end reaches a revision's container, and it replaces X-Forwarded-For with the
-#: caller's address (a client cannot add to it), so the header is believed from any peer: each caller gets its
-#: own rate-limit bucket. Without this every request came from the front end's address, one bucket for all.
+#: Only Google's front end reaches a revision's container, so the header is believed from any peer: each caller
+#: gets its own rate-limit bucket (without this every request came from the front end's address, one bucket
+#: for all). Trusting every address makes the server take the entry Google wrote, never one the client sent
+#: (serving.clients): the rightmost for run.app, which writes the caller's address (replacing the header, or
+#: appending to it); behind a Google external Application Load Balancer, which appends
+#: ``<client-ip>,<load-balancer-ip>`` (https://cloud.google.com/load-balancing/docs/https#x-forwarded-for_header),
+#: the second from the right: the ``trusted_hops = 2`` setting (NFLSERVE_TRUSTED_HOPS, from service_env).
 CLOUD_RUN_ENV = {"NFLSERVE_TRUSTED_PROXIES": "0.0.0.0/0,::/0"}
 
 

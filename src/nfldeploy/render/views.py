@@ -99,10 +99,15 @@ def sam(inputs: Inputs) -> dict[str, Any]:
     view["throttle_rate"] = f"{inputs.settings.rate_limit_rps:g}"
     view["throttle_burst"] = inputs.settings.rate_limit_burst
     view["secret_arn"] = inputs.settings.api_keys_secret or ""
-    view["secret_resource"] = (
-        lambda_deployer.secret_resource(view["secret_arn"]) if view["secret_arn"] else ""
+    view["secret_resources"] = (
+        lambda_deployer.secret_resources(view["secret_arn"]) if view["secret_arn"] else []
     )
     return view
+
+
+def aws_account(settings: DeploySettings) -> str:
+    """The account the Lambda policies name: ``aws_account_id``, else a placeholder that names none."""
+    return settings.aws_account_id or lambda_deployer.ACCOUNT_PLACEHOLDER
 
 
 def deployer_policy(inputs: Inputs) -> dict[str, Any]:
@@ -115,6 +120,7 @@ def deployer_policy(inputs: Inputs) -> dict[str, Any]:
             s.service_name,
             s.repository,
             s.lambda_endpoint == "api_gateway",
+            account=aws_account(s),
             url_auth=s.function_url_auth,
             auth=s.auth,
         ),
@@ -128,7 +134,9 @@ def execution_role_policy(inputs: Inputs) -> dict[str, Any]:
     secret = s.api_keys_secret if s.auth else None
     return {
         **common(inputs),
-        "policy": lambda_deployer.execution_role_policy(s.aws_region, s.service_name, secret),
+        "policy": lambda_deployer.execution_role_policy(
+            s.aws_region, s.service_name, secret, account=aws_account(s)
+        ),
     }
 
 

@@ -502,7 +502,7 @@ def create_app(config: ServeConfig, model: LoadedModel | None = None, preload: b
         limiter,
         config.max_body_bytes,
         access_log,
-        clients=ClientAddress(parse_networks(config.trusted_proxies)),
+        clients=ClientAddress(parse_networks(config.trusted_proxies), config.trusted_hops),
         auth_failures=RateLimiter(
             config.auth_failure_rps / share, max(1, round(config.auth_failure_burst / share))
         ),

@@ -1,6 +1,18 @@
-"""Who a request comes from behind proxies: the peer address, or, when the peer is a trusted proxy, the
-rightmost address of ``X-Forwarded-For`` that is not itself a trusted proxy (what a client cannot forge:
-every trusted hop appends the address it saw)."""
+"""Who a request comes from behind proxies: the peer address, or, when the peer is a trusted proxy, an
+address of ``X-Forwarded-For`` that a client cannot forge.
+
+A proxy either replaces the header with the address it saw or appends that address to whatever the client
+sent, so only entries on the right were written by proxies; everything left of them is the client's own text.
+Two ways to say which entry names the client:
+
+- ``trusted_proxies`` alone: walk from the right past every trusted proxy; the first address that is not one
+  is the client. When every entry is trusted (``0.0.0.0/0``, as on Cloud Run) the rightmost entry, the one
+  the nearest proxy wrote, never the leftmost, which the client may have written itself.
+- ``trusted_hops`` N: the platform in front writes the N rightmost entries and the client is the leftmost of
+  them (``hops[-N]``). A Google external Application Load Balancer appends ``<client-ip>,<load-balancer-ip>``
+  to what the client sent (https://cloud.google.com/load-balancing/docs/https#x-forwarded-for_header), so N
+  is 2 there. A header shorter than N (the request came another way) gives its rightmost entry.
+"""
 
 from __future__ import annotations
 
@@ -25,11 +37,21 @@ def parse_networks(spec: str) -> tuple[Network, ...]:
     return tuple(networks)
 
 
-class ClientAddress:
-    """Resolves the client's address from the peer and ``X-Forwarded-For`` with the trusted proxies."""
+def _address(text: str) -> str | None:
+    """``text`` as a normalised IP address, None when it is not one."""
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None
 
-    def __init__(self, trusted: Iterable[Network]) -> None:
-        self.trusted = tuple(trusted)
+
+class ClientAddress:
+    """Resolves the client's address from the peer and ``X-Forwarded-For`` (see the module docstring)."""
+
+    def __init__(self, trusted: Iterable[Network], hops: int = 0) -> None:
+        if hops < 0:
+            raise ConfigError(f"NFLSERVE_TRUSTED_HOPS must be 0 or more, not {hops}")
+        self.trusted, self.hops = tuple(trusted), hops
 
     def _trusted(self, address: str) -> bool:
         try:
@@ -45,10 +67,11 @@ class ClientAddress:
         if not forwarded_for or not self._trusted(peer):
             return peer
         hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+        if not hops:
+            return peer
+        if self.hops:
+            return _address(hops[-min(self.hops, len(hops))]) or peer  # a garbled entry: only the peer
         for hop in reversed(hops):
             if not self._trusted(hop):
-                try:
-                    return str(ipaddress.ip_address(hop))
-                except ValueError:
-                    return peer  # a garbled hop: trust nothing past it
-        return hops[0] if hops else peer
+                return _address(hop) or peer  # a garbled hop: trust nothing past it
+        return _address(hops[-1]) or peer  # every hop trusted: the one the nearest proxy wrote

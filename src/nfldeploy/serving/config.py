@@ -68,6 +68,7 @@ class ServeConfig:
     rate_limit_burst: int = 100
     workers: int = 1  # worker processes of this instance; each enforces its share of the rate limits
     trusted_proxies: str = "127.0.0.1/32,::1/128"  # peers whose X-Forwarded-For names the client
+    trusted_hops: int = 0  # X-Forwarded-For entries the platform in front writes (serving.clients); 0: walk
     auth_failure_rps: float = 1.0  # bad tokens an address may try per second (after the burst: 429)
     auth_failure_burst: int = 10
     request_timeout_ms: float = 30_000.0  # a request waiting longer for the model is answered 504

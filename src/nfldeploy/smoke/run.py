@@ -46,9 +46,11 @@ def smoke_url(
     ready_timeout: float = 60.0,
     on_result: Callable[[CheckResult], None] | None = None,
     auth: httpx.Auth | None = None,
+    platform: str | None = None,
 ) -> SmokeReport:
     """Wait for /ready (up to ``ready_timeout``), then run every check against ``url``. ``auth`` signs every
-    request (e.g. SigV4 for a Lambda function URL behind IAM)."""
+    request (e.g. SigV4 for a Lambda function URL behind IAM); ``platform`` is the deploy target serving
+    ``url`` (on ``lambda`` the rate-limit row is skipped: smoke.checks.LAMBDA_SKIP)."""
     if auth is not None and token:
         raise ConfigError(
             "--token and a signed endpoint both need the Authorization header",
@@ -60,7 +62,7 @@ def smoke_url(
         not_ready = [CheckResult("wait for /ready", False, waited)] if waited else []
         if not_ready and on_result:
             on_result(not_ready[0])
-        ctx = load_context(client, export_dir, token, requests, p95_budget_ms)
+        ctx = load_context(client, export_dir, token, requests, p95_budget_ms, platform)
         results = [*not_ready, *run_checks(ctx, on_result)]
     return SmokeReport(url, results, {"latency": ctx.state.get("latency")})
 

@@ -123,6 +123,7 @@ class LambdaSpec(PlanSpec):
     canary_url_auth: str
     throttling: dict[str, float]
     previous: str | None
+    revoke: tuple[tuple[str, str], ...] = ()  # (alias, statement id): grants nfldeploy does not make
     retire: tuple[str, ...] = ()  # versions deleted after the alias moved (lambda_keep_versions)
 
     def hashed(self, digest: str) -> str:
@@ -364,6 +365,15 @@ class LambdaTarget:
             }
         )
         current = self._function()
+        if current is not None and current.get("PackageType", "Image") != "Image":
+            # a function's package type is fixed at creation (UpdateFunctionCode takes an ImageUri for an
+            # Image function only: https://docs.aws.amazon.com/lambda/latest/api/API_UpdateFunctionCode.html);
+            # IAM has no condition key for it, so a deployer could have created a .zip function of this name
+            raise ConfigError(
+                f"the function {self.function} is a {current.get('PackageType')} package, not a container image: "
+                "nfldeploy did not make it; nothing was changed",
+                hint="Delete it (with admin credentials) and deploy again, or deploy under another service_name.",
+            )
         alias = self._alias()
         weights = self._weights(alias)
         unchanged = current is not None and current.get("Description", "") == SPEC_PREFIX + spec_hash
@@ -404,26 +414,44 @@ class LambdaTarget:
         throttling = {"rate": settings.rate_limit_rps, "burst": settings.rate_limit_burst}
         if settings.lambda_endpoint == "api_gateway":
             api = self.endpoints.api()
-            if api is None:  # bootstrap makes it: the deployer may not create APIs
-                raise needs_bootstrap(f"the HTTP API of {self.function} is missing")
-            granted = alias is not None and self.endpoints.api_granted(api)
-            if not granted or self.endpoints.api_throttling(api) != throttling:
-                grant = "" if granted else f"; let it invoke alias {ALIAS}"
+            if api is None:  # bootstrap makes it and records it: the deployer may not create APIs
+                raise needs_bootstrap(
+                    f"the HTTP API of {self.function} is missing (or bootstrap has not recorded it)"
+                )
+            if self.endpoints.api_throttling(api) != throttling:
                 actions.append(
                     Action(
                         "api_gateway",
                         self.function,
                         f"the HTTP API's $default stage throttled at {settings.rate_limit_rps:g} rps "
-                        f"(burst {settings.rate_limit_burst}){grant}",
+                        f"(burst {settings.rate_limit_burst})",
                     )
                 )
             if url is not None:
                 actions.append(Action("remove_function_url", ALIAS, "the HTTP API is the way in"))
-        elif url is None or url["AuthType"] != settings.function_url_auth:
-            actions.append(Action("function_url", ALIAS, f"auth {settings.function_url_auth}"))
+        else:
+            # The HTTP API invokes live as its own role (CredentialsArn), which no grant on the function
+            # shows and the deployer may not delete: while bootstrap's record of it stands, it stays a way in
+            # beside the function URL (with its own auth, maybe none). Bootstrap with these settings removes it.
+            fronting = self.endpoints.recorded_api_id()
+            if fronting is not None:
+                raise needs_bootstrap(
+                    f"the HTTP API {fronting} that bootstrap made still fronts {self.function}'s live alias, "
+                    "but the settings say function_url"
+                )
+            if url is None or url["AuthType"] != settings.function_url_auth:
+                actions.append(Action("function_url", ALIAS, f"auth {settings.function_url_auth}"))
+        aliases = self._aliases() if current is not None else {}
+        revoke = tuple(
+            (name, sid)
+            for name in (ALIAS, CANARY_ALIAS)
+            if name in aliases
+            for sid in self.endpoints.stray_grants(name)
+        )
+        for name, sid in revoke:
+            actions.append(Action("revoke_grant", f"{name}/{sid}", "a grant nfldeploy does not make"))
         publishing = current is None or not unchanged
         in_flight = alias is not None and canary is not None and (publishing or len(weights) > 1)
-        aliases = self._aliases() if current is not None else {}
         retire: tuple[str, ...] = ()
         if in_flight and not publishing and CANARY_ALIAS in aliases:  # the canary stays: its URL follows
             canary_auth = canary_url_auth(settings)
@@ -469,6 +497,7 @@ class LambdaTarget:
             canary_url_auth=canary_url_auth(settings),
             throttling=throttling,
             previous=alias["FunctionVersion"] if alias else None,
+            revoke=revoke,
             retire=retire,
         )
         return Plan(self.name, self.function, image, tuple(actions), plan_spec)
@@ -484,6 +513,8 @@ class LambdaTarget:
                 raise DeployError(f"{self.function} has no alias {ALIAS} and the plan is empty; plan again")
             return self._deployment(alias, None, changed=False)
         spec = plan.spec_as(LambdaSpec)
+        for name, sid in spec.revoke:  # first: what nfldeploy does not make does not outlive a release
+            self.endpoints.revoke(name, sid)
         repository = self.resources.repository_uri(spec.repository)
         role_arn = self.resources.role_arn()
         if role_arn is None:

@@ -29,6 +29,7 @@ from nfldeploy.render.limits import check_cloudrun
 from nfldeploy.service_logs import LEVELS, LogEntry, LogQuery, admitted, parse_line, poll, select
 from nfldeploy.settings import DeploySettings
 from nfldeploy.targets.base import Action, Deployment, Plan, PlanSpec, Revision, Status
+from nfldeploy.targets.cloudrun_fields import MANAGED_LABELS, merged_labels, merged_template, pruned
 from nfldeploy.targets.traffic import canary_split
 
 CANARY_TAG = "canary"
@@ -120,15 +121,31 @@ class CloudRunTarget:
         return "traffic unchanged: " + ", ".join(f"{rev} {pct} %" for rev, pct in traffic.items())
 
     # -- what is wanted --------------------------------------------------------------------------------
-    def _template(self, settings: DeploySettings, image: str) -> tuple[str, dict[str, Any]]:
+    def _template(
+        self, settings: DeploySettings, image: str, current: Any | None
+    ) -> tuple[str, dict[str, Any]]:
+        """The revision's name and the template nfldeploy sets. The name is the image digest and a hash of
+        the spec, so the same image and settings name the same revision. A revision name is unique and
+        Cloud Run refuses to reuse one for another configuration (409 "already exists": run.v2's
+        RevisionTemplate.revision, "The unique name for the revision"), so when someone else changed the
+        template since (gcloud, the console: ``current`` is not the revision this spec names) the hash is
+        of what an update sends, this spec merged into the template read (targets.cloudrun_fields): the
+        user's env var gets a revision of its own, and a re-plan of the same state names it again."""
         template = revision_template(service_view(settings, image, self.project, self.manifest))
         digest = (
             image.split("@sha256:", 1)[1]
             if "@sha256:" in image
             else hashlib.sha256(image.encode()).hexdigest()
         )
-        spec = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()
-        revision = f"{self.service}-{digest[:8]}-{spec[:4]}"
+
+        def name(spec: dict[str, Any]) -> str:
+            text = json.dumps(spec, sort_keys=True)
+            return f"{self.service}-{digest[:8]}-{hashlib.sha256(text.encode()).hexdigest()[:4]}"
+
+        revision = name(template)
+        if current is not None and current.template.revision != revision:
+            sent = merged_template(self.api.as_dict(current.template), template)
+            revision = name(pruned({key: value for key, value in sent.items() if key != "revision"}))
         template["revision"] = revision
         return revision, template
 
@@ -142,8 +159,8 @@ class CloudRunTarget:
             )
         check_cloudrun(settings)  # impossible settings are refused before any call, naming the limit
         image = self._pinned(image)
-        revision, template = self._template(settings, image)
         current = self._current()
+        revision, template = self._template(settings, image, current)
         traffic = self._traffic(current)
         exists = current is not None and current.template.revision == revision
         actions: list[Action] = []
@@ -225,11 +242,16 @@ class CloudRunTarget:
         traffic: list[dict[str, Any]],
         previous: str | None,
     ) -> Any:
-        """Create the service, or update ``current`` (as just read), with ``template`` and ``traffic``."""
+        """Create the service, or update ``current`` (as just read), with ``template`` and ``traffic``: every
+        field, label, annotation and env var nfldeploy does not own keeps its value (targets.cloudrun_fields)."""
         annotations = dict(current.annotations) if current is not None else {}
         if previous:
             annotations[PREVIOUS_ANNOTATION] = previous
-        return self.api.submit(current, template, traffic, annotations)
+        if current is None:
+            return self.api.submit(None, template, traffic, annotations, dict(MANAGED_LABELS))
+        merged = merged_template(self.api.as_dict(current.template), template)
+        labels = merged_labels(dict(current.labels), MANAGED_LABELS)
+        return self.api.submit(current, merged, traffic, annotations, labels)
 
     def apply(self, plan: Plan) -> Deployment:
         spec = plan.spec_as(CloudRunSpec)

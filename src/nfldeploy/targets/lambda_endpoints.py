@@ -1,14 +1,14 @@
 """How callers reach a Lambda function's alias: a function URL (auth AWS_IAM or NONE, with the public
-permission only while NONE) or an API Gateway HTTP API (bootstrap makes it; throttled at the rate limit) in
-front of it."""
+permission only while NONE) or an API Gateway HTTP API (bootstrap makes it and records it on the execution
+role; throttled at the rate limit) in front of it. Grants to "*" on an alias other than the two a public URL
+needs, and the API Gateway grant of older versions, are revoked."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from nfldeploy.cloud.aws import AwsCalls, AwsClients, partition_of
-from nfldeploy.cloud.lambda_deployer import API_TAG
+from nfldeploy.cloud.aws import AwsCalls, AwsClients
 from nfldeploy.errors import ConfigError
 from nfldeploy.settings import DeploySettings
 
@@ -22,7 +22,38 @@ PUBLIC_GRANTS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     (PUBLIC_URL_STATEMENT, "lambda:InvokeFunctionUrl", {"FunctionUrlAuthType": "NONE"}),
     (PUBLIC_INVOKE_STATEMENT, "lambda:InvokeFunction", {"InvokedViaFunctionUrl": True}),
 )
+#: The grant older nfldeploy deploys gave apigateway.amazonaws.com on alias live; the HTTP API now invokes
+#: as the role bootstrap made (its integration's CredentialsArn), so deploy revokes it wherever it is.
 API_STATEMENT = "nfldeploy-api-gateway"
+
+
+def _condition(statement: dict[str, Any]) -> dict[tuple[str, str], str]:
+    return {
+        (operator, key.lower()): str(value).lower()
+        for operator, block in (statement.get("Condition") or {}).items()
+        for key, value in block.items()
+    }
+
+
+def _public(statement: dict[str, Any]) -> bool:
+    principal = statement.get("Principal")
+    return principal == "*" or (isinstance(principal, dict) and principal.get("AWS") == "*")
+
+
+def is_public_grant(statement: dict[str, Any]) -> bool:
+    """One of PUBLIC_GRANTS exactly, as Lambda stores it (AddPermission's FunctionUrlAuthType and
+    InvokedViaFunctionUrl become conditions: https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html)."""
+    for sid, action, parameter in PUBLIC_GRANTS:
+        ((name, value),) = parameter.items()
+        operator = "StringEquals" if name == "FunctionUrlAuthType" else "Bool"
+        wanted = {(operator, f"lambda:{name}".lower()): str(value).lower()}
+        if (
+            statement.get("Sid") == sid
+            and statement.get("Action") == action
+            and _condition(statement) == wanted
+        ):
+            return True
+    return False
 
 
 def canary_url_auth(settings: DeploySettings) -> str:
@@ -106,16 +137,21 @@ class LambdaEndpoints:
         return None if config is None else str(config["FunctionUrl"])
 
     def api(self) -> dict[str, Any] | None:
-        """The HTTP API nfldeploy made for this function (found by its tag)."""
-        if self.aws.apigateway is None:
-            raise ConfigError("no API Gateway client was given to the Lambda target")
-        listed = self.calls.pages("listing the HTTP APIs", self.aws.apigateway, "get_apis", "Items") or []
-        for api in listed:  # every page: on a busy account this service's API is not on the first
-            if api.get("Tags", {}).get(API_TAG) == self.function:
-                return dict(api)
-        return None
+        """The HTTP API bootstrap recorded for this function, carrying its tag (never one found by the tag
+        alone: another API may carry it)."""
+        from nfldeploy.targets.lambda_http_api import recorded_api
+
+        return recorded_api(self.aws, self.calls, self.function)
+
+    def recorded_api_id(self) -> str | None:
+        """The id of the HTTP API bootstrap recorded on the execution role (its tag), whether or not the API
+        still exists: while it is recorded, bootstrap has not removed it."""
+        from nfldeploy.targets.lambda_http_api import RECORD_TAG, role_tags
+
+        return (role_tags(self.aws, self.calls, self.function) or {}).get(RECORD_TAG)
 
     def api_throttling(self, api: dict[str, Any]) -> dict[str, Any]:
+        """The $default stage's throttling; a missing stage is bootstrap's to make."""
         stage = self.calls.get(
             "reading the API's stage",
             self.aws.apigateway.get_stage,
@@ -123,8 +159,43 @@ class LambdaEndpoints:
             ApiId=api["ApiId"],
             StageName="$default",
         )
-        routes = (stage or {}).get("DefaultRouteSettings", {})
+        if stage is None:
+            from nfldeploy.targets.lambda_bootstrap import needs_bootstrap
+
+            raise needs_bootstrap(f"the HTTP API {api['ApiId']} of {self.function} has no $default stage")
+        routes = stage.get("DefaultRouteSettings", {})
         return {"rate": routes.get("ThrottlingRateLimit"), "burst": routes.get("ThrottlingBurstLimit")}
+
+    def statements(self, alias: str) -> list[dict[str, Any]]:
+        """The resource policy of ``alias`` (Lambda keeps one per qualifier); [] without one."""
+        found = self.calls.get(
+            "reading the function's policy",
+            self.aws.lambda_.get_policy,
+            "ResourceNotFoundException",
+            FunctionName=self.function,
+            Qualifier=alias,
+        )
+        return list(json.loads(found["Policy"]).get("Statement", [])) if found else []
+
+    def stray_grants(self, alias: str) -> list[str]:
+        """The statements of ``alias`` that nfldeploy would not have made and a deployer could have: grants to
+        "*" other than the public URL's two (AddPermission has no condition key for the granted action), and
+        the API Gateway grant of older versions."""
+        return [
+            str(s.get("Sid"))
+            for s in self.statements(alias)
+            if (_public(s) and not is_public_grant(s)) or s.get("Sid") == API_STATEMENT
+        ]
+
+    def revoke(self, alias: str, statement: str) -> None:
+        self.calls.get(
+            f"revoking the grant {statement}",
+            self.aws.lambda_.remove_permission,
+            "ResourceNotFoundException",
+            FunctionName=self.function,
+            Qualifier=alias,
+            StatementId=statement,
+        )
 
     def ensure_url(self, auth: str, alias: str = ALIAS) -> None:
         existing = self.url(alias)
@@ -210,26 +281,9 @@ class LambdaEndpoints:
                 Name=alias,
             )
 
-    def api_granted(self, api: dict[str, Any]) -> bool:
-        """Whether alias live's resource policy lets this HTTP API invoke it."""
-        found = self.calls.get(
-            "reading the function's policy",
-            self.aws.lambda_.get_policy,
-            "ResourceNotFoundException",
-            FunctionName=self.function,
-            Qualifier=ALIAS,
-        )
-        policy = json.loads(found["Policy"]) if found else {}
-        return any(
-            s.get("Sid") == API_STATEMENT and f":{api['ApiId']}/" in json.dumps(s.get("Condition", {}))
-            for s in policy.get("Statement", [])
-        )
-
     def ensure_api(self, throttling: dict[str, Any]) -> None:
-        """The HTTP API bootstrap made (its $default route proxies to alias live): its $default stage
-        throttled as the settings say, and the permission to invoke the alias."""
-        gateway = self.aws.apigateway
-        routes = {"ThrottlingRateLimit": throttling["rate"], "ThrottlingBurstLimit": throttling["burst"]}
+        """The HTTP API bootstrap made (its $default route proxies to alias live, invoking it as the role
+        bootstrap made): its $default stage throttled as the settings say."""
         api = self.api()
         if api is None:
             from nfldeploy.targets.lambda_bootstrap import needs_bootstrap
@@ -238,36 +292,14 @@ class LambdaEndpoints:
         if self.api_throttling(api) != throttling:
             self.calls.call(
                 "updating the API's throttling",
-                gateway.update_stage,
+                self.aws.apigateway.update_stage,
                 ApiId=api["ApiId"],
                 StageName="$default",
-                DefaultRouteSettings=routes,
+                DefaultRouteSettings={
+                    "ThrottlingRateLimit": throttling["rate"],
+                    "ThrottlingBurstLimit": throttling["burst"],
+                },
             )
-        if self.api_granted(api):
-            return
-        function = self.calls.call(
-            "reading the function", self.aws.lambda_.get_function, FunctionName=self.function
-        )
-        alias_arn = f"{function['Configuration']['FunctionArn']}:{ALIAS}"
-        partition, account = partition_of(alias_arn), alias_arn.split(":")[4]
-        self.calls.get(  # a grant for an older API of this name is replaced
-            "removing an older API grant",
-            self.aws.lambda_.remove_permission,
-            "ResourceNotFoundException",
-            FunctionName=self.function,
-            Qualifier=ALIAS,
-            StatementId=API_STATEMENT,
-        )
-        self.calls.call(
-            "letting the API invoke the function",
-            self.aws.lambda_.add_permission,
-            FunctionName=self.function,
-            Qualifier=ALIAS,
-            StatementId=API_STATEMENT,
-            Action="lambda:InvokeFunction",
-            Principal="apigateway.amazonaws.com",
-            SourceArn=f"arn:{partition}:execute-api:{self.region}:{account}:{api['ApiId']}/*",
-        )
 
     def endpoint_url(self) -> str | None:
         """Where callers reach alias live: the HTTP API's endpoint, or the function URL."""
