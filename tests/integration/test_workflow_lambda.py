@@ -209,6 +209,7 @@ def account(
         "timeout": 60,
         "smoke_p95_budget_ms": 5000,
         "aws_region": REGION,
+        "aws_account_id": ACCOUNT,  # the rendered policy names the account (unset: it grants nothing)
         "training_config": TRAINING_CONFIG,
     }
     admin_settings = _settings_file(tmp_path / "admin", settings)
