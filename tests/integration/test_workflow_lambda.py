@@ -12,6 +12,7 @@ Interface Emulator)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import docker
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -30,7 +32,7 @@ from lambda_state import cheap_versions
 from moto_extensions import iam_enforced
 from nfldeploy.cli.app import app
 from nfldeploy.cloud.aws import aws_clients
-from services import TEST_REPOSITORY, base_image, image_tags
+from services import TEST_REPOSITORY, base_image
 from workflow_repo import (
     TRAINING_CONFIG,
     documented_subject,
@@ -227,10 +229,18 @@ def account(
     try:
         yield {"service": service, "settings": settings, "policy": policy}
     finally:
-        for tags in image_tags(docker_client).values():
-            for tag in tags:
-                if f"wfl-{service}" in tag:
-                    docker_client.images.remove(tag, force=True)
+        _remove_images(docker_client, f"wfl-{service}")
+
+
+def _remove_images(docker_client: Any, name: str) -> None:
+    """Every reference containing ``name``, tags and repository digests (the release job's push to ECR leaves
+    a build's image named only by its digest once the next build takes the tag); an image goes with its last
+    reference, and one another test still names (the session's Lambda image, pushed by the seed) stays."""
+    for image in docker_client.api.images(all=True):
+        for reference in (image.get("RepoTags") or []) + (image.get("RepoDigests") or []):
+            if name in reference:
+                with contextlib.suppress(docker.errors.NotFound):
+                    docker_client.api.remove_image(reference)
 
 
 def test_the_rendered_workflow_releases_a_lambda_canary_with_the_deploy_role_or_keeps_live(
