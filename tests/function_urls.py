@@ -761,6 +761,14 @@ class FunctionUrlFront:
         with self._lock:
             return [function for function, _ in self._environments.values()]
 
+    def retire(self, function_name: str) -> None:
+        """Remove the warm environments of ``function_name``'s versions (a test done with its function)."""
+        with self._lock:
+            keys = [k for k in self._environments if str(k[0]).split(":")[6] == function_name]
+            retired = [self._environments.pop(k)[0] for k in keys]
+        for function in retired:
+            function.close()
+
 
 # -- HTTP: the proxy (CONNECT) and the function URL inside the tunnel -------------------------------------------
 

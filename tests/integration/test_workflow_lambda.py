@@ -196,6 +196,7 @@ def account(
     docker_client: Any,
     lambda_image: str,
     example_export: Path,
+    function_url_front: FunctionUrlFront,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[dict[str, Any]]:
@@ -229,6 +230,7 @@ def account(
     try:
         yield {"service": service, "settings": settings, "policy": policy}
     finally:
+        function_url_front.retire(service)  # its containers, which hold the images
         _remove_images(docker_client, f"wfl-{service}")
 
 
