@@ -62,6 +62,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import ecr_registry
 from lambda_rie import RieFunction
 
 #: moto's account (moto.core.DEFAULT_ACCOUNT_ID) unless a test names another.
@@ -332,7 +333,14 @@ def ecr_image(uri: str) -> Any:
     """The image moto's ECR holds for ``uri`` (by digest or by tag)."""
     from moto.ecr.models import ecr_backends
 
-    found = ECR_URI.match(uri)
+    matched = ECR_URI.match(uri)
+    found: dict[str, Any] | None = matched.groupdict() if matched else None
+    if found is None and (location := ecr_registry.image_location(uri)) is not None:
+        # the registry standing behind moto's ECR (tests/ecr_registry.py): host:port/<repository>[:tag][@digest]
+        name, _, digest = uri.split("/", 1)[1].partition("@")
+        repository_name, _, tag = name.partition(":")
+        found = dict(zip(("account", "region"), location[:2], strict=True))
+        found.update(repository=repository_name, tag=tag or None, digest=digest or None)
     if found is None:
         raise LookupError(f"{uri} is not an ECR image URI")
     repository = ecr_backends[found["account"]][found["region"]].repositories[found["repository"]]
@@ -752,6 +760,14 @@ class FunctionUrlFront:
     def environments(self) -> list[RieFunction]:
         with self._lock:
             return [function for function, _ in self._environments.values()]
+
+    def retire(self, function_name: str) -> None:
+        """Remove the warm environments of ``function_name``'s versions (a test done with its function)."""
+        with self._lock:
+            keys = [k for k in self._environments if str(k[0]).split(":")[6] == function_name]
+            retired = [self._environments.pop(k)[0] for k in keys]
+        for function in retired:
+            function.close()
 
 
 # -- HTTP: the proxy (CONNECT) and the function URL inside the tunnel -------------------------------------------

@@ -95,7 +95,9 @@ class LocalRunner:
     base_env: dict[str, str]  # the runner's own environment
     gcp_env: dict[str, str] = field(default_factory=dict)  # what google-github-actions/auth exports
     aws_env: dict[str, str] = field(default_factory=dict)  # what configure-aws-credentials exports
-    oidc_subject: str = "repo:nfl-team/nfl-training:environment:production"  # the OIDC token's sub claim
+    github_repository: str = "nfl-team/nfl-training"  # owner/repo, as the OIDC token's claims name it
+    github_ref: str = "refs/heads/main"  # the run's ref (a push to main)
+    oidc_subject: str | None = None  # the OIDC token's sub claim; None: GitHub's for the job (subject())
     inputs: dict[str, Any] = field(default_factory=dict)
     vars: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
@@ -147,6 +149,10 @@ class LocalRunner:
             name, "success", workspace, permissions=_permissions(job, self.workflow_permissions)
         )
         steps: dict[str, dict[str, Any]] = {}
+        # the job's environment: a name, or {name, url} (workflow syntax, jobs.<job_id>.environment)
+        named = job.get("environment")
+        named = named.get("name") if isinstance(named, dict) else named
+        environment = substitute(str(named), {**contexts, "env": env}) if named else None
         for index, step in enumerate(job["steps"]):
             label = step.get("name") or step.get("uses") or f"step {index}"
             failed = result.conclusion == "failure"
@@ -169,7 +175,9 @@ class LocalRunner:
             output_file = workspace.parent / f"{name}-{index}.output"
             output_file.write_text("")
             step_env["GITHUB_OUTPUT"] = str(output_file)
-            outcome, output = self._step(step, workspace, step_env, env, scope, result.permissions)
+            outcome, output = self._step(
+                step, workspace, step_env, env, scope, result.permissions, environment
+            )
             result.steps.append(StepResult(label, outcome, output))
             if "id" in step:
                 outputs = dict(
@@ -193,6 +201,7 @@ class LocalRunner:
         job_env: dict[str, str],
         scope: dict[str, Any],
         permissions: dict[str, str],
+        job_environment: str | None = None,
     ) -> tuple[str, str]:
         if "run" in step:
             script = substitute(step["run"], scope)
@@ -240,12 +249,25 @@ class LocalRunner:
         elif action == "google-github-actions/auth":
             job_env.update(self.gcp_env)
         elif action == "aws-actions/configure-aws-credentials":
-            return self._assume_role(inputs, job_env)
+            return self._assume_role(inputs, job_env, self.subject(job_environment))
         else:
             return "failure", f"no local equivalent for the action {step['uses']}"
         return "success", ""
 
-    def _assume_role(self, inputs: dict[str, str], job_env: dict[str, str]) -> tuple[str, str]:
+    def subject(self, environment: str | None) -> str:
+        """The ``sub`` claim GitHub puts in a job's OIDC token: ``repo:<owner>/<repo>:environment:<name>`` for a
+        job with an ``environment``, else ``repo:<owner>/<repo>:ref:<ref>`` (a push or dispatch run)
+        (https://docs.github.com/en/actions/security-for-github-actions/security-hardening-your-deployments/about-security-hardening-with-openid-connect#example-subject-claims);
+        ``oidc_subject`` when set."""
+        if self.oidc_subject is not None:
+            return self.oidc_subject
+        if environment:
+            return f"repo:{self.github_repository}:environment:{environment}"
+        return f"repo:{self.github_repository}:ref:{self.github_ref}"
+
+    def _assume_role(
+        self, inputs: dict[str, str], job_env: dict[str, str], subject: str | None = None
+    ) -> tuple[str, str]:
         """What configure-aws-credentials does with ``role-to-assume`` and the job's OIDC token: STS
         ``AssumeRoleWithWebIdentity`` (here: moto's, at ``aws_env``'s AWS_ENDPOINT_URL), then the session's
         credentials and region exported to the job's later steps
@@ -266,7 +288,7 @@ class LocalRunner:
         claims = {
             "iss": "https://token.actions.githubusercontent.com",
             "aud": inputs.get("audience", "sts.amazonaws.com"),
-            "sub": self.oidc_subject,
+            "sub": subject if subject is not None else self.subject(None),
         }
         token = ".".join(
             base64.urlsafe_b64encode(json.dumps(part).encode()).decode().rstrip("=")

@@ -9,17 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
 import yaml
 from packaging.utils import canonicalize_name
 from typer.testing import CliRunner
@@ -27,74 +23,16 @@ from typer.testing import CliRunner
 from fake_cloudrun import FakeCloudRun
 from nfldeploy.cli.app import app
 from services import TEST_REPOSITORY, Registry, base_image, image_tags
+from workflow_repo import explain, make_venv, runner_env, training_repository
 from workflow_runner import LocalRunner
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
-ROOT = Path(__file__).resolve().parents[2]
-CHECKPOINT = ROOT / "examples/checkpoints/nfl_production_v2-best.ckpt"
 PROJECT = "nfl-proj"
 
 
 @pytest.fixture(scope="module")
 def runner_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """setup-python's venv: empty; the workflow's own pip install steps fill it."""
-    venv = tmp_path_factory.mktemp("runner") / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    return venv
-
-
-def _runner_env() -> dict[str, str]:
-    """The runner's environment: this machine's, without the dev venv or any nfldeploy setting."""
-    dev_bin = str(Path(sys.executable).parent)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NFLDEPLOY_", "VIRTUAL_ENV", "AWS_"))}
-    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p != dev_bin)
-    # This machine has no route to the workflow's CPU torch index: pip gives up on it at once (instead of
-    # retrying every package for seconds) and takes torch's CPU wheel from the machine's wheel folder.
-    env["PIP_RETRIES"] = "0"
-    return env
-
-
-def _checkpoint(path: Path, change: str) -> None:
-    """The example checkpoint, retrained (every weight perturbed) or broken (predictions 300 yd off)."""
-    checkpoint = torch.load(CHECKPOINT, weights_only=False)
-    state = checkpoint["state_dict"]
-    if change == "retrained":
-        generator = torch.Generator().manual_seed(11)
-        for key, tensor in state.items():
-            if tensor.is_floating_point() and tensor.numel() > 1:
-                state[key] = tensor + 0.1 * tensor.std() * torch.randn(tensor.shape, generator=generator)
-    else:
-        state["model.decoder.gmm_head.2.bias"][0] += 300.0
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(checkpoint, path)
-
-
-def _repository(folder: Path, settings: dict[str, Any], export: Path, change: str) -> Path:
-    """A user's training repository after a run: config, checkpoint, settings, the rendered workflow (its
-    github/ folder copied to .github/, with the nfldeploy wheel it vendors)."""
-    repo = folder / "repo"
-    (repo / "outputs").mkdir(parents=True)
-    shutil.copy2(ROOT / "examples/outputs/nfl_production_v2_config.json", repo / "outputs")
-    _checkpoint(repo / "checkpoints" / "nfl_production_v2-best.ckpt", change)
-    lines = [f"{key} = {json.dumps(value)}" for key, value in settings.items()]
-    settings_file = repo / "nfldeploy.toml"
-    settings_file.write_text("\n".join(lines) + "\n")
-    rendered = CliRunner().invoke(
-        app,
-        [
-            "render",
-            str(export),
-            "--only",
-            "github",
-            "--out",
-            str(folder / "render"),
-            "--settings",
-            str(settings_file),
-        ],
-    )
-    assert rendered.exit_code == 0, rendered.output
-    shutil.copytree(folder / "render" / "github", repo / ".github")
-    return repo
+    return make_venv(tmp_path_factory.mktemp("runner"))
 
 
 @pytest.fixture
@@ -112,7 +50,7 @@ def _run(
         repository=repo,
         venv=venv,
         workdir=tmp_path / name,
-        base_env=_runner_env(),
+        base_env=runner_env(),
         gcp_env={"NFLDEPLOY_CLOUDRUN_ENDPOINT": fake.endpoint},
         vars={"NFLDEPLOY_TARGET": "cloudrun"},
     )
@@ -154,15 +92,6 @@ def _direct_url(venv: Path) -> str:
     return record.read_text()
 
 
-def _explain(results: dict[str, Any]) -> str:
-    return "\n".join(
-        f"{job.name}/{step.name}: {step.outcome}\n{step.output[-3000:]}"
-        for job in results.values()
-        for step in job.steps
-        if step.outcome == "failure"
-    )
-
-
 def test_the_rendered_workflow_deploys_a_canary_and_promotes_it_or_keeps_the_serving_revision(
     cloudrun: FakeCloudRun,
     registry: Registry,
@@ -199,9 +128,9 @@ def test_the_rendered_workflow_deploys_a_canary_and_promotes_it_or_keeps_the_ser
     try:
         # a retrained model: canary (10 %, checked through its tag URL) -> smoke-tested canary -> promoted,
         # on the default path: nfldeploy from the wheel the rendering vendored beside the workflow
-        repo = _repository(tmp_path / "retrained", settings, example_export, "retrained")
+        repo = training_repository(tmp_path / "retrained", settings, example_export, "retrained")
         results, runner = _run(tmp_path, "retrained", repo, runner_venv, cloudrun)
-        assert [r.conclusion for r in results.values()] == ["success"] * 3, _explain(results)
+        assert [r.conclusion for r in results.values()] == ["success"] * 3, explain(results)
         print({name: job.seconds for name, job in results.items()})  # where a pipeline's time goes (-s)
         # OIDC only where the clouds are called; nfldeploy installed from the hash-checked file, and every
         # distribution the jobs installed is one the hash-locked requirement files pin, at that version
@@ -250,7 +179,7 @@ def test_the_rendered_workflow_deploys_a_canary_and_promotes_it_or_keeps_the_ser
         # serving revision keeps 100 % (no rollback needed). The settings change re-runs the release job
         # alone on the same run's artifacts (its test and export jobs would repeat the first run's work).
         strict = {**settings, "concurrency": 40, "smoke_p95_budget_ms": 0.001}
-        repo = _repository(tmp_path / "slow", strict, example_export, "retrained")
+        repo = training_repository(tmp_path / "slow", strict, example_export, "retrained")
         done = {name: results[name] for name in ("test", "export")}
         results, _ = _run(tmp_path, "retrained", repo, runner_venv, cloudrun, done)
         release = results["release"]

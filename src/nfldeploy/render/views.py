@@ -182,7 +182,9 @@ def workflow(inputs: Inputs) -> dict[str, Any]:
     view["config_path"] = s.training_config or f"outputs/{inputs.manifest.experiment_name}_config.json"
     view["canary_percent"] = 10
     view["default_target"] = "cloudrun"
-    view["release_environment"] = lambda_deployer.RELEASE_ENVIRONMENT  # the deploy role's trust names it
+    # the release job's GitHub environment: its OIDC token's sub is repo:<owner>/<repo>:environment:<name>,
+    # which the deploy role's trust must name (https://docs.github.com/en/actions/security-for-github-actions/security-hardening-your-deployments/about-security-hardening-with-openid-connect#filtering-for-a-specific-environment)
+    view["release_environment"] = lambda_deployer.RELEASE_ENVIRONMENT
     view["smoke_p95_budget_ms"] = f"{s.smoke_p95_budget_ms:g}"
     view["actions"] = pinned_actions()
     view["wheel_source"] = wheel.source
