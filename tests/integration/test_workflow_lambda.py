@@ -90,32 +90,16 @@ def calls(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> list[Call]:
     return seen
 
 
-def _trust(subject: str) -> dict[str, Any]:
-    """The deploy role's trust: GitHub's OIDC provider, tokens of ``subject`` only
-    (https://docs.github.com/en/actions/security-for-github-actions/security-hardening-your-deployments/configuring-openid-connect-in-amazon-web-services)."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Federated": f"arn:aws:iam::{ACCOUNT}:oidc-provider/{HOST}"},
-                "Action": "sts:AssumeRoleWithWebIdentity",
-                "Condition": {"StringEquals": {f"{HOST}:aud": "sts.amazonaws.com", f"{HOST}:sub": subject}},
-            }
-        ],
-    }
-
-
-def _deploy_role(iam: Any, policy: dict[str, Any], subject: str) -> tuple[str, str]:
-    """The role the repository's AWS_DEPLOY_ROLE_ARN names, ``policy`` its only policy, trusting ``subject``'s
-    tokens: (ARN, name)."""
+def _deploy_role(iam: Any, policy: dict[str, Any], trust: dict[str, Any]) -> tuple[str, str]:
+    """The role the repository's AWS_DEPLOY_ROLE_ARN names, ``policy`` its only policy, ``trust`` (the rendered
+    aws/deployer-trust-policy.json) its trust: (ARN, name)."""
     arn = f"arn:aws:iam::{ACCOUNT}:oidc-provider/{HOST}"
     if arn not in [p["Arn"] for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]]:
         iam.create_open_id_connect_provider(
             Url=f"https://{HOST}", ClientIDList=["sts.amazonaws.com"], ThumbprintList=["a" * 40]
         )
     name = f"nfldeploy-deploy-{uuid.uuid4().hex[:6]}"
-    role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(_trust(subject)))["Role"]["Arn"]
+    role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
     iam.put_role_policy(RoleName=name, PolicyName="nfldeploy-deployer", PolicyDocument=json.dumps(policy))
     return role, name
 
@@ -213,6 +197,7 @@ def account(
         "smoke_p95_budget_ms": 5000,
         "aws_region": REGION,
         "aws_account_id": ACCOUNT,  # the rendered policy names the account (unset: it grants nothing)
+        "github_repository": REPOSITORY,  # the rendered trust names the repository's release job
         "training_config": TRAINING_CONFIG,
     }
     admin_settings = _settings_file(tmp_path / "admin", settings)
@@ -227,8 +212,9 @@ def account(
     cheap_versions(aws_clients(REGION), service, SEEDED)  # more than a page (50) of versions before it
     policy_file = render(example_export, admin_settings, tmp_path / "rendered", "lambda")
     policy = json.loads((policy_file / "aws" / "deployer-policy.json").read_text())
+    trust = json.loads((policy_file / "aws" / "deployer-trust-policy.json").read_text())
     try:
-        yield {"service": service, "settings": settings, "policy": policy}
+        yield {"service": service, "settings": settings, "policy": policy, "trust": trust}
     finally:
         function_url_front.retire(service)  # its containers, which hold the images
         _remove_images(docker_client, f"wfl-{service}")
@@ -260,7 +246,9 @@ def test_the_rendered_workflow_releases_a_lambda_canary_with_the_deploy_role_or_
     repo = training_repository(tmp_path / "retrained", settings, example_export, "retrained")
     workflow = (repo / ".github/workflows/nfldeploy.yml").read_text()
     subject = documented_subject(workflow, REPOSITORY)
-    role, role_name = _deploy_role(admin["iam"], account["policy"], subject)
+    (trusted,) = account["trust"]["Statement"]
+    assert trusted["Condition"]["StringEquals"][f"{HOST}:sub"] == subject  # the header and the rendered trust
+    role, role_name = _deploy_role(admin["iam"], account["policy"], account["trust"])
     session = f"arn:aws:sts::{ACCOUNT}:assumed-role/{role_name}/GitHubActions"
     release = Release(tmp_path, runner_venv, aws_env, function_url_front, role)
     assert _live(admin["lambda"], service) == ("1", {})
@@ -338,7 +326,9 @@ def test_the_rendered_workflow_releases_a_lambda_canary_with_the_deploy_role_or_
     # a role whose policy lacks lambda:InvokeFunctionUrl (a broken grant): the deploy-time check through the
     # canary's AWS_IAM URL is refused (403), the deploy step fails, the canary got no traffic, nothing after
     # it runs; live is as it was
-    broken, _ = _deploy_role(admin["iam"], _without(account["policy"], "lambda:InvokeFunctionUrl"), subject)
+    broken, _ = _deploy_role(
+        admin["iam"], _without(account["policy"], "lambda:InvokeFunctionUrl"), account["trust"]
+    )
     release.role = broken
     repo = training_repository(tmp_path / "broken", {**settings, "timeout": 32}, example_export, "retrained")
     before = len(function_url_front.refusals)
