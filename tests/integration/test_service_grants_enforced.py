@@ -158,7 +158,10 @@ def test_bootstraps_http_api_may_invoke_live_and_a_broken_role_may_not(aws: AwsC
     target, image = service(aws, settings)
     target.apply(target.plan(settings, image))
     (api,) = [
-        a for a in aws.apigateway.get_apis()["Items"] if a.get("Tags", {}).get("nfldeploy-service") == name
+        a
+        for page in aws.apigateway.get_paginator("get_apis").paginate()  # every page: the server is shared
+        for a in page["Items"]
+        if a.get("Tags", {}).get("nfldeploy-service") == name
     ]
     verdict = http_api_may_invoke(api["ApiId"], REGION)
     assert verdict.allowed, verdict.reason
