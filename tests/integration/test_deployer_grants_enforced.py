@@ -13,14 +13,13 @@ AddPermission), without Docker (review finding 2):
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from iam_identities import user_clients
 from lambda_state import REGION, public_grants, service, settings_for
 from moto_extensions import iam_enforced
 from nfldeploy.cloud.aws import AwsClients, aws_clients
@@ -48,18 +47,7 @@ def _deployer(aws: AwsClients, aws_env: str, settings: DeploySettings) -> AwsCli
         url_auth=settings.function_url_auth,
         auth=settings.auth,
     )
-    user = f"deployer-{uuid.uuid4().hex[:6]}"
-    aws.iam.create_user(UserName=user)
-    aws.iam.put_user_policy(UserName=user, PolicyName="deployer", PolicyDocument=json.dumps(policy))
-    key = aws.iam.create_access_key(UserName=user)["AccessKey"]
-    session = boto3.Session(
-        aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"], region_name=REGION
-    )
-    return AwsClients(
-        *(session.client(s, endpoint_url=aws_env) for s in ("lambda", "ecr", "iam")),
-        apigateway=session.client("apigatewayv2", endpoint_url=aws_env),
-        logs=session.client("logs", endpoint_url=aws_env),
-    )
+    return user_clients(aws.iam, aws_env, policy, REGION, prefix="deployer")
 
 
 def _grant(deployer: AwsClients, name: str, sid: str, **request: Any) -> str:

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from bootstrapped import bootstrap
 from ecr_local import ecr_via_local_registry
 from function_urls import FunctionUrlFront
+from iam_identities import without
 from moto_extensions import iam_enforced
 from nfldeploy.cli.app import app
 from nfldeploy.cli.deploy_cmd import _canary_check
@@ -63,19 +64,6 @@ def _rendered_policy(settings: DeploySettings) -> dict[str, Any]:
         url_auth=settings.function_url_auth,
         auth=settings.auth,
     )
-
-
-def _without(policy: dict[str, Any], action: str) -> dict[str, Any]:
-    """``policy`` with ``action`` taken out of every statement (a statement left with none is dropped)."""
-    statements, found = [], False
-    for statement in policy["Statement"]:
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        found = found or action in actions
-        kept = [a for a in actions if a != action]
-        if kept:
-            statements.append({**statement, "Action": kept})
-    assert found, f"{action} is not in the policy"
-    return {**policy, "Statement": statements}
 
 
 def _deployer(
@@ -180,7 +168,7 @@ def test_without_invoke_function_the_signed_canary_check_is_refused_and_live_sta
     admin = _admin(aws_env)
     bootstrap(admin, settings)
     deployer, _ = _deployer(
-        aws_env, _without(_rendered_policy(settings), "lambda:InvokeFunction"), monkeypatch
+        aws_env, without(_rendered_policy(settings), "lambda:InvokeFunction"), monkeypatch
     )
     push = ecr_via_local_registry(docker_client, registry, deployer.ecr, {})
     auth = SigV4Auth(REGION)  # the deployer's credentials, from the environment

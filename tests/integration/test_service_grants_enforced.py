@@ -8,12 +8,12 @@ import json
 import uuid
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from bootstrapped import bootstrap
 from ecr_local import recorded_image
+from iam_identities import user_clients
 from lambda_state import REGION, service, settings_for
 from moto_extensions import iam_enforced
 from nfldeploy.cloud.aws import PULL_HINT, AwsClients, aws_clients
@@ -46,18 +46,7 @@ def aws(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> AwsClients:
 
 
 def _as_user(aws: AwsClients, aws_env: str, policy: dict[str, Any]) -> AwsClients:
-    user = f"user-{uuid.uuid4().hex[:6]}"
-    aws.iam.create_user(UserName=user)
-    aws.iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps(policy))
-    key = aws.iam.create_access_key(UserName=user)["AccessKey"]
-    session = boto3.Session(
-        aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"], region_name=REGION
-    )
-    return AwsClients(
-        *(session.client(s, endpoint_url=aws_env) for s in ("lambda", "ecr", "iam")),
-        apigateway=session.client("apigatewayv2", endpoint_url=aws_env),
-        logs=session.client("logs", endpoint_url=aws_env),
-    )
+    return user_clients(aws.iam, aws_env, policy, REGION, prefix="user")
 
 
 def _deployer(aws: AwsClients, aws_env: str, settings: DeploySettings) -> AwsClients:

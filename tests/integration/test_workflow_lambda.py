@@ -28,6 +28,7 @@ from typer.testing import CliRunner
 
 import ecr_registry
 from function_urls import FunctionUrlFront
+from iam_identities import without
 from lambda_state import cheap_versions
 from moto_extensions import iam_enforced
 from nfldeploy.cli.app import app
@@ -102,19 +103,6 @@ def _deploy_role(iam: Any, policy: dict[str, Any], trust: dict[str, Any]) -> tup
     role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
     iam.put_role_policy(RoleName=name, PolicyName="nfldeploy-deployer", PolicyDocument=json.dumps(policy))
     return role, name
-
-
-def _without(policy: dict[str, Any], action: str) -> dict[str, Any]:
-    """``policy`` with ``action`` taken out of every statement (a statement left with none is dropped)."""
-    statements, found = [], False
-    for statement in policy["Statement"]:
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        found = found or action in actions
-        kept = [a for a in actions if a != action]
-        if kept:
-            statements.append({**statement, "Action": kept})
-    assert found, f"{action} is not in the policy"
-    return {**policy, "Statement": statements}
 
 
 def _settings_file(folder: Path, settings: dict[str, Any]) -> Path:
@@ -327,7 +315,7 @@ def test_the_rendered_workflow_releases_a_lambda_canary_with_the_deploy_role_or_
     # canary's AWS_IAM URL is refused (403), the deploy step fails, the canary got no traffic, nothing after
     # it runs; live is as it was
     broken, _ = _deploy_role(
-        admin["iam"], _without(account["policy"], "lambda:InvokeFunctionUrl"), account["trust"]
+        admin["iam"], without(account["policy"], "lambda:InvokeFunctionUrl"), account["trust"]
     )
     release.role = broken
     repo = training_repository(tmp_path / "broken", {**settings, "timeout": 32}, example_export, "retrained")
