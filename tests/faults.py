@@ -359,3 +359,43 @@ def google_operation(method: str, path: str) -> str:
         if m == method and pattern.match(path)
     ]
     return max(matches)[1] if matches else f"{method} {path}"
+
+
+# -- figures for benchmarks/cloud_faults.py ----------------------------------------------------------------
+FIGURES_ENV = "NFLDEPLOY_FAULT_FIGURES"  # a JSON-lines file each schedule's outcome is appended to
+SCHEDULES_ENV = "NFLDEPLOY_FAULT_SCHEDULES"  # how many seeded schedules the slow tests run per target
+
+
+def schedule_count(default: int = 100) -> int:
+    """The seeded schedules a slow test runs per target ($NFLDEPLOY_FAULT_SCHEDULES, else ``default``)."""
+    import os
+
+    return int(os.environ.get(SCHEDULES_ENV) or default)
+
+
+def record_figure(
+    target: str,
+    seed: int,
+    faults: list[Call],
+    exit_code: int,
+    seconds: float,
+    violations: list[str],
+    rerun_seconds: float | None = None,
+) -> None:
+    """Append one schedule's outcome to $NFLDEPLOY_FAULT_FIGURES (nothing when unset)."""
+    import os
+
+    path = os.environ.get(FIGURES_ENV)
+    if not path:
+        return
+    line = {
+        "target": target,
+        "seed": seed,
+        "faults": [f"{c.fault} {c.service}:{c.operation}" for c in faults],
+        "exit_code": exit_code,
+        "seconds": round(seconds, 3),
+        "rerun_seconds": None if rerun_seconds is None else round(rerun_seconds, 3),
+        "violations": violations,
+    }
+    with open(path, "a", encoding="utf-8") as out:
+        out.write(json.dumps(line) + "\n")

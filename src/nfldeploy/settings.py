@@ -141,6 +141,20 @@ class DeploySettings(BaseModel):
         description="Lambda: days the function's log group keeps its events (set by nfldeploy bootstrap; "
         "one of CloudWatch Logs' values: 1, 3, 5, 7, 14, 30, 60, 90, ..., 3653)",
     )
+    cloud_call_attempts: int = Field(
+        default=5,
+        ge=1,
+        le=10,
+        description="attempts per cloud API call, the first included, when the API throttles, answers 5xx or "
+        "drops the connection (botocore's standard retry mode; google-api-core's Retry, same count)",
+    )
+    cloud_call_timeout: float = Field(
+        default=60.0,
+        gt=0,
+        le=600,
+        description="seconds one attempt of a cloud API call may wait for its answer before it is abandoned "
+        "(and retried, within cloud_call_attempts)",
+    )
     checklist_required: str = Field(
         default="model_exported,api_tested,image_built,environment,monitoring,logging,rate_limiting,"
         "authentication,load_testing,rollback_plan",
