@@ -33,6 +33,7 @@ EXAMPLE_CONFIG = ROOT / "examples" / "outputs" / "nfl_production_v2_config.json"
 #: second (no example export) keeps a core busy while the first makes the export the others share. Only the
 #: order changes: a file missing here runs after them.
 LONGEST_FIRST = (
+    "integration/test_workflow_lambda.py",
     "integration/test_image.py",
     "functional/test_export_graph.py",
     "integration/test_deploy_cli.py",
