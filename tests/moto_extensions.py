@@ -75,8 +75,11 @@ botocore's service model has them), so the real clients talk to it unchanged.
   ResourceConflictException.
 - Lambda's list operations page (see "Lambda's pages" below): ListVersionsByFunction, ListAliases and
   ListFunctionUrlConfigs (which moto lacks) answer at most 50 items with a NextMarker, as AWS does;
-  DeleteFunction refuses a version an alias references (moto deleted it), and PublishVersion never reuses
-  a deleted version's number (moto did).
+  DeleteFunction refuses a version an alias references (moto deleted it), PublishVersion never reuses
+  a deleted version's number (moto did), and a published version keeps its image (moto's shared $LATEST's).
+- Lambda's RevisionId (optimistic locking: "Lambda's optimistic locking" below): functions and aliases carry
+  one that every change renews, and UpdateFunctionCode, UpdateFunctionConfiguration, PublishVersion and
+  UpdateAlias with a stale one are PreconditionFailedException (412); moto ignored it.
 """
 
 from __future__ import annotations
@@ -585,6 +588,7 @@ def install() -> None:
     _install_principals()
     _install_stage_tags()
     LambdaResponse.update_function_code = _keeping_package_type(LambdaResponse.update_function_code)  # type: ignore[method-assign]
+    _install_revisions()
 
 
 def _install_iam_resources() -> None:
@@ -1318,6 +1322,11 @@ def _publish_never_reusing(self: Any, name_or_arn: str, description: str = "") -
     number = max(entry.get("nfldeploy_published", 0), *(int(v.version) for v in published), 0) + 1
     entry["nfldeploy_published"] = number
     version = copy.copy(entry["latest"])
+    # a published version is an immutable snapshot of the function's code and settings
+    # (https://docs.aws.amazon.com/lambda/latest/dg/configuration-versions.html);
+    # moto's shallow copy shared the code with $LATEST, so a later code update changed every version's image
+    version.code = copy.deepcopy(entry["latest"].code)
+    version.environment_vars = copy.deepcopy(getattr(entry["latest"], "environment_vars", {}))
     version.set_version(number)
     if description:
         version.description = description
@@ -1342,3 +1351,109 @@ def _install_lambda_pages() -> None:
         LambdaResponse.delete_function = _refusing_aliased_versions(  # type: ignore[method-assign]
             LambdaResponse.delete_function
         )
+
+
+# -- Lambda's optimistic locking (RevisionId) ------------------------------------------------------------
+#: Lambda's RevisionId: every function and alias has one, each change gives it a new one, and a call that names
+#: one is refused unless it matches ("Update the function only if the revision ID matches the ID that's
+#: specified. Use this option to avoid modifying a function that has changed since you last read it.",
+#: https://docs.aws.amazon.com/lambda/latest/api/API_UpdateFunctionCode.html, API_UpdateFunctionConfiguration,
+#: API_PublishVersion; "Only update the alias if the revision ID matches the ID that's specified",
+#: API_UpdateAlias.html) with PreconditionFailedException (412). moto gives a function no RevisionId, an
+#: alias one that never changes, and ignores the parameter. Which operations take it comes from botocore's
+#: model (``revisioned_operations``); the function's and the alias's are kept here.
+REVISION_CHANGED_BY = ("create_function", "update_function_code", "update_function_configuration")
+
+
+def revisioned_operations() -> set[str]:
+    """The Lambda operations (botocore's snake_case names) whose request takes a RevisionId, from botocore's
+    service model of Lambda."""
+    import botocore.session
+    from botocore import xform_name
+
+    model = botocore.session.get_session().get_service_model("lambda")
+    return {
+        xform_name(name)
+        for name in model.operation_names
+        if "RevisionId" in (model.operation_model(name).input_shape.members or {})
+    }
+
+
+def _precondition_failed(what: str) -> Exception:
+    return _lambda_error(
+        412,
+        "PreconditionFailedException",
+        f"The Revision Id provided does not match the latest Revision Id. Call the Get{what} API to "
+        "retrieve the latest Revision Id",
+    )
+
+
+def _with_revision(result: Any, revision: str) -> Any:
+    status, headers, body = result if isinstance(result, tuple) else (200, {}, result)
+    answer = json.loads(body)
+    if "Configuration" in answer:  # GetFunction
+        answer["Configuration"]["RevisionId"] = revision
+    else:
+        answer["RevisionId"] = revision
+    return status, headers, json.dumps(answer)
+
+
+def _function_revision(operation: str, original: Any) -> Any:
+    """The function's RevisionId: answered by the calls that return its configuration ($LATEST's), checked
+    where the request names one, renewed by every change."""
+
+    def answer(self: Any) -> Any:
+        qualified = bool((self.querystring.get("Qualifier") or [""])[0])
+        function = None if operation == "create_function" else _function_of(self, operation)
+        wanted = _body(self).get("RevisionId") if self.method in ("POST", "PUT") else None
+        if function is not None and wanted:
+            current = getattr(function, "nfldeploy_revision", None)
+            if wanted != current:
+                raise _precondition_failed("Function")
+        result = original(self)
+        changed = function if operation != "create_function" else _function_of(self, "create_function")
+        if changed is None:
+            return result
+        if operation in REVISION_CHANGED_BY or not getattr(changed, "nfldeploy_revision", None):
+            changed.nfldeploy_revision = str(uuid.uuid4())
+        if qualified or operation == "publish_version":
+            return result  # a version's configuration: its own revision is not modelled
+        return _with_revision(result, changed.nfldeploy_revision)
+
+    answer.nfldeploy_patched = True  # type: ignore[attr-defined]
+    return answer
+
+
+def _alias_revision(original: Any) -> Any:
+    """UpdateAlias refused when its RevisionId is not the alias's; the alias's renewed by each update."""
+
+    def answer(self: Any) -> Any:
+        name = unquote(self.path.rsplit("/")[-3])
+        alias_name = unquote(self.path.rsplit("/", 2)[-1])
+        alias = self.backend.get_alias(alias_name, name)
+        wanted = _body(self).get("RevisionId")
+        if wanted and wanted != alias.revision_id:
+            raise _precondition_failed("Alias")
+        result = original(self)
+        alias.revision_id = str(uuid.uuid4())
+        status, headers, body = result if isinstance(result, tuple) else (200, {}, result)
+        return status, headers, json.dumps({**json.loads(body), "RevisionId": alias.revision_id})
+
+    answer.nfldeploy_patched = True  # type: ignore[attr-defined]
+    return answer
+
+
+def _install_revisions() -> None:
+    from moto.awslambda.responses import LambdaResponse
+
+    if getattr(LambdaResponse.update_alias, "nfldeploy_patched", False):
+        return
+    taking = revisioned_operations()
+    assert {"update_function_code", "update_function_configuration", "publish_version"} <= taking, taking
+    assert "update_alias" in taking, taking
+    for name in ("create_function", "get_function", "get_function_configuration", *REVISION_CHANGED_BY[1:]):
+        setattr(LambdaResponse, name, _function_revision(name, getattr(LambdaResponse, name)))
+    LambdaResponse.publish_version = _function_revision(  # type: ignore[method-assign]
+        "publish_version", LambdaResponse.publish_version
+    )
+    LambdaResponse.update_alias = _alias_revision(LambdaResponse.update_alias)  # type: ignore[method-assign]

@@ -161,6 +161,16 @@ def _pull_refused(error: dict[str, Any]) -> bool:
     )
 
 
+#: Lambda's answers to a change that another one overtook: a RevisionId that is no longer the resource's
+#: (412, https://docs.aws.amazon.com/lambda/latest/api/API_UpdateAlias.html) or an update already in progress
+#: / the resource already there (409, https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html).
+CONFLICTS = ("PreconditionFailedException", "ResourceConflictException")
+CONFLICT_HINT = (
+    "Another release (or person) changed it at the same time and this one stopped there. Deploy again "
+    "once the other has finished: the plan starts from what it left."
+)
+
+
 class AwsCalls:
     """Calls on behalf of ``subject`` (a function name): any failure becomes a DeployError that names it and
     quotes AWS, with a hint for missing credentials and denied permissions."""
@@ -190,6 +200,8 @@ class AwsCalls:
                 if _pull_refused(error)
                 else "Check the caller's IAM permissions."
                 if denied
+                else CONFLICT_HINT
+                if error.get("Code") in CONFLICTS
                 else None,
             )
         return DeployError(f"AWS {what} for {self.subject} failed: {exc}")

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from nfldeploy.cloud.aws import AwsCalls, AwsClients, is_arn_of
+from nfldeploy.cloud.aws import CONFLICT_HINT, AwsCalls, AwsClients, is_arn_of
 from nfldeploy.errors import ConfigError, DeployError, NfldeployError
 from nfldeploy.render.limits import check_lambda
 from nfldeploy.service_logs import LogEntry, LogQuery, admitted, parse_line, poll, select
@@ -46,6 +46,11 @@ SPEC_PREFIX = "nfldeploy spec "
 
 
 PREVIOUS_PREFIX = "previous version "
+
+
+def _revision(revision: Any) -> dict[str, str]:
+    """The RevisionId parameter, when the state read has one."""
+    return {"RevisionId": str(revision)} if revision else {}
 
 
 def _docker_push(region: str, ecr: Any) -> Callable[[str, str], str]:
@@ -187,6 +192,31 @@ class LambdaTarget:
                 else "nothing serves yet"
             )
             raise DeployError(f"Lambda {what} of {self.function} failed: {failed}; {serving}")
+
+    def _own_revision(
+        self, image_uri: str, description: str | None, alias: dict[str, Any] | None
+    ) -> str | None:
+        """The function's RevisionId once this release's change settled, if the function still holds this
+        release's image (and ``description``); else another release changed it meanwhile: a DeployError."""
+        found = self.calls.call(
+            "reading the function", self.aws.lambda_.get_function, FunctionName=self.function
+        )
+        configuration = found.get("Configuration", {})
+        if found.get("Code", {}).get("ImageUri") != image_uri or (
+            description is not None and configuration.get("Description") != description
+        ):
+            serving = (
+                f"alias {ALIAS} still serves version {alias['FunctionVersion']}"
+                if alias
+                else "nothing serves yet"
+            )
+            raise DeployError(
+                f"another release changed {self.function} while this one was updating it (its image or "
+                f"configuration is no longer this release's); this one stopped before publishing: {serving}",
+                hint=CONFLICT_HINT,
+            )
+        revision = configuration.get("RevisionId")
+        return None if revision is None else str(revision)
 
     # -- state -----------------------------------------------------------------------------------------
     def _function(self) -> dict[str, Any] | None:
@@ -377,6 +407,10 @@ class LambdaTarget:
         alias = self._alias()
         weights = self._weights(alias)
         unchanged = current is not None and current.get("Description", "") == SPEC_PREFIX + spec_hash
+        if unchanged and alias is not None and len(weights) == 1:
+            # $LATEST is this spec, but live may serve another (a concurrent release published this one
+            # and lost the alias): unchanged only when the serving version is it too
+            unchanged = self._description(alias["FunctionVersion"]) == SPEC_PREFIX + spec_hash
         if SECRET_ENV in env and not unchanged:
             actions.append(Action("secret_ref", SECRET_ENV, env[SECRET_ENV]))
         summary = (
@@ -550,12 +584,16 @@ class LambdaTarget:
             )
             self._wait("function_active_v2", "create", alias)
         elif "update_function" in kinds:
+            # Each change names the RevisionId of the state it follows, so a concurrent release's change in
+            # between is refused (PreconditionFailedException) instead of mixed with this one's
+            # (https://docs.aws.amazon.com/lambda/latest/api/API_UpdateFunctionCode.html: RevisionId)
             self.calls.call(
                 "code update",
                 self.aws.lambda_.update_function_code,
                 FunctionName=self.function,
                 ImageUri=image_uri,
                 Architectures=[spec.arch],
+                **_revision((self._function() or {}).get("RevisionId")),
             )
             self._wait("function_updated_v2", "code update", alias)
             self.calls.call_while_role_propagates(
@@ -563,11 +601,17 @@ class LambdaTarget:
                 self.aws.lambda_.update_function_configuration,
                 FunctionName=self.function,
                 **config,
+                **_revision(self._own_revision(image_uri, None, alias)),
             )
             self._wait("function_updated_v2", "configuration update", alias)
         if "publish_version" in kinds:
+            # what is published is exactly this release's code and configuration, or nothing
+            # (https://docs.aws.amazon.com/lambda/latest/api/API_PublishVersion.html: RevisionId)
             version = self.calls.call(
-                "publish", self.aws.lambda_.publish_version, FunctionName=self.function
+                "publish",
+                self.aws.lambda_.publish_version,
+                FunctionName=self.function,
+                **_revision(self._own_revision(image_uri, str(config["Description"]), alias)),
             )["Version"]
         elif alias is not None:  # unchanged function, a canary in flight: the newest version takes all
             version = max(self._weights(alias), key=int)
@@ -634,6 +678,9 @@ class LambdaTarget:
                 FunctionVersion=primary,
                 RoutingConfig=routing,
                 Description=description,
+                # moved by another release since it was read: refused, never overwritten
+                # (https://docs.aws.amazon.com/lambda/latest/api/API_UpdateAlias.html: RevisionId)
+                **_revision(alias.get("RevisionId")),
             )
         )
 
@@ -701,15 +748,26 @@ class LambdaTarget:
             self.function,
             self.endpoints.endpoint_url() or "",
             f"{self.function}:{newest}",
-            self._image_uri(),
+            self._image_uri(newest),  # what the version it reports runs, not $LATEST (another release's)
             {f"{self.function}:{v}": pct for v, pct in weights.items()},
             f"{self.function}:{previous}" if previous and previous != newest else None,
             changed,
         )
 
-    def _image_uri(self) -> str:
+    def _description(self, version: str) -> str:
         found = self.calls.call(
-            "reading the function", self.aws.lambda_.get_function, FunctionName=self.function
+            "reading the serving version",
+            self.aws.lambda_.get_function_configuration,
+            FunctionName=self.function,
+            Qualifier=version,
+        )
+        return str(found.get("Description", ""))
+
+    def _image_uri(self, version: str | None = None) -> str:
+        """The image ``version`` runs ($LATEST's without one)."""
+        qualifier = {"Qualifier": version} if version else {}
+        found = self.calls.call(
+            "reading the function", self.aws.lambda_.get_function, FunctionName=self.function, **qualifier
         )
         return str(found.get("Code", {}).get("ImageUri", ""))
 
