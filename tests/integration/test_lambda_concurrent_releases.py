@@ -61,7 +61,9 @@ def _image(aws: AwsClients, repository: str, tag: str) -> tuple[str, str]:
     config["digest"] = "sha256:" + hashlib.sha256(f"{repository}:{tag}".encode()).hexdigest()
     manifest = {"schemaVersion": 2, "mediaType": MANIFEST_V2, "config": config, "layers": []}
     body = json.dumps(manifest)
-    digest = "sha256:" + hashlib.sha256(body.encode()).hexdigest()  # moto's own is the same for every manifest
+    digest = (
+        "sha256:" + hashlib.sha256(body.encode()).hexdigest()
+    )  # moto's own is the same for every manifest
     put = aws.ecr.put_image(repositoryName=repository, imageManifest=body, imageTag=tag, imageDigest=digest)
     uri = aws.ecr.describe_repositories(repositoryNames=[repository])["repositories"][0]["repositoryUri"]
     return f"{uri}:{tag}", str(put["image"]["imageId"]["imageDigest"])
@@ -181,25 +183,33 @@ def test_a_release_overtaken_by_another_stops_with_the_conflict_and_leaves_no_mi
             first.communicate()
         proxy.stop()
 
-    assert second.returncode == 0, second.stderr
-    # the loser: exit 4, one message that names the conflict, no traceback
-    assert first.returncode == 4, (out, err)
-    assert "Traceback" not in out + err
-    assert "PreconditionFailedException" in err or "another release changed" in err, err
-    assert "Deploy again" in err  # the hint: what to do now
+    # the state, as a reviewer reads it: live serves one version with all traffic, of one of the two images
     version, digest = _serving(aws, name)
-    assert digest == images["other"][1]  # the winner's image, whole
+    served = {d: tag for tag, (_, d) in images.items()}.get(digest)
+    assert served in ("one", "other"), digest
     _check_ways_in(aws, settings)
     status = _target(aws, settings).status()
     assert status.serving == f"{name}:{version}"
     assert status.traffic == {f"{name}:{version}": 100}
+    # what live serves is what the function records for it: a deploy of its image changes nothing, of the
+    # other's does
+    unserved = "other" if served == "one" else "one"
+    assert _target(aws, settings).plan(settings, images[served][0]).empty
+    assert not _target(aws, settings).plan(settings, images[unserved][0]).empty
     # a third deploy with either image converges on it
-    for tag in ("one", "other"):
+    for tag in (unserved, served):
         target = _target(aws, settings)
         deployed = target.apply(target.plan(settings, images[tag][0]))
         assert _serving(aws, name)[1] == images[tag][1]
         assert deployed.image.endswith(images[tag][1])
         _check_ways_in(aws, settings)
+    # the release that ran to the end won; the overtaken one exited 4 with one message naming the conflict
+    assert second.returncode == 0, second.stderr
+    assert served == "other"
+    assert first.returncode == 4, (out, err)
+    assert "Traceback" not in out + err
+    assert "PreconditionFailedException" in err or "another release changed" in err, err
+    assert "Deploy again" in err  # the hint: what to do now
 
 
 def test_a_deploy_whose_image_latest_holds_but_live_does_not_serve_is_not_an_empty_plan(
@@ -213,7 +223,9 @@ def test_a_deploy_whose_image_latest_holds_but_live_does_not_serve_is_not_an_emp
     target = _target(aws, settings)
     target.apply(target.plan(settings, images["other"][0]))
     revision = aws.lambda_.get_alias(FunctionName=name, Name="live")["RevisionId"]
-    aws.lambda_.update_alias(FunctionName=name, Name="live", FunctionVersion=first_version, RevisionId=revision)
+    aws.lambda_.update_alias(
+        FunctionName=name, Name="live", FunctionVersion=first_version, RevisionId=revision
+    )
     plan = _target(aws, settings).plan(settings, images["other"][0])
     assert not plan.empty, "live serves another image: the plan must move it"
     _target(aws, settings).apply(plan)
@@ -250,7 +262,11 @@ def test_the_stand_in_refuses_a_stale_revision_id(aws: AwsClients) -> None:
     assert current == changed["RevisionId"]
     version = lam.publish_version(FunctionName=name, RevisionId=current)["Version"]
     alias = lam.get_alias(FunctionName=name, Name="live")
-    moved = lam.update_alias(FunctionName=name, Name="live", FunctionVersion=version, RevisionId=alias["RevisionId"])
+    moved = lam.update_alias(
+        FunctionName=name, Name="live", FunctionVersion=version, RevisionId=alias["RevisionId"]
+    )
     with pytest.raises(lam.exceptions.PreconditionFailedException):
-        lam.update_alias(FunctionName=name, Name="live", FunctionVersion=version, RevisionId=alias["RevisionId"])
+        lam.update_alias(
+            FunctionName=name, Name="live", FunctionVersion=version, RevisionId=alias["RevisionId"]
+        )
     assert moved["RevisionId"] != alias["RevisionId"]

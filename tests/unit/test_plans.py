@@ -182,6 +182,12 @@ def test_lambda_unchanged_function_gives_the_empty_plan() -> None:
             "get_function", {"Configuration": {"FunctionName": "nfl", "Description": description}}
         )
         lam.add_response("get_alias", {"Name": "live", "FunctionVersion": "4"})
+        if description:  # $LATEST is the spec: so must the serving version be, for the plan to be empty
+            lam.add_response(
+                "get_function",
+                {"Configuration": {"Description": description}},
+                {"FunctionName": "nfl", "Qualifier": "4"},
+            )
         _listed(lam)
 
     target, _ = _lambda(state)
@@ -230,6 +236,7 @@ def test_lambda_failed_update_leaves_the_alias_on_the_serving_version() -> None:
         lam.add_response("get_alias", {"Name": "live", "FunctionVersion": "4"})
         ecr.add_response("describe_repositories", REPO)
         iam.add_response("get_role", ROLE)
+        lam.add_response("get_function", {"Configuration": {"FunctionName": "nfl", "RevisionId": "r1"}})
         lam.add_response("update_function_code", {"FunctionName": "nfl"})
         lam.add_response("get_function", failed)
 
@@ -327,13 +334,18 @@ def test_lambda_new_role_is_retried_until_lambda_can_assume_it() -> None:
             return
         lam.add_response("create_function", {"FunctionName": "nfl"})
         lam.add_response("get_function", {"Configuration": {"FunctionName": "nfl", "State": "Active"}})
+        created = {
+            "FunctionName": "nfl",
+            "Description": SPEC_PREFIX + plan.spec.hashed("sha256:" + "cd" * 32),
+        }
+        lam.add_response("get_function", {"Configuration": created, "Code": {"ImageUri": ECR_IMAGE}})
         lam.add_response("publish_version", {"Version": "1"})
         lam.add_response("create_alias", {"Name": "live", "FunctionVersion": "1"})
         lam.add_response("get_function_url_config", URL_CONFIG)
         lam.add_response("get_function", {"Code": {"ImageUri": ECR_IMAGE}})
 
-    target, stubs = _lambda(state, sleep=slept.append)
     plan = _lambda_plan(None, "create_function", "publish_version", "alias")
+    target, stubs = _lambda(state, sleep=slept.append)
     deployment = target.apply(plan)
     assert deployment.traffic == {"nfl:1": 100} and slept == [1.0, 2.0]
     for stub in stubs:

@@ -755,13 +755,15 @@ class LambdaTarget:
         )
 
     def _description(self, version: str) -> str:
-        found = self.calls.call(
-            "reading the serving version",
-            self.aws.lambda_.get_function_configuration,
-            FunctionName=self.function,
-            Qualifier=version,
+        found = (
+            self.calls.call(  # GetFunction: the deployer's policy grants it (not GetFunctionConfiguration)
+                "reading the serving version",
+                self.aws.lambda_.get_function,
+                FunctionName=self.function,
+                Qualifier=version,
+            )
         )
-        return str(found.get("Description", ""))
+        return str(found.get("Configuration", {}).get("Description", ""))
 
     def _image_uri(self, version: str | None = None) -> str:
         """The image ``version`` runs ($LATEST's without one)."""
