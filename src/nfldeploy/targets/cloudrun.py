@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from nfldeploy.cloud.call_limits import CallLimits
 from nfldeploy.cloud.gcp import INVOKER, CloudRunLogs, CloudRunServices, WaitFailed
 
 if TYPE_CHECKING:
@@ -79,6 +80,7 @@ class CloudRunTarget:
         timeout: float = OPERATION_TIMEOUT,
         resolve: Callable[[str], str] | None = None,
         log_store: CloudRunLogs | None = None,
+        limits: CallLimits | None = None,
     ) -> None:
         if not project:
             raise ConfigError("Cloud Run needs a Google Cloud project", hint="Set project in nfldeploy.toml.")
@@ -91,7 +93,7 @@ class CloudRunTarget:
         self.resolve = resolve or resolve_in_registry  # tag -> the digest its registry serves now
         self.parent = f"projects/{project}/locations/{region}"
         self.full_name = f"{self.parent}/services/{service}"
-        self.api = CloudRunServices(client, self.full_name)
+        self.api = CloudRunServices(client, self.full_name, limits)  # each call's retry and timeout
         self.log_store = log_store  # Cloud Logging, for logs()
 
     # -- calls -----------------------------------------------------------------------------------------
