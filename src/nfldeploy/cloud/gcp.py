@@ -111,6 +111,8 @@ def api_call(what: str, subject: str, fn: Callable[[], T], missing_ok: bool = Fa
     except exceptions.GoogleAPICallError as exc:
         hint = {
             403: "Check the caller's roles (run.developer, iam.serviceAccountUser, logging.viewer) on the project.",
+            409: "Someone else changed it since it was read (another deploy?): run nfldeploy status, then "
+            "deploy again.",
             429: "A quota is exhausted; see the project's quotas page.",
         }.get(exc.code or 0)
         raise DeployError(f"{what} for {subject} failed: {exc.message}", hint=hint) from exc

@@ -296,8 +296,12 @@ class CloudRunTarget:
             if current is None:
                 raise DeployError(f"{self.service} does not exist on Cloud Run; plan again")
             template = self.api.as_dict(current.template)
-        if spec.canary is not None:
-            # 1. the canary comes up with no traffic, reachable under its tag
+        tagged = current is not None and any(
+            t.tag == CANARY_TAG and t.revision.rsplit("/", 1)[-1] == revision for t in current.traffic_statuses
+        )
+        if spec.canary is not None and not (tagged and traffic.get(revision)):
+            # 1. the canary comes up with no traffic, reachable under its tag (unless a run before got this
+            # far and further: a tagged canary with a share passed its check, or it would have none)
             shares = {rev: pct for rev, pct in traffic.items() if rev != revision}
             self._wait(
                 self._submit(
