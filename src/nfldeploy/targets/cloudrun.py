@@ -167,7 +167,7 @@ class CloudRunTarget:
         revision, template = self._template(settings, image, current)
         traffic = self._traffic(current)
         exists = current is not None and current.template.revision == revision
-        actions: list[Action] = []
+        actions: list[Action] = self._half_done(current, revision)
         secret = next((e for e in template["containers"][0]["env"] if "value_source" in e), None)
         if secret and not exists:
             ref = secret["value_source"]["secret_key_ref"]
@@ -208,6 +208,28 @@ class CloudRunTarget:
             ingress,
         )
         return Plan(self.name, self.service, image, tuple(actions), spec)
+
+    def _half_done(self, current: Any | None, revision: str) -> list[Action]:
+        """What a deploy that stopped midway left (``found`` actions, first in the plan): a revision that
+        failed to get ready, a canary tagged but given no traffic; and what this plan does with it."""
+        if current is None:
+            return []
+        found = []
+        latest = current.latest_created_revision.rsplit("/", 1)[-1]
+        ready = current.latest_ready_revision.rsplit("/", 1)[-1]
+        if latest and latest != ready and current.terminal_condition.state.name == "CONDITION_FAILED":
+            then = "deployed again" if latest == revision else f"left without traffic, {revision} planned"
+            why = current.terminal_condition.message or "not ready"
+            found.append(Action("found", latest, f"failed in the last deploy ({why}): {then}"))
+        traffic = self._traffic(current)
+        for target in current.traffic_statuses:
+            name = target.revision.rsplit("/", 1)[-1]
+            if target.tag == CANARY_TAG and not traffic.get(name):
+                then = "checked again before it gets traffic" if name == revision else "its tag goes"
+                found.append(
+                    Action("found", name, f"a canary tagged but given no traffic (its deploy stopped): {then}")
+                )
+        return found
 
     @staticmethod
     def _ingress(settings: DeploySettings, current: Any | None) -> str | None:
