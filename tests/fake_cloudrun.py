@@ -359,7 +359,9 @@ class FakeCloudRun:
             )
         shares = [t.get("percent", 0) for t in body.get("traffic") or []]
         if shares and sum(shares) != 100:  # refused at once, as the API validates the request
-            raise ApiError(400, "INVALID_ARGUMENT", f"traffic percentages must add up to 100, not {sum(shares)}")
+            raise ApiError(
+                400, "INVALID_ARGUMENT", f"traffic percentages must add up to 100, not {sum(shares)}"
+            )
         containers = template.get("containers") or []
         if len(containers) != 1 or not containers[0].get("image"):
             raise ApiError(

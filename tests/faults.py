@@ -167,9 +167,11 @@ class FaultProxy:
             with self.lock:
                 self.calls.append(Call(service, operation, kind, status))
 
-        if fault is not None and fault.kind == "slow":
+        if fault is not None and fault.kind == "slow":  # recorded now: the client may be gone by the answer
+            record(None)
             time.sleep(fault.delay)
-        if fault is None or fault.kind == "slow":
+            self._forward(request, body, lambda status: None)
+        elif fault is None:
             self._forward(request, body, record)
         elif fault.kind in ("reset", "after"):
             if fault.kind == "after":

@@ -48,7 +48,9 @@ def _release(fake: FakeCloudRun, service: str, image: str, tmp: Path) -> subproc
     }
     args = [sys.executable, "-m", "nfldeploy", "deploy", "--target", "cloudrun", "--image", image]
     args += ["--export-dir", str(tmp), "--no-allow-unauthenticated"]
-    return subprocess.Popen(args, env=env, cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        args, env=env, cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
 
 
 def test_two_releases_at_once_never_leave_a_mixed_state(

@@ -52,7 +52,9 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
         requests.ReadTimeout("read timed out"),
     ],
 )
-def test_a_transient_error_is_retried_with_the_settings_timeout(error: Exception, sleeps: list[float]) -> None:
+def test_a_transient_error_is_retried_with_the_settings_timeout(
+    error: Exception, sleeps: list[float]
+) -> None:
     client = Flaky(error, error)
     api = CloudRunServices(client, NAME, CallLimits(attempts=3, timeout=7.5))  # type: ignore[arg-type]
     assert api.current() is client.service

@@ -97,7 +97,9 @@ def api_call(what: str, subject: str, fn: Callable[[], T], missing_ok: bool = Fa
     try:
         try:
             return fn()
-        except exceptions.RetryError as exc:  # the budget ran out: the last attempt's error is the one to tell
+        except (
+            exceptions.RetryError
+        ) as exc:  # the budget ran out: the last attempt's error is the one to tell
             if isinstance(exc.cause, Exception):
                 raise exc.cause from exc
             raise

@@ -23,7 +23,7 @@ from nfldeploy.cloud.gcp import INVOKER, CloudRunLogs, CloudRunServices, WaitFai
 
 if TYPE_CHECKING:
     from nfldeploy.cloud.gcp import ServicesClient
-from nfldeploy.errors import ConfigError, DeployError, NfldeployError
+from nfldeploy.errors import CheckFailed, ConfigError, DeployError, NfldeployError, SmokeTestError
 from nfldeploy.records.manifest import Manifest
 from nfldeploy.render.cloudrun_spec import revision_template, service_view
 from nfldeploy.render.limits import check_cloudrun
@@ -227,7 +227,9 @@ class CloudRunTarget:
             if target.tag == CANARY_TAG and not traffic.get(name):
                 then = "checked again before it gets traffic" if name == revision else "its tag goes"
                 found.append(
-                    Action("found", name, f"a canary tagged but given no traffic (its deploy stopped): {then}")
+                    Action(
+                        "found", name, f"a canary tagged but given no traffic (its deploy stopped): {then}"
+                    )
                 )
         return found
 
@@ -319,7 +321,8 @@ class CloudRunTarget:
                 raise DeployError(f"{self.service} does not exist on Cloud Run; plan again")
             template = self.api.as_dict(current.template)
         tagged = current is not None and any(
-            t.tag == CANARY_TAG and t.revision.rsplit("/", 1)[-1] == revision for t in current.traffic_statuses
+            t.tag == CANARY_TAG and t.revision.rsplit("/", 1)[-1] == revision
+            for t in current.traffic_statuses
         )
         if spec.canary is not None and not (tagged and traffic.get(revision)):
             # 1. the canary comes up with no traffic, reachable under its tag (unless a run before got this
@@ -336,10 +339,11 @@ class CloudRunTarget:
                 url = self._tag_url(current)
                 try:
                     self.verify(url)
-                except NfldeployError as exc:
-                    raise DeployError(
+                except NfldeployError as exc:  # a check that said no is exit 3, as smoke-test's own
+                    raise (SmokeTestError if isinstance(exc, CheckFailed) else DeployError)(
                         f"the canary {revision} failed its check at {url} and got no traffic; "
-                        f"{self._serving_text(current)}: {exc.message}"
+                        f"{self._serving_text(current)}: {exc.message}",
+                        hint="Its logs: nfldeploy logs --target cloudrun; fix it, then deploy again.",
                     ) from exc
         operation = self._submit(
             current,
