@@ -15,7 +15,7 @@ import pytest
 
 from cloudrun_fault_runs import Rig, Step, Twin, light_images, run_schedule
 from fake_cloudrun import FakeCloudRun
-from faults import SCHEDULES_ENV, FaultProxy, schedule_count
+from faults import SCHEDULES_ENV, Fault, FaultProxy, Schedule, schedule_count
 
 pytestmark = pytest.mark.docker
 DEFAULT_SEEDS = range(10)
@@ -105,4 +105,23 @@ def test_a_deploy_after_a_failed_readiness_says_what_it_found(rig: Rig, images: 
     assert code == 0 and "found" in planned and "deployed again" in planned, planned
     assert rig.deploy(service, Step(images[1])).exit_code == 0
     assert list(rig.fake.traffic(rig.full(service)).values()) == [100]
+    rig.remove_containers(service)
+
+
+def test_an_update_whose_answer_was_lost_is_not_taken_for_someone_elses_change(
+    rig: Rig, images: list[str]
+) -> None:
+    """Found by the schedules: the update reached Cloud Run but the connection dropped before its answer;
+    the retry, with the etag read before, met 409 and the deploy failed with "modified since it was read"
+    (the REST client raises Conflict, not Aborted, so the read that tells the lost change apart never ran).
+    Now the service as read holds the change: the deploy waits on it and exits 0."""
+    service = f"lost-{os.urandom(2).hex()}"
+    assert rig.deploy(service, Step(images[0])).exit_code == 0
+    lost = Schedule({0: Fault("after")}, admits=lambda call: call.operation.endswith("services.patch"))
+    outcome = rig.deploy(service, Step(images[1]), lost)
+    assert [c.fault for c in outcome.calls if c.fault] == ["after"]
+    assert outcome.exit_code == 0, outcome.output
+    with rig.fake.lock:
+        serving = [s["revision"] for s in rig.fake.services[rig.full(service)]["trafficStatuses"]]
+    assert [rig.fake.revisions[r].image for r in serving] == [images[1]]
     rig.remove_containers(service)

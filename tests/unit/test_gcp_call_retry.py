@@ -91,7 +91,7 @@ def test_a_retried_create_that_meets_already_exists_is_decided_by_reading(sleeps
                 self.service = kwargs["service"]
                 self.service.name = NAME
                 raise requests.ConnectionError("Connection reset by peer")
-            raise exceptions.AlreadyExists("Resource 'nfl' already exists.")
+            raise exceptions.from_http_status(409, "Resource 'nfl' already exists.")  # what REST raises
 
     client = LostAnswer()
     api = CloudRunServices(client, NAME, CallLimits(attempts=3, timeout=1))  # type: ignore[arg-type]

@@ -240,7 +240,7 @@ class CloudRunServices:
         def attempts() -> Any:
             try:
                 return call_retry(self.limits, lambda: retried.__setitem__(0, True))(once)()
-            except (exceptions.AlreadyExists, exceptions.Aborted):
+            except exceptions.Conflict:  # 409: ALREADY_EXISTS or ABORTED (REST maps by HTTP status)
                 if retried[0] and landed is not None:
                     found = landed()
                     if found is not None:
