@@ -326,7 +326,12 @@ def run_schedule(rig: Rig, seed: int, images: list[str], twins: dict[tuple[Any, 
 
     schedule = None
     if scenario.kind in KINDS:
-        schedule = Schedule.seeded(seed, twin_state.calls, kinds=(scenario.kind,), delay=SLOW_DELAY)
+        admits: Callable[[Call], bool] = (
+            (lambda c: c.mutating) if scenario.kind == "after" else (lambda c: True)
+        )
+        schedule = Schedule.seeded(
+            seed, twin_state.calls, kinds=(scenario.kind,), admits=admits, delay=SLOW_DELAY
+        )
     rig.fake.fail_readiness = 1 if scenario.kind == "readiness" else 0
     rig.check_fails = scenario.kind == "canary_check"
     refused: set[str] = set()
