@@ -50,7 +50,7 @@ def test_cloudrun_deploys_keep_their_invariants_under_seeded_faults(rig: Rig, im
 @pytest.mark.slow
 @pytest.mark.skipif(
     not os.environ.get(SCHEDULES_ENV),
-    reason=f"runs {SCHEDULES_ENV} seeded schedules (e.g. {SCHEDULES_ENV}=100 pytest -m slow {__file__})",
+    reason=f"runs {SCHEDULES_ENV} seeded schedules (e.g. {SCHEDULES_ENV}=100 pytest -m slow tests/integration/test_cloudrun_deploy_faults.py)",
 )
 def test_cloudrun_deploys_keep_their_invariants_under_many_seeded_faults(rig: Rig, images: list[str]) -> None:
     _run(rig, images, range(1000, 1000 + schedule_count()))
