@@ -151,6 +151,7 @@ class FakeCloudRun:
     routers: dict[str, ThreadingHTTPServer] = field(default_factory=dict)  # service name -> its URL's router
     instance: str = field(default_factory=lambda: uuid.uuid4().hex)
     front_end: str = "overwrite"  # what reaches the container as X-Forwarded-For: see forwarded_for
+    fail_readiness: int = 0  # the next this many revisions fail their startup probe (the operation fails)
 
     #: The address of the load balancer's forwarding rule in the "load_balancer" front end (TEST-NET-3).
     LOAD_BALANCER_IP = "203.0.113.250"
@@ -356,6 +357,11 @@ class FakeCloudRun:
             raise ApiError(
                 400, "INVALID_ARGUMENT", f"Revision name must begin with the service name '{service_id}-'."
             )
+        shares = [t.get("percent", 0) for t in body.get("traffic") or []]
+        if shares and sum(shares) != 100:  # refused at once, as the API validates the request
+            raise ApiError(
+                400, "INVALID_ARGUMENT", f"traffic percentages must add up to 100, not {sum(shares)}"
+            )
         containers = template.get("containers") or []
         if len(containers) != 1 or not containers[0].get("image"):
             raise ApiError(
@@ -376,7 +382,7 @@ class FakeCloudRun:
             operation = self._operation(name, done=False, response=service)
         threading.Thread(
             target=self._deploy,
-            args=(name, revision_name, template, body.get("traffic"), operation["name"]),
+            args=(name, revision_name, template, body.get("traffic"), operation["name"], generation),
             daemon=True,
         ).start()
         return operation
@@ -388,9 +394,17 @@ class FakeCloudRun:
         template: dict[str, Any],
         traffic: list[dict[str, Any]] | None,
         op: str,
+        generation: str = "",
     ) -> None:
+        """Bring the revision up, then apply the traffic, unless a newer change (generation) came meanwhile:
+        then this operation ends ABORTED and leaves the service to the newer one (Cloud Run reconciles the
+        latest generation only)."""
         try:
             if revision_name not in self.revisions or not self.revisions[revision_name].ready:
+                with self.lock:
+                    failing, self.fail_readiness = self.fail_readiness > 0, max(0, self.fail_readiness - 1)
+                if failing:
+                    self._fail_revision(revision_name, template, name)
                 self._start_revision(revision_name, template, name)
         except ApiError as exc:
             with self.lock:
@@ -405,6 +419,10 @@ class FakeCloudRun:
             return
         with self.lock:
             service = self.services[name]
+            if generation and service.get("generation") != generation:
+                message = f"superseded by a newer change (generation {service.get('generation')})"
+                self.operations[op].update(done=True, error={"code": 10, "message": message})
+                return
             if traffic is not None:
                 service["traffic"] = traffic or [
                     {"type": "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST", "percent": 100}
@@ -500,6 +518,19 @@ class FakeCloudRun:
             threading.Thread(target=server.serve_forever, daemon=True).start()
             self.routers[name] = server
         return f"http://127.0.0.1:{self.routers[name].server_address[1]}"
+
+    def _fail_revision(self, revision_name: str, template: dict[str, Any], service: str) -> None:
+        """The revision as one whose container never answers its startup probe: recorded, not ready, and
+        the operation's error is Cloud Run's for it; the traffic stays as it was."""
+        self.revisions[revision_name] = Revision(
+            revision_name, template["containers"][0]["image"], service=service, spec=_spec(template)
+        )
+        raise ApiError(
+            400,
+            "FAILED_PRECONDITION",
+            f"Revision '{revision_name}' is not ready and cannot serve traffic. The user-provided container "
+            f"failed the configured startup probe checks.",
+        )
 
     def _start_revision(self, revision_name: str, template: dict[str, Any], service: str = "") -> None:
         from docker.errors import APIError, ImageNotFound

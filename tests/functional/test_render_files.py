@@ -320,7 +320,7 @@ def test_rendered_cloudrun_service_and_the_deployed_revision_are_the_same(tmp_pa
     from nfldeploy.targets.cloudrun import CloudRunTarget
 
     class NoService:
-        def get_service(self, name: str) -> Any:
+        def get_service(self, name: str, **call: Any) -> Any:
             from google.api_core import exceptions
 
             raise exceptions.NotFound("none")

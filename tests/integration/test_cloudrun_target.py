@@ -136,7 +136,7 @@ def test_a_canary_that_fails_its_check_gets_no_traffic(fake: FakeCloudRun, pushe
 
     target = _target(fake, service, verify=refuse)
     first = target.apply(target.plan(_settings(service), pushed_image))
-    with pytest.raises(DeployError, match=r"failed its check.*got no traffic.*golden outputs differ"):
+    with pytest.raises(SmokeTestError, match=r"failed its check.*got no traffic.*golden outputs differ"):
         target.apply(target.plan(_settings(service, concurrency=20), pushed_image, canary=25))
     assert fake.traffic(target.full_name) == {first.revision: 100}
 

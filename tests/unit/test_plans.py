@@ -29,12 +29,12 @@ class RemoteState:
     def __init__(self, service: run_v2.Service | None = None, public: bool = False) -> None:
         self.service, self.public = service, public
 
-    def get_service(self, name: str) -> run_v2.Service:
+    def get_service(self, name: str, **call: Any) -> run_v2.Service:
         if self.service is None:
             raise exceptions.NotFound("not found")
         return self.service
 
-    def get_iam_policy(self, request: dict[str, Any]) -> policy_pb2.Policy:
+    def get_iam_policy(self, request: dict[str, Any], **call: Any) -> policy_pb2.Policy:
         bindings = [policy_pb2.Binding(role="roles/run.invoker", members=["allUsers"])] if self.public else []
         return policy_pb2.Policy(bindings=bindings)
 
@@ -400,12 +400,12 @@ class ChangingState(RemoteState):
     def result(self, timeout: float) -> Any:  # the long-running operation never finishes here
         raise AssertionError("--no-wait must not wait")
 
-    def get_iam_policy(self, request: dict[str, Any]) -> policy_pb2.Policy:
+    def get_iam_policy(self, request: dict[str, Any], **call: Any) -> policy_pb2.Policy:
         if self.vanished:
             raise exceptions.NotFound("Resource 'nfl' was not found")
         return super().get_iam_policy(request)
 
-    def set_iam_policy(self, request: dict[str, Any]) -> policy_pb2.Policy:
+    def set_iam_policy(self, request: dict[str, Any], **call: Any) -> policy_pb2.Policy:
         self.iam_writes += 1
         self.public = True
         return request["policy"]

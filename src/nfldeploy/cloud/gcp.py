@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 if TYPE_CHECKING:
     from google.cloud.run_v2 import ServicesClient as ServicesClient
 
+from nfldeploy.cloud.call_limits import FIRST_BACKOFF, MAX_BACKOFF, CallLimits
 from nfldeploy.errors import ConfigError, DeployError, PushError
 
 ENDPOINT_ENV = (
@@ -94,7 +95,14 @@ def api_call(what: str, subject: str, fn: Callable[[], T], missing_ok: bool = Fa
     from google.api_core import exceptions
 
     try:
-        return fn()
+        try:
+            return fn()
+        except (
+            exceptions.RetryError
+        ) as exc:  # the budget ran out: the last attempt's error is the one to tell
+            if isinstance(exc.cause, Exception):
+                raise exc.cause from exc
+            raise
     except exceptions.NotFound as exc:
         if missing_ok:
             return None
@@ -105,6 +113,8 @@ def api_call(what: str, subject: str, fn: Callable[[], T], missing_ok: bool = Fa
     except exceptions.GoogleAPICallError as exc:
         hint = {
             403: "Check the caller's roles (run.developer, iam.serviceAccountUser, logging.viewer) on the project.",
+            409: "Someone else changed it since it was read (another deploy?): run nfldeploy status, then "
+            "deploy again.",
             429: "A quota is exhausted; see the project's quotas page.",
         }.get(exc.code or 0)
         raise DeployError(f"{what} for {subject} failed: {exc.message}", hint=hint) from exc
@@ -119,30 +129,157 @@ class WaitFailed(Exception):
     """A long-running operation ended in an error or timed out (the message is the API's)."""
 
 
+def transient_errors() -> tuple[type[Exception], ...]:
+    """The failures worth another attempt: throttling, a 5xx, a dropped connection, an answer past the
+    timeout (https://google.aip.dev/194: UNAVAILABLE is retryable; RESOURCE_EXHAUSTED "may be retried with
+    exponential backoff" when it is a rate limit, https://cloud.google.com/apis/design/errors#error_retries;
+    INTERNAL is retried by Google's own client defaults for these methods)."""
+    import requests
+    from google.api_core import exceptions
+
+    return (
+        exceptions.TooManyRequests,
+        exceptions.InternalServerError,
+        exceptions.BadGateway,
+        exceptions.ServiceUnavailable,
+        exceptions.GatewayTimeout,
+        requests.ConnectionError,
+        requests.Timeout,
+        requests.exceptions.ChunkedEncodingError,
+    )
+
+
+def call_retry(limits: CallLimits, on_retry: Callable[[], None] | None = None) -> Any:
+    """google-api-core's ``Retry`` for one call under ``limits``: transient errors only, ``limits.attempts``
+    attempts at most (the first included), exponential backoff with jitter from ``FIRST_BACKOFF`` to
+    ``MAX_BACKOFF`` seconds, and ``limits.budget`` seconds in all. A fresh one per call: it counts."""
+    from google.api_core.retry import Retry
+
+    transient = transient_errors()
+    tried = [1]
+
+    def retryable(exc: Exception) -> bool:
+        if not isinstance(exc, transient) or tried[0] >= limits.attempts:
+            return False
+        tried[0] += 1
+        if on_retry is not None:
+            on_retry()
+        return True
+
+    return Retry(
+        predicate=retryable,
+        initial=FIRST_BACKOFF,
+        maximum=MAX_BACKOFF,
+        multiplier=2.0,
+        timeout=limits.budget,
+    )
+
+
+class _Settling(Exception):
+    """The service is still reconciling a change (what ``Landed`` polls on)."""
+
+
+class Landed:
+    """A change that reached the API although its answer was lost (a retry met ALREADY_EXISTS or a stale
+    etag): waited on by reading the service until it no longer reconciles, as an operation would be."""
+
+    def __init__(self, read: Callable[[], Any]) -> None:
+        self.read = read
+
+    def result(self, timeout: float) -> Any:
+        from google.api_core.retry import Retry, if_exception_type
+
+        def settled() -> Any:
+            service = self.read()
+            if service is None or service.reconciling:
+                raise _Settling()
+            return service
+
+        polling = Retry(predicate=if_exception_type(_Settling), initial=0.5, maximum=5.0, timeout=timeout)
+        try:
+            service = polling(settled)()
+        except Exception as exc:
+            from google.api_core import exceptions
+
+            if isinstance(exc, exceptions.RetryError):
+                raise TimeoutError(f"the change did not settle within {timeout:g} s") from exc
+            raise
+        if service.terminal_condition.state.name == "CONDITION_FAILED":
+            raise WaitFailed(service.terminal_condition.message or "the revision failed")
+        return service
+
+
 class CloudRunServices:
     """The Admin API v2 services of one service (``full_name``), through a ``run_v2.ServicesClient``: every
-    failure is a DeployError naming the service and quoting the API."""
+    failure is a DeployError naming the service and quoting the API. Each call is tried as ``limits`` says
+    (``call_retry``), each attempt waiting ``limits.timeout`` seconds for its answer."""
 
-    def __init__(self, client: ServicesClient, full_name: str) -> None:
+    def __init__(self, client: ServicesClient, full_name: str, limits: CallLimits | None = None) -> None:
         self.client, self.full_name = client, full_name
         self.parent, _, self.service = full_name.rpartition("/services/")
+        self.limits = limits or CallLimits()
 
-    def call(self, what: str, fn: Callable[..., Any], missing_ok: bool = False, **kwargs: Any) -> Any:
-        """``fn(**kwargs)``; None for NotFound when ``missing_ok``."""
-        return api_call(f"Cloud Run {what}", self.service, lambda: fn(**kwargs), missing_ok)
+    def call(
+        self,
+        what: str,
+        fn: Callable[..., Any],
+        missing_ok: bool = False,
+        landed: Callable[[], Any] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """``fn(**kwargs)`` under ``call_retry``; None for NotFound when ``missing_ok``. A change whose retry is
+        refused as done already (ALREADY_EXISTS, ABORTED: the attempt before reached the API, its answer was
+        lost) is decided by ``landed()``: what it returns stands for the answer, None means someone else's."""
+        from google.api_core import exceptions
+
+        retried = [False]
+
+        def once() -> Any:
+            return fn(retry=None, timeout=self.limits.timeout, **kwargs)
+
+        def attempts() -> Any:
+            try:
+                return call_retry(self.limits, lambda: retried.__setitem__(0, True))(once)()
+            except exceptions.Conflict:  # 409: ALREADY_EXISTS or ABORTED (REST maps by HTTP status)
+                if retried[0] and landed is not None:
+                    found = landed()
+                    if found is not None:
+                        return found
+                raise
+
+        return api_call(f"Cloud Run {what}", self.service, attempts, missing_ok)
 
     def current(self) -> Any | None:
         """The service as the API has it now (None when it does not exist)."""
         return self.call("reading the service", self.client.get_service, missing_ok=True, name=self.full_name)
 
-    @staticmethod
-    def result(operation: Any, timeout: float) -> Any:
-        """The operation's result; WaitFailed with the API's message when it fails or times out."""
+    def result(self, operation: Any, timeout: float) -> Any:
+        """The operation's result; WaitFailed with the API's message when it fails or times out. Each poll
+        is one call under ``limits`` (its own retry and per-attempt timeout); the polling itself stops after
+        ``timeout`` seconds."""
+        import functools
+
         import requests
         from google.api_core import exceptions
+        from google.api_core.future.polling import DEFAULT_POLLING
 
+        if isinstance(operation, Landed):
+            try:
+                return operation.result(timeout)
+            except (exceptions.GoogleAPICallError, requests.RequestException) as exc:
+                raise WaitFailed(getattr(exc, "message", None) or str(exc)) from exc
+        refresh = getattr(operation, "_refresh", None)
+        if refresh is not None:  # api-core gives the poll no RPC timeout of its own (PollingFuture.result)
+            operation._refresh = functools.partial(refresh, timeout=self.limits.timeout)
         try:
-            return operation.result(timeout=timeout)
+            return operation.result(
+                timeout=timeout,
+                retry=call_retry(self.limits),
+                polling=DEFAULT_POLLING.with_delay(initial=0.5, maximum=5.0),
+            )
+        except exceptions.RetryError as exc:
+            cause = exc.cause
+            raise WaitFailed(getattr(cause, "message", None) or str(cause or exc)) from exc
         except (exceptions.GoogleAPICallError, TimeoutError, requests.RequestException) as exc:
             raise WaitFailed(getattr(exc, "message", None) or str(exc)) from exc
 
@@ -182,6 +319,7 @@ class CloudRunServices:
             return self.call(
                 "create",
                 self.client.create_service,
+                landed=lambda: self._landed(service),
                 parent=self.parent,
                 service=service,
                 service_id=self.service,
@@ -202,8 +340,23 @@ class CloudRunServices:
         return self.call(
             "update",
             self.client.update_service,
+            landed=lambda: self._landed(service),
             request=run_v2.UpdateServiceRequest(service=service, update_mask=mask),
         )
+
+    def _landed(self, sent: Any) -> Landed | None:
+        """A ``Landed`` wait when the service as read now holds what ``sent`` asked for (its revision and its
+        traffic): the lost answer's change; None when it holds anything else (someone else's change)."""
+
+        def targets(service: Any) -> list[tuple[str, int, str]]:
+            return [(t.revision, t.percent, t.tag) for t in service.traffic]
+
+        now = self.current()
+        if now is None or now.template.revision != sent.template.revision:
+            return None
+        if targets(now) != targets(sent):
+            return None
+        return Landed(self.current)
 
     def is_public(self) -> bool:
         """allUsers may invoke the service."""
@@ -221,6 +374,10 @@ class CloudRunServices:
             "reading the IAM policy", self.client.get_iam_policy, request={"resource": self.full_name}
         )
         assert isinstance(policy, policy_pb2.Policy)
+
+        def landed() -> bool | None:  # a retry's stale etag: the lost write went through if the policy is so
+            return True if self.is_public() == public else None
+
         binding = next((b for b in policy.bindings if b.role == INVOKER), None)
         if public == (binding is not None and "allUsers" in binding.members):
             return  # already so: nothing to write
@@ -236,6 +393,7 @@ class CloudRunServices:
         self.call(
             "writing the IAM policy",
             self.client.set_iam_policy,
+            landed=landed,
             request={"resource": self.full_name, "policy": policy},
         )
 

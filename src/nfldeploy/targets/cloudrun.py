@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from nfldeploy.cloud.call_limits import CallLimits
 from nfldeploy.cloud.gcp import INVOKER, CloudRunLogs, CloudRunServices, WaitFailed
 
 if TYPE_CHECKING:
     from nfldeploy.cloud.gcp import ServicesClient
-from nfldeploy.errors import ConfigError, DeployError, NfldeployError
+from nfldeploy.errors import CheckFailed, ConfigError, DeployError, NfldeployError, SmokeTestError
 from nfldeploy.records.manifest import Manifest
 from nfldeploy.render.cloudrun_spec import revision_template, service_view
 from nfldeploy.render.limits import check_cloudrun
@@ -79,6 +80,7 @@ class CloudRunTarget:
         timeout: float = OPERATION_TIMEOUT,
         resolve: Callable[[str], str] | None = None,
         log_store: CloudRunLogs | None = None,
+        limits: CallLimits | None = None,
     ) -> None:
         if not project:
             raise ConfigError("Cloud Run needs a Google Cloud project", hint="Set project in nfldeploy.toml.")
@@ -91,7 +93,7 @@ class CloudRunTarget:
         self.resolve = resolve or resolve_in_registry  # tag -> the digest its registry serves now
         self.parent = f"projects/{project}/locations/{region}"
         self.full_name = f"{self.parent}/services/{service}"
-        self.api = CloudRunServices(client, self.full_name)
+        self.api = CloudRunServices(client, self.full_name, limits)  # each call's retry and timeout
         self.log_store = log_store  # Cloud Logging, for logs()
 
     # -- calls -----------------------------------------------------------------------------------------
@@ -165,7 +167,7 @@ class CloudRunTarget:
         revision, template = self._template(settings, image, current)
         traffic = self._traffic(current)
         exists = current is not None and current.template.revision == revision
-        actions: list[Action] = []
+        actions: list[Action] = self._half_done(current, revision)
         secret = next((e for e in template["containers"][0]["env"] if "value_source" in e), None)
         if secret and not exists:
             ref = secret["value_source"]["secret_key_ref"]
@@ -206,6 +208,30 @@ class CloudRunTarget:
             ingress,
         )
         return Plan(self.name, self.service, image, tuple(actions), spec)
+
+    def _half_done(self, current: Any | None, revision: str) -> list[Action]:
+        """What a deploy that stopped midway left (``found`` actions, first in the plan): a revision that
+        failed to get ready, a canary tagged but given no traffic; and what this plan does with it."""
+        if current is None:
+            return []
+        found = []
+        latest = current.latest_created_revision.rsplit("/", 1)[-1]
+        ready = current.latest_ready_revision.rsplit("/", 1)[-1]
+        if latest and latest != ready and current.terminal_condition.state.name == "CONDITION_FAILED":
+            then = "deployed again" if latest == revision else f"left without traffic, {revision} planned"
+            why = current.terminal_condition.message or "not ready"
+            found.append(Action("found", latest, f"failed in the last deploy ({why}): {then}"))
+        traffic = self._traffic(current)
+        for target in current.traffic_statuses:
+            name = target.revision.rsplit("/", 1)[-1]
+            if target.tag == CANARY_TAG and not traffic.get(name):
+                then = "checked again before it gets traffic" if name == revision else "its tag goes"
+                found.append(
+                    Action(
+                        "found", name, f"a canary tagged but given no traffic (its deploy stopped): {then}"
+                    )
+                )
+        return found
 
     @staticmethod
     def _ingress(settings: DeploySettings, current: Any | None) -> str | None:
@@ -294,8 +320,13 @@ class CloudRunTarget:
             if current is None:
                 raise DeployError(f"{self.service} does not exist on Cloud Run; plan again")
             template = self.api.as_dict(current.template)
-        if spec.canary is not None:
-            # 1. the canary comes up with no traffic, reachable under its tag
+        tagged = current is not None and any(
+            t.tag == CANARY_TAG and t.revision.rsplit("/", 1)[-1] == revision
+            for t in current.traffic_statuses
+        )
+        if spec.canary is not None and not (tagged and traffic.get(revision)):
+            # 1. the canary comes up with no traffic, reachable under its tag (unless a run before got this
+            # far and further: a tagged canary with a share passed its check, or it would have none)
             shares = {rev: pct for rev, pct in traffic.items() if rev != revision}
             self._wait(
                 self._submit(
@@ -308,10 +339,11 @@ class CloudRunTarget:
                 url = self._tag_url(current)
                 try:
                     self.verify(url)
-                except NfldeployError as exc:
-                    raise DeployError(
+                except NfldeployError as exc:  # a check that said no is exit 3, as smoke-test's own
+                    raise (SmokeTestError if isinstance(exc, CheckFailed) else DeployError)(
                         f"the canary {revision} failed its check at {url} and got no traffic; "
-                        f"{self._serving_text(current)}: {exc.message}"
+                        f"{self._serving_text(current)}: {exc.message}",
+                        hint="Its logs: nfldeploy logs --target cloudrun; fix it, then deploy again.",
                     ) from exc
         operation = self._submit(
             current,

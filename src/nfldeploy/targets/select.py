@@ -67,6 +67,7 @@ def make_target(
 
         return LocalTarget(connect(), settings.service_name, port)
     if name is TargetName.cloudrun:
+        from nfldeploy.cloud.call_limits import CallLimits
         from nfldeploy.cloud.gcp import CloudRunLogs, services_client
         from nfldeploy.targets.cloudrun import CloudRunTarget
 
@@ -79,6 +80,7 @@ def make_target(
             verify=verify,
             wait=wait,
             log_store=CloudRunLogs(settings.project, settings.service_name) if settings.project else None,
+            limits=CallLimits.of(settings),
         )
     if name is TargetName.lambda_:
         from nfldeploy.cloud.aws import aws_clients
