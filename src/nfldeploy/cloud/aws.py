@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from nfldeploy.cloud.call_limits import CallLimits
 from nfldeploy.errors import ConfigError, DeployError, PushError
 
 #: Seconds between attempts while a new execution role propagates (IAM is eventually consistent: Lambda
@@ -117,19 +118,40 @@ class AwsClients:
     sts: Any = None  # STS, for nfldeploy bootstrap (the account its credentials are in)
 
 
-def aws_clients(region: str) -> AwsClients:
-    """Clients from the standard AWS credential chain."""
+def client_config(limits: CallLimits) -> Any:
+    """botocore's retries for every client: the ``standard`` mode, which retries throttling
+    (ThrottlingException, TooManyRequestsException, ...), 5xx and connection errors with exponential backoff,
+    ``total_max_attempts`` counting the first call
+    (https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html,
+    https://boto3.amazonaws.com/v1/documentation/api/latest/guide/retries.html); each attempt waits at most
+    ``limits.timeout`` seconds to connect and for an answer."""
+    from botocore.config import Config
+
+    return Config(
+        retries={"mode": "standard", "total_max_attempts": limits.attempts},
+        read_timeout=limits.timeout,
+        connect_timeout=limits.timeout,
+    )
+
+
+def aws_clients(region: str, limits: CallLimits | None = None) -> AwsClients:
+    """Clients from the standard AWS credential chain, retrying and timing out as ``limits`` say."""
     import boto3
 
     session = boto3.Session(region_name=region)
+    config = client_config(limits or CallLimits())
+
+    def client(service: str) -> Any:
+        return session.client(service, config=config)
+
     return AwsClients(
-        session.client("lambda"),
-        session.client("ecr"),
-        session.client("iam"),
-        session.client("apigatewayv2"),
-        session.client("logs"),
-        session.client("secretsmanager"),
-        session.client("sts"),
+        client("lambda"),
+        client("ecr"),
+        client("iam"),
+        client("apigatewayv2"),
+        client("logs"),
+        client("secretsmanager"),
+        client("sts"),
     )
 
 
