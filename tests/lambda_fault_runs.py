@@ -17,6 +17,7 @@ import random
 import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from typer.testing import CliRunner
 
 from bootstrapped import bootstrap
 from ecr_local import recorded_image
-from faults import Call, FaultProxy, Schedule, record_figure
+from faults import Call, Fault, FaultProxy, Schedule, record_figure
 from lambda_state import aliases, settings_for, url_configs
 from nfldeploy.cli.app import app
 from nfldeploy.cloud.aws import AwsClients
@@ -134,6 +135,7 @@ class Harness:
     twin: Service
     target: str
     figures: list[dict[str, Any]] = field(default_factory=list)
+    last_rerun: Run | None = None
 
     # -- running the CLI -------------------------------------------------------------------------------
     def run(self, service: Service, canary: int | None, schedule: Schedule | None = None) -> Run:
@@ -159,6 +161,22 @@ class Harness:
         """One more step on both functions, the faulted one under the seed's schedule; the violations."""
         rng = random.Random(seed)
         canary = 20 if seed % 2 else None
+        fail_smoke = canary is not None and rng.random() < 0.2
+
+        def seeded(baseline: list[Call]) -> Schedule:
+            return Schedule.seeded(seed, baseline, count=rng.choice((1, 1, 2)), delay=SLOW_DELAY)
+
+        return self.release(seeded, canary, fail_smoke, seed)[1]
+
+    def release(
+        self,
+        schedule_of: Callable[[list[Call]], Schedule],
+        canary: int | None,
+        fail_smoke: bool = False,
+        seed: int = -1,
+    ) -> tuple[Run, list[str]]:
+        """One more step (a new timeout) on both functions, the twin without faults, the faulted one under
+        the schedule made from the twin's calls, then again without faults: its first run and the violations."""
         timeout = self.faulted.settings.timeout + 1
         self.step(self.faulted, timeout)
         self.step(self.twin, timeout)
@@ -168,10 +186,7 @@ class Harness:
         if baseline.exit_code != 0:
             raise AssertionError(f"the fault-free run failed: {baseline.output}")
         before = self.traffic(self.faulted.name)
-        fail_smoke = canary is not None and rng.random() < 0.2
-        schedule = Schedule.seeded(
-            seed, baseline.calls, count=rng.choice((1, 1, 2)), delay=SLOW_DELAY, admits=lambda c: True
-        )
+        schedule = schedule_of(baseline.calls)
         self.smoke.failing = fail_smoke
         faulted = self.run(self.faulted, canary, schedule)
         self.smoke.failing = False
@@ -182,7 +197,7 @@ class Harness:
         budget = baseline.seconds + len(schedule.picks) * LIMITS.budget + SLACK
         if faulted.seconds > budget:
             violations.append(f"the command took {faulted.seconds:.1f} s, over its budget of {budget:.1f} s")
-        rerun = self.run(self.faulted, canary)
+        rerun = self.last_rerun = self.run(self.faulted, canary)
         if rerun.exit_code != 0:
             violations.append(f"the fault-free re-run exited {rerun.exit_code}: {_message(rerun.output)}")
         violations += self.check_traffic(self.faulted.name, before, canary)
@@ -192,7 +207,7 @@ class Harness:
             self.target, seed, faults, faulted.exit_code, faulted.seconds, violations, rerun.seconds
         )
         self.figures.append({"seed": seed, "seconds": faulted.seconds, "violations": violations})
-        return [f"seed {seed} ({_described(faults, fail_smoke, canary)}): {v}" for v in violations]
+        return faulted, [f"seed {seed} ({_described(faults, fail_smoke, canary)}): {v}" for v in violations]
 
     # -- invariants ------------------------------------------------------------------------------------
     def check_exit(self, run: Run, fail_smoke: bool) -> list[str]:
@@ -209,8 +224,14 @@ class Harness:
             found.append(f"exit 3 without a failed check: {_message(run.output)}")
         return found
 
+    def aliases(self, name: str) -> dict[str, dict[str, Any]]:
+        try:
+            return aliases(self.aws, name)
+        except self.aws.lambda_.exceptions.ResourceNotFoundException:
+            return {}  # no function yet
+
     def traffic(self, name: str) -> dict[str, int]:
-        live = aliases(self.aws, name).get("live")
+        live = self.aliases(name).get("live")
         if live is None:
             return {}
         weights = live.get("RoutingConfig", {}).get("AdditionalVersionWeights", {})
@@ -238,7 +259,7 @@ class Harness:
         canary's while its version takes traffic."""
         found = []
         traffic = self.traffic(service.name)
-        canary = aliases(self.aws, service.name).get("canary")
+        canary = self.aliases(service.name).get("canary")
         allowed = set()
         if (
             service.settings.function_url_auth == "NONE"
@@ -247,7 +268,9 @@ class Harness:
             allowed.add("live")
             if canary is not None and canary["FunctionVersion"] in traffic:
                 allowed.add("canary")
-        for qualifier, statements in self.statements(service.name).items():
+        for qualifier, statements in (
+            self.statements(service.name) if self.aliases(service.name) else {}
+        ).items():
             public = [s["Sid"] for s in statements if s.get("Principal") in ("*", {"AWS": "*"})]
             if public and qualifier not in allowed:
                 found.append(f"public grants {public} on {qualifier}, beyond the settings")
@@ -290,7 +313,7 @@ class Harness:
 
     def statements(self, name: str) -> dict[str, list[dict[str, Any]]]:
         found = {}
-        for qualifier in [None, *aliases(self.aws, name), *self.versions(name)]:
+        for qualifier in [None, *self.aliases(name), *self.versions(name)]:
             kwargs = {"Qualifier": qualifier} if qualifier else {}
             try:
                 policy = json.loads(self.aws.lambda_.get_policy(FunctionName=name, **kwargs)["Policy"])
@@ -302,7 +325,7 @@ class Harness:
     def state(self, name: str) -> dict[str, Any]:
         """What a reviewer compares: configuration, traffic (by what the versions hold), URLs and their auth,
         grants, and how many of each thing exist (roles, APIs)."""
-        found_aliases = aliases(self.aws, name)
+        found_aliases = self.aliases(name)
 
         def by_content(version: str) -> str:
             return json.dumps(self.held(name, version), sort_keys=True)
@@ -360,7 +383,20 @@ def _described(faults: list[Call], fail_smoke: bool, canary: int | None) -> str:
     return ("canary 20, " if canary else "deploy, ") + (", ".join(parts) or "no fault")
 
 
-def harness(moto: str, monkeypatch: pytest.MonkeyPatch, tmp: Path, endpoint: str) -> Harness:
+def failing(operation: str, kind: str = "after") -> Callable[[list[Call]], Schedule]:
+    """A schedule that fails ``operation``'s first call with ``kind`` and each retry with a 5xx, so the
+    command fails there (``after``: the change made, the client never hears)."""
+
+    def schedule(_: list[Call]) -> Schedule:
+        picks = {i: Fault(kind if i == 0 else "error") for i in range(ATTEMPTS)}
+        return Schedule(picks, admits=lambda call: call.operation == operation)
+
+    return schedule
+
+
+def harness(
+    moto: str, monkeypatch: pytest.MonkeyPatch, tmp: Path, endpoint: str, deployed: bool = True
+) -> Harness:
     """Two functions of ``endpoint`` kind, bootstrapped and deployed once without faults, behind one proxy."""
     import nfldeploy.smoke.run
 
@@ -379,7 +415,7 @@ def harness(moto: str, monkeypatch: pytest.MonkeyPatch, tmp: Path, endpoint: str
         services.append(Service(settings, recorded_image(aws.ecr, settings.repository)))
     proxy = FaultProxy(moto).start()
     found = Harness(aws, proxy, smoke, services[0], services[1], endpoint)
-    for service in services:
+    for service in services if deployed else ():
         first = found.run(service, None)
         assert first.exit_code == 0, first.output
     return found

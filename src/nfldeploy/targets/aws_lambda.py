@@ -616,8 +616,15 @@ class LambdaTarget:
             version = max(self._weights(alias), key=int)
         if "canary_alias" in kinds:
             assert version is not None
-            self._check_canary(version, spec.canary_url_auth, alias)
-        if "alias" in kinds:
+            try:
+                self._check_canary(version, spec.canary_url_auth, alias)
+                if "alias" in kinds:
+                    alias = self._point_alias(alias, version, spec.canary)
+            except CanaryCheckFailed:
+                raise
+            except NfldeployError as exc:
+                raise self._canary_stopped(exc, version) from exc
+        elif "alias" in kinds:
             alias = self._point_alias(alias, version, spec.canary)
         if "function_url" in kinds:
             self.endpoints.ensure_url(spec.url_auth)
@@ -717,6 +724,19 @@ class LambdaTarget:
                 f"the canary {self.function}:{version} failed its check at {url} and got no traffic; "
                 f"{serving}: {exc.message}{left}"
             ) from exc
+
+    def _canary_stopped(self, exc: NfldeployError, version: str) -> DeployError:
+        """A call failed between the canary's URL and live's weights: the canary ended again (or back on what
+        live routes to, read anew: the failed update may have been made), so no URL stays open on a version
+        that takes no traffic; the error names the call that failed."""
+        try:
+            left = self._restore_canary(self._alias())
+            done = left or f"; the canary's URL and alias were removed, version {version} takes no traffic"
+        except NfldeployError as cleanup:
+            done = f"; the canary's URL could not be removed: {cleanup.message}"
+        return DeployError(
+            f"{exc.message}{done}", hint=exc.hint or "Deploy again: its plan shows what it found half-done."
+        )
 
     def _restore_canary(self, live: dict[str, Any] | None) -> str:
         """After a failed check: the canary alias back on the version live still routes a weight to (an
