@@ -39,7 +39,7 @@ from nfldeploy.settings import DeploySettings
 REGION = "us-east-1"
 #: Each call waits at most this long for its answer; a ``slow`` fault holds the answer back longer.
 CALL_TIMEOUT = 1.0
-SLOW_DELAY = 1.6
+SLOW_DELAY = 1.3
 ATTEMPTS = 3
 LIMITS = CallLimits(ATTEMPTS, CALL_TIMEOUT)
 #: Seconds a command may take beyond its fault-free run, besides its faults' retry budgets.
@@ -107,7 +107,7 @@ class Service:
     def name(self) -> str:
         return self.settings.service_name
 
-    def args(self, canary: int | None) -> list[str]:
+    def args(self, canary: int | None, command: str = "deploy") -> list[str]:
         values = {
             "service_name": self.name,
             "repository": self.settings.repository,
@@ -121,6 +121,8 @@ class Service:
         }
         sets = [item for key, value in values.items() for item in ("--set", f"{key}={value}")]
         extra = ["--canary", str(canary)] if canary is not None else []
+        if command != "deploy":
+            return [command, "--target", "lambda", *sets]
         return ["deploy", "--target", "lambda", "--image", self.image, *extra, *sets]
 
 
@@ -136,15 +138,18 @@ class Harness:
     target: str
     figures: list[dict[str, Any]] = field(default_factory=list)
     last_rerun: Run | None = None
+    held_versions: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
     # -- running the CLI -------------------------------------------------------------------------------
-    def run(self, service: Service, canary: int | None, schedule: Schedule | None = None) -> Run:
+    def run(
+        self, service: Service, canary: int | None, schedule: Schedule | None = None, command: str = "deploy"
+    ) -> Run:
         self.proxy.reset(schedule)
         self.smoke.function = service.name
         started = time.monotonic()
         result = runner.invoke(
             app,
-            service.args(canary),
+            service.args(canary, command),
             env={"AWS_ENDPOINT_URL": self.proxy.endpoint, "COLUMNS": "200"},
         )
         seconds = time.monotonic() - started
@@ -296,16 +301,21 @@ class Harness:
         return dict(self.aws.lambda_.get_function_configuration(FunctionName=name, Qualifier=qualifier))
 
     def held(self, name: str, qualifier: str) -> dict[str, Any]:
-        """What a version holds, without what names the function."""
+        """What a version holds, without what names the function (a published version never changes)."""
+        if qualifier.isdigit() and (name, qualifier) in self.held_versions:
+            return self.held_versions[(name, qualifier)]
         config = self.config(name, qualifier)
         image = self.aws.lambda_.get_function(FunctionName=name, Qualifier=qualifier)["Code"]["ImageUri"]
         env = json.dumps(config.get("Environment", {}).get("Variables", {}), sort_keys=True)
-        return {
+        found = {
             "memory": config["MemorySize"],
             "timeout": config["Timeout"],
             "image": image.rsplit("@", 1)[-1] if "@" in image else "tag",
             "env": env.replace(name, "SVC"),
         }
+        if qualifier.isdigit():
+            self.held_versions[(name, qualifier)] = found
+        return found
 
     def versions(self, name: str) -> list[str]:
         pages = self.aws.lambda_.get_paginator("list_versions_by_function").paginate(FunctionName=name)

@@ -5,6 +5,7 @@ faults, and compares the function with a twin that took the same steps without f
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -74,3 +75,15 @@ def test_traceback_on_rerun_after_a_fault_after_create_function(fresh: Harness) 
     run, violations = fresh.release(failing("CreateFunction"), None)
     assert run.exit_code == 4 and "AWS create for" in run.output, run.output
     assert not violations, violations
+
+
+def test_status_shows_a_failed_canary_as_an_ordinary_version(pair: Harness) -> None:
+    """After a canary failed its check, status listed its version as "active" like any other."""
+    pair.step(pair.faulted, pair.faulted.settings.timeout + 1)
+    pair.smoke.failing = True
+    failed = pair.run(pair.faulted, 20)
+    assert failed.exit_code == 3, failed.output
+    status = pair.run(pair.faulted, None, command="status")
+    assert status.exit_code == 0, status.output
+    assert re.search(r":2 +. unreleased", status.output), status.output
+    assert "version 2 took no traffic: its canary check failed" in status.output

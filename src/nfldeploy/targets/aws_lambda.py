@@ -816,6 +816,13 @@ class LambdaTarget:
             versions = self._versions()
         image = self._image_uri() if function else ""
         canary = self._alias(CANARY_ALIAS) if len(weights) > 1 else None  # a canary in flight
+        unreleased = self._unreleased(versions, weights, self._previous(alias))
+        note = (
+            f"version {spans(tuple(unreleased))} took no traffic: its canary check failed or its deploy stopped "
+            "part-way; the next deploy finishes or replaces it"
+            if unreleased
+            else None
+        )
         return Status(
             self.name,
             self.function,
@@ -825,14 +832,34 @@ class LambdaTarget:
             [
                 Revision(
                     f"{self.function}:{v['Version']}",
-                    "serving" if v["Version"] in weights else v.get("State", "ready").lower(),
+                    "serving"
+                    if v["Version"] in weights
+                    else "unreleased"
+                    if v["Version"] in unreleased
+                    else v.get("State", "ready").lower(),
                     image if v.get("Description", "") == (function or {}).get("Description") else "",
                     int(v["Version"]),
                 )
                 for v in versions
             ],
             canary_url=self.endpoints.url(CANARY_ALIAS) if canary else None,
+            note=note,
         )
+
+    @staticmethod
+    def _unreleased(
+        versions: list[dict[str, Any]], weights: dict[str, int], previous: str | None
+    ) -> list[str]:
+        """Versions published after every one that takes traffic that never took any: a canary that failed its
+        check, or a deploy that stopped before the alias moved (a rolled-back one is the alias's previous)."""
+        newest = max((int(v) for v in weights), default=0)
+        return [
+            str(v["Version"])
+            for v in versions
+            if int(v["Version"]) > newest
+            and str(v["Version"]) not in weights
+            and str(v["Version"]) != previous
+        ]
 
     def rollback(self) -> Deployment:
         alias = self._alias()
