@@ -28,7 +28,7 @@ from typer.testing import CliRunner
 
 from bootstrapped import bootstrap
 from ecr_local import recorded_image
-from faults import Call, Fault, FaultProxy, Schedule, record_figure
+from faults import KINDS, Call, Fault, FaultProxy, Schedule, record_figure
 from lambda_state import aliases, settings_for, url_configs
 from nfldeploy.cli.app import app
 from nfldeploy.cloud.aws import AwsClients
@@ -116,6 +116,7 @@ class Service:
             "lambda_endpoint": self.settings.lambda_endpoint,
             "function_url_auth": self.settings.function_url_auth,
             "allow_unauthenticated": str(self.settings.allow_unauthenticated).lower(),
+            "lambda_keep_versions": self.settings.lambda_keep_versions,
             "cloud_call_attempts": ATTEMPTS,
             "cloud_call_timeout": CALL_TIMEOUT,
         }
@@ -168,8 +169,14 @@ class Harness:
         canary = 20 if seed % 2 else None
         fail_smoke = canary is not None and rng.random() < 0.2
 
+        shape = rng.random()
+
         def seeded(baseline: list[Call]) -> Schedule:
-            return Schedule.seeded(seed, baseline, count=rng.choice((1, 1, 2)), delay=SLOW_DELAY)
+            if shape < 0.3:  # one change that fails for good: every attempt of one call
+                return _for_good(rng, baseline)
+            admits = (lambda call: call.mutating) if shape < 0.6 else (lambda call: True)
+            count = rng.choice((1, 1, 2))
+            return Schedule.seeded(seed, baseline, count=count, delay=SLOW_DELAY, admits=admits)
 
         return self.release(seeded, canary, fail_smoke, seed)[1]
 
@@ -393,6 +400,17 @@ def _described(faults: list[Call], fail_smoke: bool, canary: int | None) -> str:
     return ("canary 20, " if canary else "deploy, ") + (", ".join(parts) or "no fault")
 
 
+def _for_good(rng: random.Random, baseline: list[Call]) -> Schedule:
+    """Every attempt of one changing call of the baseline fails (the first with any kind, ``after`` too; the
+    retries with throttling, a 5xx or a reset), so the command stops there."""
+    changing = [call.operation for call in baseline if call.mutating]
+    operation = rng.choice(changing)
+    occurrence = rng.randrange(changing.count(operation))
+    first = Fault(rng.choice(KINDS), SLOW_DELAY)
+    picks = {occurrence + i: Fault(rng.choice(("throttle", "error", "reset"))) for i in range(1, ATTEMPTS)}
+    return Schedule({occurrence: first, **picks}, admits=lambda call: call.operation == operation)
+
+
 def failing(operation: str, kind: str = "after") -> Callable[[list[Call]], Schedule]:
     """A schedule that fails ``operation``'s first call with ``kind`` and each retry with a 5xx, so the
     command fails there (``after``: the change made, the client never hears)."""
@@ -414,7 +432,11 @@ def harness(
     smoke = Smoke(aws)
     monkeypatch.setattr(nfldeploy.smoke.run, "smoke_url", smoke)
     monkeypatch.chdir(tmp)
-    values: dict[str, Any] = {"lambda_endpoint": endpoint, "allow_unauthenticated": True}
+    values: dict[str, Any] = {
+        "lambda_endpoint": endpoint,
+        "allow_unauthenticated": True,
+        "lambda_keep_versions": 2,  # fewer versions to read after each schedule; retirement under faults too
+    }
     if endpoint == "function_url":
         values["function_url_auth"] = "NONE"  # the widest the settings allow: grants to "*" on live only
     services = []

@@ -87,3 +87,13 @@ def test_status_shows_a_failed_canary_as_an_ordinary_version(pair: Harness) -> N
     assert status.exit_code == 0, status.output
     assert re.search(r":2 +. unreleased", status.output), status.output
     assert "version 2 took no traffic: its canary check failed" in status.output
+
+
+def test_public_grants_left_on_the_ended_canary_when_revoking_them_fails(pair: Harness) -> None:
+    """A deploy without --canary while a canary is in flight moved all traffic first, then could not revoke
+    the canary's public grants: grants to everyone stayed on a version that takes no traffic."""
+    _, violations = pair.release(lambda _: Schedule(), 20)
+    assert not violations, violations
+    run, violations = pair.release(failing("RemovePermission", "error"), None)
+    assert run.exit_code == 4 and "AWS removing public invocation for" in run.output, run.output
+    assert not violations, violations

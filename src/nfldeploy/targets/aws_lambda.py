@@ -614,6 +614,8 @@ class LambdaTarget:
             version = spec.reuse
         elif alias is not None:  # unchanged function, a canary in flight: the newest version takes all
             version = max(self._weights(alias), key=int)
+        if "end_canary" in kinds:  # before live moves: its version keeps its share until its door is shut
+            self.endpoints.end_canary(CANARY_ALIAS)
         if "canary_alias" in kinds:
             assert version is not None
             try:
@@ -634,8 +636,6 @@ class LambdaTarget:
             self.endpoints.ensure_api(spec.throttling)
         if "canary_url" in kinds:
             self.endpoints.ensure_url(spec.canary_url_auth, CANARY_ALIAS)
-        if "end_canary" in kinds:
-            self.endpoints.end_canary(CANARY_ALIAS)
         if "retire_versions" in kinds:
             self._retire(spec.retire)
         assert alias is not None
