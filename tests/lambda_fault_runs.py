@@ -228,7 +228,9 @@ class Harness:
             found.append(f"a traceback: {run.output[-600:]}")
         if run.exit_code not in (0, 3, 4):
             found.append(f"exit {run.exit_code}: {_message(run.output)}")
-        elif run.exit_code == 4 and not re.search(r"AWS [^\n]+ for \S+ failed", run.output):
+        elif run.exit_code == 4 and not re.search(
+            r"(AWS [^\n]+ for|Lambda [^\n]+ of) \S+ failed", run.output
+        ):
             found.append(f"exit 4 without naming the failed call: {_message(run.output)}")
         elif fail_smoke and run.exit_code == 0:
             found.append("a failed canary check exited 0")
@@ -411,12 +413,14 @@ def _for_good(rng: random.Random, baseline: list[Call]) -> Schedule:
     return Schedule({occurrence: first, **picks}, admits=lambda call: call.operation == operation)
 
 
-def failing(operation: str, kind: str = "after") -> Callable[[list[Call]], Schedule]:
-    """A schedule that fails ``operation``'s first call with ``kind`` and each retry with a 5xx, so the
-    command fails there (``after``: the change made, the client never hears)."""
+def failing(
+    operation: str, kind: str = "after", retries: str = "error", occurrence: int = 0
+) -> Callable[[list[Call]], Schedule]:
+    """A schedule that fails ``operation``'s call (its first, or ``occurrence``) with ``kind`` and each retry
+    with ``retries``, so the command fails there (``after``: the change made, the client never hears)."""
 
     def schedule(_: list[Call]) -> Schedule:
-        picks = {i: Fault(kind if i == 0 else "error") for i in range(ATTEMPTS)}
+        picks = {occurrence + i: Fault(kind if i == 0 else retries) for i in range(ATTEMPTS)}
         return Schedule(picks, admits=lambda call: call.operation == operation)
 
     return schedule

@@ -97,3 +97,20 @@ def test_public_grants_left_on_the_ended_canary_when_revoking_them_fails(pair: H
     run, violations = pair.release(failing("RemovePermission", "error"), None)
     assert run.exit_code == 4 and "AWS removing public invocation for" in run.output, run.output
     assert not violations, violations
+
+
+def test_internal_error_when_the_connection_drops_on_every_configuration_update(pair: Harness) -> None:
+    """Connections reset on every attempt of the configuration update: botocore's ConnectionClosedError
+    escaped the role-propagation retry (it caught ClientError only) as an internal error, exit 5."""
+    run, violations = pair.release(failing("UpdateFunctionConfiguration", "reset", "reset"), None)
+    assert run.exit_code == 4 and "AWS configuration update for" in run.output, run.output
+    assert "Connection was closed" in run.output
+    assert not violations, violations
+
+
+def test_internal_error_when_the_connection_drops_while_waiting_for_the_update(pair: Harness) -> None:
+    """Connections reset on every attempt of the waiter's GetFunction after the code update: the waiter let
+    ConnectionClosedError through (it caught WaiterError only) as an internal error, exit 5."""
+    run, violations = pair.release(failing("GetFunction", "reset", "reset", occurrence=1), None)
+    assert run.exit_code == 4 and "waiting for it to be ready" in run.output, run.output
+    assert not violations, violations

@@ -256,8 +256,9 @@ class AwsCalls:
             raise self.error(what, exc) from exc
 
     def call_while_role_propagates(self, what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
-        """``fn(**kwargs)``, retried with backoff while Lambda cannot assume the execution role yet."""
-        from botocore.exceptions import ClientError
+        """``fn(**kwargs)``, retried with backoff while Lambda cannot assume the execution role yet; any other
+        failure (a connection closed, a read timeout after botocore's retries) is a DeployError too."""
+        from botocore.exceptions import BotoCoreError, ClientError
 
         for delay in (*ROLE_RETRY_DELAYS, None):
             try:
@@ -266,16 +267,21 @@ class AwsCalls:
                 if delay is None or not _role_not_ready(exc):
                     raise self.error(what, exc) from exc
                 self.sleep(delay)
+            except BotoCoreError as exc:
+                raise self.error(what, exc) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
     def wait(waiter: Any, **kwargs: Any) -> str | None:
-        """Run a boto3 waiter; None when it succeeded, else the reason AWS gave."""
-        from botocore.exceptions import WaiterError
+        """Run a boto3 waiter; None when it succeeded, else the reason AWS gave (or why it could not be asked:
+        a connection closed on every attempt)."""
+        from botocore.exceptions import BotoCoreError, WaiterError
 
         try:
             waiter.wait(**kwargs)
         except WaiterError as exc:
             reason = exc.last_response.get("Configuration", exc.last_response)
             return str(reason.get("StateReason") or reason.get("LastUpdateStatusReason") or exc)
+        except BotoCoreError as exc:
+            return f"waiting for it to be ready: {exc}"
         return None
