@@ -238,12 +238,13 @@ def _answer(
     payload: bytes,
     length: int | None = None,
 ) -> None:
-    request.send_response(status)
-    for key, value in headers.items():
-        request.send_header(key, value)
-    request.send_header("Content-Length", str(len(payload) if length is None else length))
-    request.end_headers()
-    request.wfile.write(payload)
+    with contextlib.suppress(OSError):  # the client gave up (its read timeout, after a slow answer)
+        request.send_response(status)
+        for key, value in headers.items():
+            request.send_header(key, value)
+        request.send_header("Content-Length", str(len(payload) if length is None else length))
+        request.end_headers()
+        request.wfile.write(payload)
 
 
 def error_answer(shape: str, kind: str) -> tuple[int, dict[str, str], bytes]:

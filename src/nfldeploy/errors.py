@@ -76,3 +76,10 @@ class PushError(RemoteError):
 
 class DeployError(RemoteError):
     """A deployment to a target failed."""
+
+
+class CanaryCheckFailed(DeployError):
+    """A canary failed its check through its own URL and got no traffic: a check that said no (exit 3), not
+    a failed call."""
+
+    exit_code = EXIT_CHECK

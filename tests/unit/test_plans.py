@@ -182,12 +182,9 @@ def test_lambda_unchanged_function_gives_the_empty_plan() -> None:
             "get_function", {"Configuration": {"FunctionName": "nfl", "Description": description}}
         )
         lam.add_response("get_alias", {"Name": "live", "FunctionVersion": "4"})
-        if description:  # $LATEST is the spec: so must the serving version be, for the plan to be empty
-            lam.add_response(
-                "get_function",
-                {"Configuration": {"Description": description}},
-                {"FunctionName": "nfl", "Qualifier": "4"},
-            )
+        if description:  # $LATEST holds the spec: which version holds it too (live serves it: done)
+            held = {"Versions": [{"Version": "$LATEST"}, {"Version": "4", "Description": description}]}
+            lam.add_response("list_versions_by_function", held)
         _listed(lam)
 
     target, _ = _lambda(state)

@@ -40,10 +40,12 @@ def bootstrap(
     function_url). A second run changes nothing; one after a run that stopped part-way finishes it. Policies
     on the role that nfldeploy did not write are refused unless --prune. --dry-run prints the plan."""
     from nfldeploy.cloud.aws import aws_clients
+    from nfldeploy.cloud.call_limits import CallLimits
     from nfldeploy.targets.lambda_bootstrap import LambdaBootstrap
 
     settings = resolve_settings(settings_file, overrides).settings
-    boot = LambdaBootstrap(aws_clients(settings.aws_region), settings.service_name, settings.aws_region)
+    clients = aws_clients(settings.aws_region, CallLimits.of(settings))
+    boot = LambdaBootstrap(clients, settings.service_name, settings.aws_region)
     plan = boot.plan(settings, prune=prune)
     if dry_run or (as_json and plan.empty):
         if as_json:

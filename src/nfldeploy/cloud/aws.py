@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from nfldeploy.cloud.call_limits import CallLimits
 from nfldeploy.errors import ConfigError, DeployError, PushError
 
 #: Seconds between attempts while a new execution role propagates (IAM is eventually consistent: Lambda
@@ -117,19 +118,40 @@ class AwsClients:
     sts: Any = None  # STS, for nfldeploy bootstrap (the account its credentials are in)
 
 
-def aws_clients(region: str) -> AwsClients:
-    """Clients from the standard AWS credential chain."""
+def client_config(limits: CallLimits) -> Any:
+    """botocore's retries for every client: the ``standard`` mode, which retries throttling
+    (ThrottlingException, TooManyRequestsException, ...), 5xx and connection errors with exponential backoff,
+    ``total_max_attempts`` counting the first call
+    (https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html,
+    https://boto3.amazonaws.com/v1/documentation/api/latest/guide/retries.html); each attempt waits at most
+    ``limits.timeout`` seconds to connect and for an answer."""
+    from botocore.config import Config
+
+    return Config(
+        retries={"mode": "standard", "total_max_attempts": limits.attempts},
+        read_timeout=limits.timeout,
+        connect_timeout=limits.timeout,
+    )
+
+
+def aws_clients(region: str, limits: CallLimits | None = None) -> AwsClients:
+    """Clients from the standard AWS credential chain, retrying and timing out as ``limits`` say."""
     import boto3
 
     session = boto3.Session(region_name=region)
+    config = client_config(limits or CallLimits())
+
+    def client(service: str) -> Any:
+        return session.client(service, config=config)
+
     return AwsClients(
-        session.client("lambda"),
-        session.client("ecr"),
-        session.client("iam"),
-        session.client("apigatewayv2"),
-        session.client("logs"),
-        session.client("secretsmanager"),
-        session.client("sts"),
+        client("lambda"),
+        client("ecr"),
+        client("iam"),
+        client("apigatewayv2"),
+        client("logs"),
+        client("secretsmanager"),
+        client("sts"),
     )
 
 
@@ -246,8 +268,9 @@ class AwsCalls:
             raise self.error(what, exc) from exc
 
     def call_while_role_propagates(self, what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
-        """``fn(**kwargs)``, retried with backoff while Lambda cannot assume the execution role yet."""
-        from botocore.exceptions import ClientError
+        """``fn(**kwargs)``, retried with backoff while Lambda cannot assume the execution role yet; any other
+        failure (a connection closed, a read timeout after botocore's retries) is a DeployError too."""
+        from botocore.exceptions import BotoCoreError, ClientError
 
         for delay in (*ROLE_RETRY_DELAYS, None):
             try:
@@ -256,16 +279,21 @@ class AwsCalls:
                 if delay is None or not _role_not_ready(exc):
                     raise self.error(what, exc) from exc
                 self.sleep(delay)
+            except BotoCoreError as exc:
+                raise self.error(what, exc) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
     def wait(waiter: Any, **kwargs: Any) -> str | None:
-        """Run a boto3 waiter; None when it succeeded, else the reason AWS gave."""
-        from botocore.exceptions import WaiterError
+        """Run a boto3 waiter; None when it succeeded, else the reason AWS gave (or why it could not be asked:
+        a connection closed on every attempt)."""
+        from botocore.exceptions import BotoCoreError, WaiterError
 
         try:
             waiter.wait(**kwargs)
         except WaiterError as exc:
             reason = exc.last_response.get("Configuration", exc.last_response)
             return str(reason.get("StateReason") or reason.get("LastUpdateStatusReason") or exc)
+        except BotoCoreError as exc:
+            return f"waiting for it to be ready: {exc}"
         return None

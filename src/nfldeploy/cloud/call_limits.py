@@ -29,7 +29,7 @@ class CallLimits:
     @property
     def backoff(self) -> float:
         """The longest the waits between the attempts of one call add up to."""
-        return sum(min(MAX_BACKOFF, FIRST_BACKOFF * 2.0**i) for i in range(self.attempts - 1))
+        return float(sum(min(MAX_BACKOFF, FIRST_BACKOFF * 2.0**i) for i in range(self.attempts - 1)))
 
     @property
     def budget(self) -> float:

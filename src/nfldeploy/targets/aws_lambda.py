@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from nfldeploy.cloud.aws import CONFLICT_HINT, AwsCalls, AwsClients, is_arn_of
-from nfldeploy.errors import ConfigError, DeployError, NfldeployError
+from nfldeploy.errors import CanaryCheckFailed, ConfigError, DeployError, NfldeployError
 from nfldeploy.render.limits import check_lambda
 from nfldeploy.service_logs import LogEntry, LogQuery, admitted, parse_line, poll, select
 from nfldeploy.settings import DeploySettings
@@ -130,6 +130,7 @@ class LambdaSpec(PlanSpec):
     previous: str | None
     revoke: tuple[tuple[str, str], ...] = ()  # (alias, statement id): grants nfldeploy does not make
     retire: tuple[str, ...] = ()  # versions deleted after the alias moved (lambda_keep_versions)
+    reuse: str | None = None  # a published version that holds this spec already: the alias moves to it
 
     def hashed(self, digest: str) -> str:
         """The spec hash the function's description records, for the pushed ``digest``."""
@@ -407,10 +408,11 @@ class LambdaTarget:
         alias = self._alias()
         weights = self._weights(alias)
         unchanged = current is not None and current.get("Description", "") == SPEC_PREFIX + spec_hash
-        if unchanged and alias is not None and len(weights) == 1:
-            # $LATEST is this spec, but live may serve another (a concurrent release published this one
-            # and lost the alias): unchanged only when the serving version is it too
-            unchanged = self._description(alias["FunctionVersion"]) == SPEC_PREFIX + spec_hash
+        # What traffic reaches, not $LATEST, says whether the release is done: a run that stopped after the
+        # update or the publish left $LATEST (and maybe a version) holding the spec with no traffic on it.
+        ready = self._version_holding(spec_hash, weights) if unchanged else None
+        publishing = current is None or not unchanged or ready is None
+        moving = not publishing and self._moves(alias, weights, ready, canary)
         if SECRET_ENV in env and not unchanged:
             actions.append(Action("secret_ref", SECRET_ENV, env[SECRET_ENV]))
         summary = (
@@ -420,9 +422,16 @@ class LambdaTarget:
             actions.append(Action("create_function", self.function, f"PackageType Image, {summary}"))
         elif not unchanged:
             actions.append(Action("update_function", self.function, f"code and configuration: {summary}"))
-        if current is None or not unchanged:
-            actions.append(Action("publish_version", self.function, "after the update is ready"))
-            if canary is not None and alias is not None:
+        if publishing:
+            found = "" if current is None or not unchanged else "the function has the new spec, no version: "
+            actions.append(Action("publish_version", self.function, f"{found}after the update is ready"))
+        if publishing or moving:
+            new = "new version" if publishing else f"version {ready}"
+            if not publishing:
+                actions.append(
+                    Action("reuse_version", f"{self.function}:{ready}", self._found(ready, weights))
+                )
+            if canary is not None and alias is not None and (publishing or ready not in weights):
                 actions.append(
                     Action(
                         "canary_alias",
@@ -436,13 +445,11 @@ class LambdaTarget:
                     Action(
                         "alias",
                         ALIAS,
-                        f"new version {canary} %, version {alias['FunctionVersion']} {100 - canary} %",
+                        f"{new} {canary} %, version {alias['FunctionVersion']} {100 - canary} %",
                     )
                 )
             else:
-                actions.append(Action("alias", ALIAS, "new version 100 %"))
-        elif canary is None and len(weights) > 1:
-            actions.append(Action("alias", ALIAS, "the canary version 100 %"))
+                actions.append(Action("alias", ALIAS, f"{new} 100 %"))
         urls = self.endpoints.url_configs() if current is not None else {}
         url = urls.get(ALIAS) if alias is not None else None
         throttling = {"rate": settings.rate_limit_rps, "burst": settings.rate_limit_burst}
@@ -484,10 +491,10 @@ class LambdaTarget:
         )
         for name, sid in revoke:
             actions.append(Action("revoke_grant", f"{name}/{sid}", "a grant nfldeploy does not make"))
-        publishing = current is None or not unchanged
-        in_flight = alias is not None and canary is not None and (publishing or len(weights) > 1)
+        releasing = publishing or moving
+        in_flight = alias is not None and canary is not None and (releasing or len(weights) > 1)
         retire: tuple[str, ...] = ()
-        if in_flight and not publishing and CANARY_ALIAS in aliases:  # the canary stays: its URL follows
+        if in_flight and not releasing and CANARY_ALIAS in aliases:  # the canary stays: its URL follows
             canary_auth = canary_url_auth(settings)
             if urls.get(CANARY_ALIAS, {}).get("AuthType") != canary_auth:
                 actions.append(Action("canary_url", CANARY_ALIAS, f"auth {canary_auth}, as the way in has"))
@@ -502,11 +509,10 @@ class LambdaTarget:
                     )
                 )
             if current is not None:
-                promoted = alias is not None and not publishing and len(weights) > 1
                 serving = None if publishing or alias is None else alias["FunctionVersion"]
-                if promoted:
-                    serving = max(weights, key=int)
-                previous = alias["FunctionVersion"] if alias and (publishing or promoted) else None
+                if moving:
+                    serving = ready
+                previous = alias["FunctionVersion"] if alias and releasing else None
                 retire, action = self._retirement(
                     aliases,
                     settings.lambda_keep_versions,
@@ -533,8 +539,39 @@ class LambdaTarget:
             previous=alias["FunctionVersion"] if alias else None,
             revoke=revoke,
             retire=retire,
+            reuse=None if publishing else ready,
         )
         return Plan(self.name, self.function, image, tuple(actions), plan_spec)
+
+    def _version_holding(self, spec_hash: str, weights: dict[str, int]) -> str | None:
+        """The published version whose description records ``spec_hash`` (it was published from this spec):
+        one that takes traffic first, else the newest. None when none was published yet."""
+        holding = [
+            str(v["Version"]) for v in self._versions() if v.get("Description", "") == SPEC_PREFIX + spec_hash
+        ]
+        serving = [v for v in holding if v in weights]
+        return max(serving or holding, key=int, default=None)
+
+    @staticmethod
+    def _moves(
+        alias: dict[str, Any] | None, weights: dict[str, int], ready: str | None, canary: int | None
+    ) -> bool:
+        """Whether the alias must move to ``ready`` (a version that holds the wanted spec): it has no alias
+        yet, takes less than all traffic without --canary, or none with one (a canary in flight stays)."""
+        if alias is None:
+            return True
+        if canary is None:
+            return weights != {ready: 100}
+        return ready not in weights
+
+    def _found(self, version: str | None, weights: dict[str, int]) -> str:
+        """What a plan found half-done: a version holding the wanted spec, and its share of the traffic."""
+        share = weights.get(version or "", 0)
+        return (
+            f"version {version} has the new code and configuration but takes "
+            + (f"{share} % of the traffic" if share else "no traffic")
+            + " (an earlier deploy stopped part-way, or a canary in flight)"
+        )
 
     # -- apply -----------------------------------------------------------------------------------------
     def apply(self, plan: Plan) -> Deployment:
@@ -613,12 +650,23 @@ class LambdaTarget:
                 FunctionName=self.function,
                 **_revision(self._own_revision(image_uri, str(config["Description"]), alias)),
             )["Version"]
+        elif spec.reuse is not None:  # published by a run that stopped before the alias moved
+            version = spec.reuse
         elif alias is not None:  # unchanged function, a canary in flight: the newest version takes all
             version = max(self._weights(alias), key=int)
+        if "end_canary" in kinds:  # before live moves: its version keeps its share until its door is shut
+            self.endpoints.end_canary(CANARY_ALIAS)
         if "canary_alias" in kinds:
             assert version is not None
-            self._check_canary(version, spec.canary_url_auth, alias)
-        if "alias" in kinds:
+            try:
+                self._check_canary(version, spec.canary_url_auth, alias)
+                if "alias" in kinds:
+                    alias = self._point_alias(alias, version, spec.canary)
+            except CanaryCheckFailed:
+                raise
+            except NfldeployError as exc:
+                raise self._canary_stopped(exc, version) from exc
+        elif "alias" in kinds:
             alias = self._point_alias(alias, version, spec.canary)
         if "function_url" in kinds:
             self.endpoints.ensure_url(spec.url_auth)
@@ -628,8 +676,6 @@ class LambdaTarget:
             self.endpoints.ensure_api(spec.throttling)
         if "canary_url" in kinds:
             self.endpoints.ensure_url(spec.canary_url_auth, CANARY_ALIAS)
-        if "end_canary" in kinds:
-            self.endpoints.end_canary(CANARY_ALIAS)
         if "retire_versions" in kinds:
             self._retire(spec.retire)
         assert alias is not None
@@ -717,10 +763,23 @@ class LambdaTarget:
                 left = self._restore_canary(live)
             except NfldeployError as cleanup:
                 left = f"; its URL {url} could not be removed: {cleanup.message}"
-            raise DeployError(
+            raise CanaryCheckFailed(
                 f"the canary {self.function}:{version} failed its check at {url} and got no traffic; "
                 f"{serving}: {exc.message}{left}"
             ) from exc
+
+    def _canary_stopped(self, exc: NfldeployError, version: str) -> DeployError:
+        """A call failed between the canary's URL and live's weights: the canary ended again (or back on what
+        live routes to, read anew: the failed update may have been made), so no URL stays open on a version
+        that takes no traffic; the error names the call that failed."""
+        try:
+            left = self._restore_canary(self._alias())
+            done = left or f"; the canary's URL and alias were removed, version {version} takes no traffic"
+        except NfldeployError as cleanup:
+            done = f"; the canary's URL could not be removed: {cleanup.message}"
+        return DeployError(
+            f"{exc.message}{done}", hint=exc.hint or "Deploy again: its plan shows what it found half-done."
+        )
 
     def _restore_canary(self, live: dict[str, Any] | None) -> str:
         """After a failed check: the canary alias back on the version live still routes a weight to (an
@@ -753,17 +812,6 @@ class LambdaTarget:
             f"{self.function}:{previous}" if previous and previous != newest else None,
             changed,
         )
-
-    def _description(self, version: str) -> str:
-        found = (
-            self.calls.call(  # GetFunction: the deployer's policy grants it (not GetFunctionConfiguration)
-                "reading the serving version",
-                self.aws.lambda_.get_function,
-                FunctionName=self.function,
-                Qualifier=version,
-            )
-        )
-        return str(found.get("Configuration", {}).get("Description", ""))
 
     def _image_uri(self, version: str | None = None) -> str:
         """The image ``version`` runs ($LATEST's without one)."""
@@ -813,6 +861,13 @@ class LambdaTarget:
             versions = self._versions()
         image = self._image_uri() if function else ""
         canary = self._alias(CANARY_ALIAS) if len(weights) > 1 else None  # a canary in flight
+        unreleased = self._unreleased(versions, weights, self._previous(alias))
+        note = (
+            f"version {spans(tuple(unreleased))} took no traffic: its canary check failed or its deploy stopped "
+            "part-way; the next deploy finishes or replaces it"
+            if unreleased
+            else None
+        )
         return Status(
             self.name,
             self.function,
@@ -822,14 +877,34 @@ class LambdaTarget:
             [
                 Revision(
                     f"{self.function}:{v['Version']}",
-                    "serving" if v["Version"] in weights else v.get("State", "ready").lower(),
+                    "serving"
+                    if v["Version"] in weights
+                    else "unreleased"
+                    if v["Version"] in unreleased
+                    else v.get("State", "ready").lower(),
                     image if v.get("Description", "") == (function or {}).get("Description") else "",
                     int(v["Version"]),
                 )
                 for v in versions
             ],
             canary_url=self.endpoints.url(CANARY_ALIAS) if canary else None,
+            note=note,
         )
+
+    @staticmethod
+    def _unreleased(
+        versions: list[dict[str, Any]], weights: dict[str, int], previous: str | None
+    ) -> list[str]:
+        """Versions published after every one that takes traffic that never took any: a canary that failed its
+        check, or a deploy that stopped before the alias moved (a rolled-back one is the alias's previous)."""
+        newest = max((int(v) for v in weights), default=0)
+        return [
+            str(v["Version"])
+            for v in versions
+            if int(v["Version"]) > newest
+            and str(v["Version"]) not in weights
+            and str(v["Version"]) != previous
+        ]
 
     def rollback(self) -> Deployment:
         alias = self._alias()

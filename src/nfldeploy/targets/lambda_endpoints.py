@@ -257,7 +257,17 @@ class LambdaEndpoints:
     def end_canary(self, alias: str) -> None:
         """The canary ended (promoted, rolled back, replaced by a deploy without one, or failed its check):
         its function URL, the grants that made it public, and the alias itself are deleted, so no door
-        stays open on a version that takes no traffic of its own."""
+        stays open on a version that takes no traffic of its own. The grants go first: should a later call
+        fail, what is left is a URL nobody may call, never grants to everyone."""
+        exists = self.calls.get(
+            "reading the canary alias",
+            self.aws.lambda_.get_alias,
+            "ResourceNotFoundException",
+            FunctionName=self.function,
+            Name=alias,
+        )
+        if exists:
+            self.revoke_public(alias)
         self.calls.get(
             "removing the canary's function URL",
             self.aws.lambda_.delete_function_url_config,
@@ -265,14 +275,7 @@ class LambdaEndpoints:
             FunctionName=self.function,
             Qualifier=alias,
         )
-        if self.calls.get(
-            "reading the canary alias",
-            self.aws.lambda_.get_alias,
-            "ResourceNotFoundException",
-            FunctionName=self.function,
-            Name=alias,
-        ):
-            self.revoke_public(alias)
+        if exists:
             self.calls.get(
                 "deleting the canary alias",
                 self.aws.lambda_.delete_alias,

@@ -84,10 +84,11 @@ def make_target(
         )
     if name is TargetName.lambda_:
         from nfldeploy.cloud.aws import aws_clients
+        from nfldeploy.cloud.call_limits import CallLimits
         from nfldeploy.targets.aws_lambda import LambdaTarget
 
         return LambdaTarget(
-            aws_clients(settings.aws_region),
+            aws_clients(settings.aws_region, CallLimits.of(settings)),
             settings.service_name,
             settings.aws_region,
             wait=wait,
