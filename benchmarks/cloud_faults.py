@@ -1,9 +1,9 @@
 """Deploys under injected cloud faults: schedules run per target, invariant violations, command times.
 
-    python benchmarks/cloud_faults.py [--schedules 100] [--target lambda-url|lambda-api|cloudrun ...] [--json]
+    python benchmarks/cloud_faults.py [--schedules 100] [--target lambda|cloudrun ...] [--json]
 
-Runs the suite's slow fault tests (tests/integration/test_*_deploy_faults.py, the ones skipped unless
-$NFLDEPLOY_FAULT_SCHEDULES is set) with --schedules seeded schedules per target. Each schedule is one deploy
+Runs the suite's many-schedule fault tests (``test_many_*`` / ``*_many_seeded_*`` in
+tests/integration/test_*_deploy_faults.py, marked slow and skipped unless $NFLDEPLOY_FAULT_SCHEDULES is set) with --schedules seeded schedules per target. Each schedule is one deploy
 through the real CLI with one or two faults injected at the HTTP level in front of the stand-ins (moto's
 server, the Cloud Run fake), its invariants checked, then the same deploy re-run with the faults off. The
 tests append each schedule's outcome to a JSON-lines file ($NFLDEPLOY_FAULT_FIGURES, tests/faults.py
@@ -41,7 +41,7 @@ def run(schedules: int, files: list[str]) -> list[dict[str, Any]]:
             "NFLDEPLOY_FAULT_FIGURES": str(figures),
             "NFLDEPLOY_FAULT_SCHEDULES": str(schedules),
         }
-        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", "-m", "slow"]
+        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", "-k", "many"]
         done = subprocess.run([*command, *files], cwd=ROOT, env=env, check=False)
         lines = figures.read_text().splitlines() if figures.exists() else []
         if done.returncode not in (0, 1) or not lines:
