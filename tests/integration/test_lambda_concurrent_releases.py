@@ -277,3 +277,20 @@ def test_the_stand_in_refuses_a_stale_revision_id(aws: AwsClients) -> None:
             FunctionName=name, Name="live", FunctionVersion=version, RevisionId=alias["RevisionId"]
         )
     assert moved["RevisionId"] != alias["RevisionId"]
+
+
+def test_a_deploy_after_a_rollback_says_it_undoes_the_rollback(aws: AwsClients) -> None:
+    """Deploying again the image a rollback moved away from reuses its version (it holds the spec): the plan
+    said "an earlier deploy stopped part-way" and the rollback was undone without a word. It now says so."""
+    settings, images = _released(aws)
+    name = settings.service_name
+    target = _target(aws, settings)
+    target.apply(target.plan(settings, images["other"][0]))
+    rolled_from, _ = _serving(aws, name)
+    _target(aws, settings).rollback()
+    assert _serving(aws, name)[0] != rolled_from
+    plan = _target(aws, settings).plan(settings, images["other"][0])
+    reuse = [a for a in plan.actions if a.kind == "reuse_version"]
+    assert reuse and reuse[0].subject == f"{name}:{rolled_from}", plan.actions
+    assert "a rollback took its traffic away" in reuse[0].detail, reuse[0].detail
+    assert "stopped part-way" not in reuse[0].detail

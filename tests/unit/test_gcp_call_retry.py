@@ -115,3 +115,32 @@ def test_the_target_gets_the_limits_of_the_settings(tmp_path: Path, monkeypatch:
     settings = DeploySettings(project="p", cloud_call_attempts=2, cloud_call_timeout=3.5)
     target = make_target(TargetName.cloudrun, settings, export_dir=tmp_path)
     assert target.api.limits == CallLimits(attempts=2, timeout=3.5)  # type: ignore[attr-defined]
+
+
+def test_each_poll_of_an_operation_has_its_own_attempts(
+    sleeps: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One retry object served every poll of a wait, and the attempts it counts were shared: with 2 attempts
+    a rollout whose second poll met one 503 failed, though each poll was retried only once."""
+    from google.api_core import operation as operations
+    from google.longrunning import operations_pb2
+    from google.protobuf import empty_pb2
+
+    pending = operations_pb2.Operation(name="op", done=False)
+    done = operations_pb2.Operation(name="op", done=True)
+    done.response.Pack(empty_pb2.Empty())
+    answers: list[Any] = [exceptions.ServiceUnavailable("blip"), pending] * 3 + [done]
+    calls: list[dict[str, Any]] = []
+
+    def refresh(**kwargs: Any) -> Any:
+        calls.append(kwargs)
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    future = operations.Operation(pending, refresh, lambda: None, result_type=empty_pb2.Empty)
+    api = CloudRunServices(Flaky(), NAME, CallLimits(attempts=2, timeout=3.0))  # type: ignore[arg-type]
+    api.result(future, timeout=60)
+    assert not answers and len(calls) == 7
+    assert all(call["timeout"] == 3.0 and call["retry"] is None for call in calls)

@@ -257,7 +257,6 @@ class CloudRunServices:
         """The operation's result; WaitFailed with the API's message when it fails or times out. Each poll
         is one call under ``limits`` (its own retry and per-attempt timeout); the polling itself stops after
         ``timeout`` seconds."""
-        import functools
 
         import requests
         from google.api_core import exceptions
@@ -269,12 +268,24 @@ class CloudRunServices:
             except (exceptions.GoogleAPICallError, requests.RequestException) as exc:
                 raise WaitFailed(getattr(exc, "message", None) or str(exc)) from exc
         refresh = getattr(operation, "_refresh", None)
-        if refresh is not None:  # api-core gives the poll no RPC timeout of its own (PollingFuture.result)
-            operation._refresh = functools.partial(refresh, timeout=self.limits.timeout)
+        retry = None
+        if refresh is not None:
+            # each poll its own attempts and RPC timeout: api-core hands one retry object to every poll of a
+            # wait (PollingFuture.result), and the attempts ``call_retry`` counts would be shared by them all
+            limits = self.limits
+
+            def poll(**kwargs: Any) -> Any:
+                kwargs["retry"] = None  # no retry inside ours: the attempts are ours alone
+                kwargs.setdefault("timeout", limits.timeout)
+                return call_retry(limits)(refresh)(**kwargs)
+
+            operation._refresh = poll
+        else:
+            retry = call_retry(self.limits)
         try:
             return operation.result(
                 timeout=timeout,
-                retry=call_retry(self.limits),
+                retry=retry,
                 polling=DEFAULT_POLLING.with_delay(initial=0.5, maximum=5.0),
             )
         except exceptions.RetryError as exc:

@@ -429,7 +429,7 @@ class LambdaTarget:
             new = "new version" if publishing else f"version {ready}"
             if not publishing:
                 actions.append(
-                    Action("reuse_version", f"{self.function}:{ready}", self._found(ready, weights))
+                    Action("reuse_version", f"{self.function}:{ready}", self._found(ready, weights, alias))
                 )
             if canary is not None and alias is not None and (publishing or ready not in weights):
                 actions.append(
@@ -564,9 +564,15 @@ class LambdaTarget:
             return weights != {ready: 100}
         return ready not in weights
 
-    def _found(self, version: str | None, weights: dict[str, int]) -> str:
-        """What a plan found half-done: a version holding the wanted spec, and its share of the traffic."""
+    def _found(self, version: str | None, weights: dict[str, int], alias: dict[str, Any] | None) -> str:
+        """What a plan found half-done: a version holding the wanted spec, and its share of the traffic; or the
+        version a rollback left (alias live records it), which this deploy gives the traffic back to."""
         share = weights.get(version or "", 0)
+        if version is not None and version == self._previous(alias) and not share:
+            return (
+                f"version {version} holds this image and configuration, and a rollback took its traffic away: "
+                "this deploy gives it all back (deploy another image to keep the rollback)"
+            )
         return (
             f"version {version} has the new code and configuration but takes "
             + (f"{share} % of the traffic" if share else "no traffic")
