@@ -732,9 +732,27 @@ class LambdaTarget:
                 Description=description,
                 # moved by another release since it was read: refused, never overwritten
                 # (https://docs.aws.amazon.com/lambda/latest/api/API_UpdateAlias.html: RevisionId)
-                **_revision(alias.get("RevisionId")),
+                **_revision(self._alias_revision(alias)),
             )
         )
+
+    def _alias_revision(self, alias: dict[str, Any]) -> Any:
+        """The RevisionId to update ``alias`` (as read at the start) with: read again now, since this deploy's
+        own permission changes on the alias may have renewed it (a resource policy's revision is its
+        qualifier's); a DeployError when another release moved the alias meanwhile."""
+        fresh = self._alias(str(alias["Name"])) if alias.get("Name") else None
+        if fresh is None:
+            return alias.get("RevisionId")
+        same = self._weights(fresh) == self._weights(alias) and fresh.get("Description", "") == alias.get(
+            "Description", ""
+        )
+        if not same:
+            raise DeployError(
+                f"another release moved alias {alias['Name']} of {self.function} while this one was deploying "
+                f"(it serves {self._weights(fresh)} now); this one stopped before moving it",
+                hint=CONFLICT_HINT,
+            )
+        return fresh.get("RevisionId")
 
     def _check_canary(self, version: str, auth: str, live: dict[str, Any] | None) -> None:
         """Point the canary alias at ``version`` alone, give it a function URL, and check it there before
