@@ -48,17 +48,8 @@ runner = CliRunner()
 
 
 def admin_clients(endpoint: str) -> AwsClients:
-    def client(service: str) -> Any:
-        return boto3.client(service, endpoint_url=endpoint, region_name=REGION)
-
-    return AwsClients(
-        client("lambda"),
-        client("ecr"),
-        client("iam"),
-        client("apigatewayv2"),
-        client("logs"),
-        client("secretsmanager"),
-        client("sts"),
+    return AwsClients.made_by(
+        lambda service: boto3.client(service, endpoint_url=endpoint, region_name=REGION)
     )
 
 

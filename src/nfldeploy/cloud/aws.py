@@ -117,6 +117,14 @@ class AwsClients:
     secrets: Any = None  # Secrets Manager, for nfldeploy bootstrap (completing a partial secret ARN)
     sts: Any = None  # STS, for nfldeploy bootstrap (the account its credentials are in)
 
+    #: botocore's service name of each field, in field order.
+    SERVICES = ("lambda", "ecr", "iam", "apigatewayv2", "logs", "secretsmanager", "sts")
+
+    @classmethod
+    def made_by(cls, client: Callable[[str], Any]) -> AwsClients:
+        """One client of each service, ``client(service name)``."""
+        return cls(*(client(service) for service in cls.SERVICES))
+
 
 def client_config(limits: CallLimits) -> Any:
     """botocore's retries for every client: the ``standard`` mode, which retries throttling
@@ -141,18 +149,7 @@ def aws_clients(region: str, limits: CallLimits | None = None) -> AwsClients:
     session = boto3.Session(region_name=region)
     config = client_config(limits or CallLimits())
 
-    def client(service: str) -> Any:
-        return session.client(service, config=config)
-
-    return AwsClients(
-        client("lambda"),
-        client("ecr"),
-        client("iam"),
-        client("apigatewayv2"),
-        client("logs"),
-        client("secretsmanager"),
-        client("sts"),
-    )
+    return AwsClients.made_by(lambda service: session.client(service, config=config))
 
 
 def _role_not_ready(exc: Exception) -> bool:
